@@ -1,0 +1,100 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Floors, bottom up (each target imports only targets below it):
+//   1  CLibPQ, CSystemd            system-library shims
+//   1  DroverCore                  pure: manifest, revisions, planning, scheduling
+//   2  DroverPostgres              libpq on dedicated threads
+//   3  DroverRunner                one database through one phase
+//   4  droverd, droverctl          thin executables
+//   -  DroverTestSupport           throwaway PostgreSQL clusters for tests
+let package = Package(
+    name: "drover",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "droverd", targets: ["droverd"]),
+        .executable(name: "droverctl", targets: ["droverctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(
+            name: "DroverCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "DroverPostgres",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "DroverRunner",
+            dependencies: [
+                "DroverCore",
+                "DroverPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "DroverTestSupport",
+            dependencies: ["DroverPostgres"]
+        ),
+        .executableTarget(
+            name: "droverd",
+            dependencies: [
+                "CSystemd",
+                "DroverCore",
+                "DroverRunner",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "droverctl",
+            dependencies: [
+                "DroverCore",
+                "DroverRunner",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "DroverCoreTests",
+            dependencies: ["DroverCore"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "DroverPostgresTests",
+            dependencies: ["DroverPostgres", "DroverTestSupport"]
+        ),
+        .testTarget(
+            name: "DroverRunnerTests",
+            dependencies: ["DroverCore", "DroverRunner", "DroverPostgres", "DroverTestSupport"]
+        ),
+        .testTarget(
+            name: "DroverCLITests",
+            dependencies: ["DroverCore", "DroverTestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,178 @@
+/// The fleet manifest (SPEC §2), merged from every `fleet.d/*.yaml` file and with
+/// defaults applied: what the daemon and `droverctl check` work from.
+public struct Manifest: Sendable {
+    public var fleet: FleetSettings
+    public var windows: [String: MaintenanceWindow]
+    /// Databases listed by name, in file order.
+    public var databases: [DatabaseSpec]
+    public var discover: [DiscoverSpec]
+    /// Waves per tier; a tier without an entry moves as one wave holding everything.
+    public var waves: [String: [WaveSpec]]
+    /// The files read, in the order they were merged.
+    public var files: [String]
+
+    public func database(named name: String) -> DatabaseSpec? {
+        databases.first { $0.name == name }
+    }
+
+    /// The waves of a tier, the implicit single wave when none are configured.
+    public func waves(ofTier tier: String) -> [WaveSpec] {
+        waves[tier] ?? [WaveSpec.everything]
+    }
+}
+
+public struct FleetSettings: Sendable, Hashable {
+    public var name: String
+    /// Absolute path of the revision repository.
+    public var migrations: String
+    /// Tiers in promotion order.
+    public var pipeline: [String]
+    public var state: String?
+    public var socket: String?
+    public var trackingSchema: String
+    public var operatorsGroup: String
+
+    public static let defaultPipeline = ["preview", "production", "tenants"]
+    public static let defaultTrackingSchema = "drover"
+    public static let defaultOperatorsGroup = "drover"
+}
+
+/// When a phase may start.
+public enum WindowPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Whenever the scheduler gets to it.
+    case anytime
+    /// Only inside the database's maintenance window.
+    case inWindow = "in_window"
+}
+
+/// Retries of a phase after a lock timeout or a lost connection (SPEC §6).
+public struct RetryPolicy: Sendable, Hashable {
+    public var attempts: Int
+    public var minBackoff: Duration
+    public var maxBackoff: Duration
+
+    public init(attempts: Int = 6, minBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(120)) {
+        self.attempts = attempts
+        self.minBackoff = minBackoff
+        self.maxBackoff = maxBackoff
+    }
+}
+
+/// Per-database settings after `defaults` and built-in defaults are applied.
+public struct DatabaseSettings: Sendable, Hashable {
+    public var lockTimeout: Duration = .seconds(2)
+    public var statementTimeout: Duration = .seconds(15 * 60)
+    public var connectTimeout: Duration = .seconds(10)
+    public var retry = RetryPolicy()
+    public var maxParallel = 4
+    public var maxPerServer = 2
+    public var expand: WindowPolicy = .anytime
+    public var contract: WindowPolicy = .inWindow
+
+    public init() {}
+}
+
+/// One database (or one tenant schema inside a shared database).
+public struct DatabaseSpec: Sendable, Hashable {
+    public var name: String
+    public var tier: String
+    /// libpq conninfo: URI, key=value or `service=NAME`. Never holds a password.
+    public var dsn: String
+    public var passwordFile: String?
+    /// For schema tenants: the schema its phases run in (search_path).
+    public var schema: String?
+    public var labels: [String: String]
+    public var window: String
+    public var settings: DatabaseSettings
+    public var location: SourceLocation?
+
+    public init(
+        name: String, tier: String, dsn: String, passwordFile: String? = nil, schema: String? = nil,
+        labels: [String: String] = [:], window: String, settings: DatabaseSettings = DatabaseSettings(),
+        location: SourceLocation? = nil
+    ) {
+        self.name = name
+        self.tier = tier
+        self.dsn = dsn
+        self.passwordFile = passwordFile
+        self.schema = schema
+        self.labels = labels
+        self.window = window
+        self.settings = settings
+        self.location = location
+    }
+}
+
+/// A query that finds tenant databases at run time.
+public struct DiscoverSpec: Sendable, Hashable {
+    public var tier: String
+    public var dsn: String
+    public var passwordFile: String?
+    public var query: String
+    /// The new database's keys; `{column}` in a string is replaced by that column of
+    /// the query's row (at least `{name}`).
+    public var template: SettingsLayer
+    public var every: Duration
+    public var location: SourceLocation?
+}
+
+/// A set of optional database keys: one layer of defaults, a database entry, or a
+/// discover template. `resolved(over:)` stacks layers.
+public struct SettingsLayer: Sendable, Hashable {
+    public var tier: String?
+    public var dsn: String?
+    public var passwordFile: String?
+    public var schema: String?
+    public var labels: [String: String]?
+    public var window: String?
+    public var lockTimeout: Duration?
+    public var statementTimeout: Duration?
+    public var connectTimeout: Duration?
+    public var retryAttempts: Int?
+    public var retryMinBackoff: Duration?
+    public var retryMaxBackoff: Duration?
+    public var maxParallel: Int?
+    public var maxPerServer: Int?
+    public var expand: WindowPolicy?
+    public var contract: WindowPolicy?
+
+    public init() {}
+
+    /// `self` on top of `lower`: every key set here wins.
+    public func overriding(_ lower: SettingsLayer) -> SettingsLayer {
+        var result = lower
+        if let tier { result.tier = tier }
+        if let dsn { result.dsn = dsn }
+        if let passwordFile { result.passwordFile = passwordFile }
+        if let schema { result.schema = schema }
+        if let labels { result.labels = (lower.labels ?? [:]).merging(labels) { $1 } }
+        if let window { result.window = window }
+        if let lockTimeout { result.lockTimeout = lockTimeout }
+        if let statementTimeout { result.statementTimeout = statementTimeout }
+        if let connectTimeout { result.connectTimeout = connectTimeout }
+        if let retryAttempts { result.retryAttempts = retryAttempts }
+        if let retryMinBackoff { result.retryMinBackoff = retryMinBackoff }
+        if let retryMaxBackoff { result.retryMaxBackoff = retryMaxBackoff }
+        if let maxParallel { result.maxParallel = maxParallel }
+        if let maxPerServer { result.maxPerServer = maxPerServer }
+        if let expand { result.expand = expand }
+        if let contract { result.contract = contract }
+        return result
+    }
+
+    /// The settings with built-in defaults for every key not set.
+    public var settings: DatabaseSettings {
+        var settings = DatabaseSettings()
+        if let lockTimeout { settings.lockTimeout = lockTimeout }
+        if let statementTimeout { settings.statementTimeout = statementTimeout }
+        if let connectTimeout { settings.connectTimeout = connectTimeout }
+        if let retryAttempts { settings.retry.attempts = retryAttempts }
+        if let retryMinBackoff { settings.retry.minBackoff = retryMinBackoff }
+        if let retryMaxBackoff { settings.retry.maxBackoff = retryMaxBackoff }
+        if let maxParallel { settings.maxParallel = maxParallel }
+        if let maxPerServer { settings.maxPerServer = maxPerServer }
+        if let expand { settings.expand = expand }
+        if let contract { settings.contract = contract }
+        return settings
+    }
+}

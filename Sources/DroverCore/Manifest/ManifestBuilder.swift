@@ -1,0 +1,113 @@
+/// Accumulates the files of a manifest directory, then checks references between
+/// them and applies defaults.
+struct ManifestBuilder {
+    struct DatabaseEntry {
+        var name: String
+        var layer: SettingsLayer
+        var location: SourceLocation
+    }
+
+    var fleetName: Located<String>?
+    var migrations: Located<String>?
+    var pipeline: Located<[String]>?
+    var state: Located<String>?
+    var socket: Located<String>?
+    var trackingSchema: Located<String>?
+    var operatorsGroup: Located<String>?
+    var defaults = SettingsLayer()
+    var windows: [String: MaintenanceWindow] = [:]
+    var databases: [DatabaseEntry] = []
+    var discover: [DiscoverSpec] = []
+    var waves: [String: Located<[WaveSpec]>] = [:]
+    var diagnostics: [Diagnostic] = []
+
+    mutating func build(files: [String]) -> Manifest? {
+        let firstFile = files.first.map { SourceLocation(file: $0, line: 1) }
+        if fleetName == nil { error(firstFile, "fleet.name is not set in any file") }
+        if migrations == nil { error(firstFile, "fleet.migrations is not set in any file (the revision folder, relative to the file)") }
+        let pipeline = self.pipeline?.value ?? FleetSettings.defaultPipeline
+
+        func checkTier(_ tier: String?, at location: SourceLocation?, _ what: String) {
+            guard let tier else { return }
+            if !pipeline.contains(tier) {
+                error(location, "\(what): tier '\(tier)' is not in fleet.pipeline [\(pipeline.joined(separator: ", "))]\(Suggestion.didYouMean(tier, in: pipeline))")
+            }
+        }
+        func checkWindow(_ window: String?, at location: SourceLocation?, _ what: String) {
+            guard let window else { return }
+            if windows[window] == nil {
+                let known = windows.keys.sorted()
+                error(location, "\(what): unknown window '\(window)'\(Suggestion.didYouMean(window, in: known))\(known.isEmpty ? "; define it under windows:" : "")")
+            }
+        }
+
+        checkTier(defaults.tier, at: firstFile, "defaults.tier")
+        checkWindow(defaults.window, at: firstFile, "defaults.window")
+
+        var resolved: [DatabaseSpec] = []
+        for entry in databases {
+            let layer = entry.layer.overriding(defaults)
+            let what = "database '\(entry.name)'"
+            guard let tier = layer.tier else { error(entry.location, "\(what) has no tier (one of \(pipeline.joined(separator: ", ")))"); continue }
+            guard let dsn = layer.dsn else { error(entry.location, "\(what) has no dsn"); continue }
+            guard let window = layer.window else { error(entry.location, "\(what) has no window (set window: here or in defaults)"); continue }
+            checkTier(tier, at: entry.location, what)
+            checkWindow(window, at: entry.location, what)
+            let settings = layer.settings
+            if settings.retry.minBackoff > settings.retry.maxBackoff {
+                error(entry.location, "\(what): retry.min_backoff is longer than retry.max_backoff")
+            }
+            resolved.append(DatabaseSpec(
+                name: entry.name, tier: tier, dsn: dsn, passwordFile: layer.passwordFile, schema: layer.schema,
+                labels: layer.labels ?? [:], window: window, settings: settings, location: entry.location
+            ))
+        }
+
+        for block in discover {
+            checkTier(block.tier, at: block.location, "discover")
+            let template = block.template.overriding(defaults)
+            if template.window == nil { error(block.location, "discover.template has no window (set it there or in defaults)") }
+            checkWindow(block.template.window, at: block.location, "discover.template")
+            if let tier = block.template.tier, tier != block.tier {
+                error(block.location, "discover.template.tier '\(tier)' differs from the block's tier '\(block.tier)'")
+            }
+        }
+
+        for (tier, located) in waves.sorted(by: { $0.key < $1.key }) {
+            checkTier(tier, at: located.location, "waves")
+            let members = resolved.filter { $0.tier == tier }
+            for wave in located.value {
+                for name in wave.select.names ?? [] where !members.contains(where: { $0.name == name }) && discover.allSatisfy({ $0.tier != tier }) {
+                    error(wave.location, "wave '\(wave.name)' of tier '\(tier)' selects '\(name)', which is not a database of that tier")
+                }
+            }
+            let assignment = WaveAssignment.assign(members.map { ($0.name, $0.labels) }, to: located.value)
+            for database in members where assignment.wave(of: database.name) == nil {
+                error(database.location, "database '\(database.name)' is in no wave of tier '\(tier)' and would never move; add a last wave with select: {all: true}")
+            }
+        }
+
+        guard let fleetName, let migrations else { return nil }
+        let fleet = FleetSettings(
+            name: fleetName.value,
+            migrations: migrations.value,
+            pipeline: pipeline,
+            state: state?.value,
+            socket: socket?.value,
+            trackingSchema: trackingSchema?.value ?? FleetSettings.defaultTrackingSchema,
+            operatorsGroup: operatorsGroup?.value ?? FleetSettings.defaultOperatorsGroup
+        )
+        return Manifest(
+            fleet: fleet,
+            windows: windows,
+            databases: resolved,
+            discover: discover,
+            waves: waves.mapValues(\.value),
+            files: files
+        )
+    }
+
+    private mutating func error(_ location: SourceLocation?, _ message: String) {
+        diagnostics.append(Diagnostic(at: location, message))
+    }
+}

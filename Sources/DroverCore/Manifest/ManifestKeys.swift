@@ -1,0 +1,18 @@
+/// The keys each part of the manifest accepts (SPEC §2). Anything else is an error
+/// that names the nearest of these.
+enum ManifestKeys {
+    static let top = ["fleet", "defaults", "windows", "databases", "discover", "waves"]
+    static let fleet = ["name", "migrations", "pipeline", "state", "socket", "tracking_schema", "operators_group"]
+    /// Keys a database entry, `defaults` and a discover `template` share.
+    static let settings = [
+        "tier", "dsn", "password_file", "schema", "labels", "window",
+        "lock_timeout", "statement_timeout", "connect_timeout", "retry",
+        "max_parallel", "max_per_server", "expand", "contract",
+    ]
+    static let database = ["name"] + settings
+    static let retry = ["attempts", "min_backoff", "max_backoff"]
+    static let window = ["days", "start", "duration", "timezone", "always"]
+    static let wave = ["name", "select", "max_parallel", "soak", "failure_budget"]
+    static let select = ["names", "labels", "percent", "all"]
+    static let discover = ["tier", "dsn", "password_file", "query", "template", "every"]
+}

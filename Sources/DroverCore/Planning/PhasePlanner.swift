@@ -1,0 +1,42 @@
+/// One phase of one revision to run on a database.
+public struct PlannedStep: Sendable, Hashable, CustomStringConvertible {
+    public var revision: String
+    public var phase: Phase
+
+    public init(revision: String, phase: Phase) {
+        self.revision = revision
+        self.phase = phase
+    }
+
+    public var description: String { "\(phase.rawValue) \(revision)" }
+}
+
+/// The phases a database still needs, in the order they must run (SPEC §5):
+/// expands (and backfills) in revision order up to the target; contracts in revision
+/// order up to what is released, each only once its own expand is done. A later
+/// expand may run ahead of an earlier contract.
+public enum PhasePlanner {
+    public static func steps(
+        graph: RevisionGraph,
+        records: [TrackingRecord],
+        target: String,
+        contractThrough released: String?
+    ) -> [PlannedStep] {
+        let done = Set(records.filter(\.status.isDone).map { PhaseKey($0.revision, $0.phase) })
+        let lineage = graph.lineage(of: target)
+        var steps: [PlannedStep] = []
+        for revision in lineage {
+            for phase in [Phase.expand, .backfill] where revision.section(phase) != nil && !done.contains(PhaseKey(revision.id, phase)) {
+                steps.append(PlannedStep(revision: revision.id, phase: phase))
+            }
+        }
+        guard let released else { return steps }
+        let inTarget = Set(lineage.map(\.id))
+        for revision in graph.lineage(of: released) where inTarget.contains(revision.id) {
+            if revision.section(.contract) != nil && !done.contains(PhaseKey(revision.id, .contract)) {
+                steps.append(PlannedStep(revision: revision.id, phase: .contract))
+            }
+        }
+        return steps
+    }
+}

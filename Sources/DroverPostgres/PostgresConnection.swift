@@ -1,0 +1,172 @@
+import NIOPosix
+import Synchronization
+
+/// One libpq connection. Every call runs on the Postgres thread pool; the `PGconn`
+/// sits behind a mutex, so it is never used by two threads at once. Cancelling the
+/// Swift task that awaits a statement sends `PQcancel` to the server.
+public final class PostgresConnection: Sendable {
+    /// The `PGconn *`, `nil` once closed.
+    private let connection: Mutex<CHandle?>
+    /// The `PGcancel *`: separate from the connection so that a cancel can reach the
+    /// server while a statement holds the connection's lock.
+    private let cancelHandle: Mutex<CHandle?>
+    private let notices: NoticeSink
+    private let pool: NIOThreadPool
+    private let password: Secret?
+
+    /// The server process serving this connection (`pg_backend_pid()`).
+    public let backendPID: Int32
+    /// e.g. 150018 for 15.18.
+    public let serverVersion: Int
+
+    private init(_ conn: OpaquePointer, pool: NIOThreadPool, password: Secret?) {
+        let sink = NoticeSink()
+        LibPQ.setNoticeReceiver(conn, sink)
+        self.notices = sink
+        self.backendPID = LibPQ.backendPID(conn)
+        self.serverVersion = LibPQ.serverVersion(conn)
+        self.cancelHandle = Mutex(LibPQ.makeCancel(conn).map(CHandle.init))
+        self.connection = Mutex(CHandle(conn))
+        self.pool = pool
+        self.password = password
+    }
+
+    deinit {
+        connection.withLock { conn in
+            if let conn { LibPQ.finish(conn.pointer) }
+            conn = nil
+        }
+        cancelHandle.withLock { handle in
+            if let handle { LibPQ.freeCancel(handle.pointer) }
+            handle = nil
+        }
+    }
+
+    /// Opens a connection on a pool thread.
+    public static func connect(
+        _ configuration: ConnectionConfiguration,
+        pool: NIOThreadPool = PostgresThreadPool.shared
+    ) async throws(PostgresError) -> PostgresConnection {
+        do {
+            return try await pool.runIfActive {
+                let conn = try LibPQ.connect(configuration)
+                return PostgresConnection(conn, pool: pool, password: configuration.password)
+            }
+        } catch let error as PostgresError {
+            throw error
+        } catch {
+            throw PostgresError(kind: .connectFailed, message: "the Postgres thread pool is shut down")
+        }
+    }
+
+    /// Runs one statement with `$n` parameters. Cancelling the calling task cancels
+    /// the statement on the server.
+    /// `cancellable: false` is for cleanup that must run even in a cancelled task
+    /// (ROLLBACK, releasing an advisory lock).
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = [], cancellable: Bool = true) async throws(PostgresError) -> QueryResult {
+        try await run(cancellable: cancellable) { conn throws(PostgresError) in try LibPQ.execute(conn, sql, parameters) }
+    }
+
+    /// Runs SQL over the simple protocol (several statements allowed; the last
+    /// result is returned). Used for session settings and fixed drover SQL.
+    @discardableResult
+    public func execute(_ sql: String, cancellable: Bool = true) async throws(PostgresError) -> QueryResult {
+        try await run(cancellable: cancellable) { conn throws(PostgresError) in try LibPQ.executeSimple(conn, sql) }
+    }
+
+    /// Runs `body` between BEGIN and COMMIT; any error (or cancellation) rolls back.
+    public func transaction<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await execute("BEGIN")
+        do {
+            let value = try await body()
+            try await execute("COMMIT")
+            return value
+        } catch {
+            await rollbackIfOpen()
+            throw error
+        }
+    }
+
+    /// Rolls back an open or failed transaction, even when the task is cancelled:
+    /// this is the cleanup a cancellation relies on.
+    public func rollbackIfOpen() async {
+        _ = try? await run(cancellable: false) { conn throws(PostgresError) -> QueryResult in
+            guard LibPQ.inFailedOrOpenTransaction(conn) else { return QueryResult() }
+            return try LibPQ.executeSimple(conn, "ROLLBACK")
+        }
+    }
+
+    /// Asks the server to cancel whatever this connection is running.
+    public func cancel() {
+        cancelHandle.withLock { handle in
+            if let handle { LibPQ.cancel(handle.pointer) }
+        }
+    }
+
+    /// Notices received since the last call.
+    public func drainNotices() -> [Notice] { notices.drain() }
+
+    /// Whether the connection broke (a new one is needed).
+    public var isBroken: Bool {
+        connection.withLock { conn in conn.map { LibPQ.isBroken($0.pointer) } ?? true }
+    }
+
+    /// Closes the connection (`PQfinish`). Later calls fail with `connectionLost`.
+    public func close() async {
+        _ = try? await pool.runIfActive { [self] in
+            cancelHandle.withLock { handle in
+                if let handle { LibPQ.freeCancel(handle.pointer) }
+                handle = nil
+            }
+            connection.withLock { conn in
+                if let conn { LibPQ.finish(conn.pointer) }
+                conn = nil
+            }
+        }
+    }
+
+    private func run(
+        cancellable: Bool,
+        _ work: @escaping @Sendable (OpaquePointer) throws(PostgresError) -> QueryResult
+    ) async throws(PostgresError) -> QueryResult {
+        if cancellable && Task.isCancelled {
+            throw PostgresError(kind: .cancelled, sqlState: "57014", message: "cancelled before the statement was sent")
+        }
+        let password = self.password
+        let operation: @Sendable () throws -> QueryResult = { [self] in
+            try connection.withLock { conn throws(PostgresError) -> QueryResult in
+                guard let conn else { throw PostgresError(kind: .connectionLost, message: "connection is closed") }
+                do throws(PostgresError) {
+                    return try work(conn.pointer)
+                } catch {
+                    // Server messages may quote the conninfo; never let a password through.
+                    var scrubbed = error
+                    if let password { scrubbed.message = password.scrub(scrubbed.message) }
+                    throw scrubbed
+                }
+            }
+        }
+        do {
+            if cancellable {
+                return try await withTaskCancellationHandler {
+                    try await pool.runIfActive(operation)
+                } onCancel: {
+                    self.cancel()
+                }
+            }
+            return try await pool.runIfActive(operation)
+        } catch let error as PostgresError {
+            throw error
+        } catch {
+            throw PostgresError(kind: .connectionLost, message: "the Postgres thread pool is shut down")
+        }
+    }
+}
+
+/// A libpq pointer (`PGconn *`, `PGcancel *`). Unchecked Sendable because it is only
+/// reached through a `Mutex`, which is what makes one-user-at-a-time hold.
+private struct CHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+}

@@ -1,0 +1,16 @@
+import DroverCore
+
+/// What running one phase did.
+public struct PhaseOutcome: Sendable, Hashable {
+    public var revision: String
+    public var phase: Phase
+    /// The database already had it (after a crash, or another runner did it).
+    public var alreadyApplied: Bool
+    /// Rows affected, for a backfill the total over all its batches and runs.
+    public var rows: Int
+    public var statements: Int
+    public var attempts: Int
+    public var duration: Duration
+    /// Server notices, e.g. "relation already exists, skipping".
+    public var notices: [String]
+}

@@ -1,0 +1,111 @@
+import DroverCore
+import DroverPostgres
+import Logging
+
+/// Moves one database through one phase of one revision (SPEC §3, §4, §6): session
+/// settings, the advisory lock, the tamper check, the phase itself and its tracking
+/// row, and retries. The daemon's scheduler decides *which* phase; this decides
+/// nothing about the fleet.
+public struct PhaseRunner: Sendable {
+    public let graph: RevisionGraph
+    /// Written to `applied_by`, e.g. `droverd@host`.
+    public var actor: String
+    public var logger: Logger
+
+    public init(graph: RevisionGraph, actor: String, logger: Logger = Logger(label: "drover.runner")) {
+        self.graph = graph
+        self.actor = actor
+        self.logger = logger
+    }
+
+    /// Runs `step` on the session's database. Returns once the phase is applied
+    /// (or found applied); throws a `RunnerError` that says why otherwise, with the
+    /// database as it was before the phase (backfill batches and no-transaction
+    /// statements that completed stay, and are resumed next time).
+    public func run(_ step: PlannedStep, on session: RunnerSession) async throws(RunnerError) -> PhaseOutcome {
+        let target = session.target
+        guard let revision = graph[step.revision] else {
+            throw .refused(database: target.name, reason: "unknown revision \(step.revision)")
+        }
+        guard let section = revision.section(step.phase) else {
+            throw .refused(database: target.name, reason: "revision \(step.revision) has no \(step.phase.rawValue) section")
+        }
+        var logger = self.logger
+        logger[metadataKey: "db"] = "\(target.name)"
+        logger[metadataKey: "revision"] = "\(step.revision)"
+        logger[metadataKey: "phase"] = "\(step.phase.rawValue)"
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        var loop = RetryLoop(target: target, step: step)
+        while true {
+            loop.begin()
+            let probe = BlockerProbe()
+            do {
+                let connection = try await session.connect()
+                try await session.prepare(connection, revision: step.revision, phase: step.phase)
+                let execution = PhaseExecution(
+                    graph: graph, revision: revision, section: section, step: step, target: target,
+                    connection: connection, probe: probe, actor: actor
+                )
+                var outcome = try await AdvisoryLock.withLock(connection, target: target) {
+                    try await execution.run(&loop)
+                }
+                outcome.attempts = loop.totalAttempts
+                outcome.duration = clock.now - started
+                outcome.notices = connection.drainNotices().map(\.message)
+                logger.info("\(outcome.alreadyApplied ? "already applied" : "applied")", metadata: ["rows": "\(outcome.rows)", "attempts": "\(loop.totalAttempts)"])
+                return outcome
+            } catch let error as RunnerError {
+                throw error
+            } catch {
+                let failure = (error as? StatementError) ?? StatementError(statement: nil, error: (error as? PostgresError) ?? Self.cancellation)
+                loop.blockers = probe.blockers.isEmpty ? loop.blockers : probe.blockers
+                if failure.error.isConnectionProblem { await session.reset() }
+                logger.warning("attempt \(loop.totalAttempts) failed: \(failure.error)")
+                if await loop.shouldRetry(after: failure.error) { continue }
+                throw loop.finalError(failure)
+            }
+        }
+    }
+
+    /// Every pending phase up to `revision` (contracts up to `contractThrough`), in
+    /// order, on one connection. For manual runs and the demo; the daemon schedules
+    /// phase by phase instead.
+    public func migrate(_ session: RunnerSession, to revision: String, contractThrough: String?) async throws(RunnerError) -> [PhaseOutcome] {
+        let observation = try await observe(session)
+        let steps = PhasePlanner.steps(graph: graph, records: observation.records, target: revision, contractThrough: contractThrough)
+        var outcomes: [PhaseOutcome] = []
+        for step in steps {
+            outcomes.append(try await run(step, on: session))
+        }
+        return outcomes
+    }
+
+    /// Reads the database's tracking rows and Alembic version (no lock needed).
+    public func observe(_ session: RunnerSession) async throws(RunnerError) -> DatabaseObservation {
+        let target = session.target
+        do {
+            let connection = try await session.connect()
+            let records = try await TrackingTable(schema: target.trackingSchema).records(connection)
+            let alembic = try await AlembicVersion.read(connection, schema: target.schema)
+            let holder = try await AdvisoryLock.holder(connection, target: target)
+            return DatabaseObservation(records: records, alembicVersions: alembic, lockHolderPID: holder, state: RevisionState(graph: graph, records: records))
+        } catch {
+            await session.reset()
+            throw .connectionFailed(database: target.name, attempts: 1, error: error)
+        }
+    }
+
+    private static let cancellation = PostgresError(kind: .cancelled, sqlState: "57014", message: "cancelled")
+}
+
+/// A database's own account of its revisions.
+public struct DatabaseObservation: Sendable {
+    public var records: [TrackingRecord]
+    /// `alembic_version` rows, `nil` when the database has no such table.
+    public var alembicVersions: [String]?
+    /// Who holds drover's advisory lock right now, if anyone.
+    public var lockHolderPID: Int32?
+    public var state: RevisionState
+}

@@ -1,0 +1,52 @@
+import DroverCore
+import DroverPostgres
+
+extension PhaseRunner {
+    /// Records phases as applied without running them (`droverctl stamp`): with a
+    /// phase, just that phase of `revision`; without, every forward phase of
+    /// `revision` and of its ancestors that the database does not have yet.
+    /// Stamping a section again records its current checksum, which is how an
+    /// operator clears `tampered` after checking the change.
+    public func stamp(_ revisionID: String, phase: Phase?, note: String, on session: RunnerSession) async throws(RunnerError) -> [PlannedStep] {
+        let target = session.target
+        guard let revision = graph[revisionID] else {
+            throw .refused(database: target.name, reason: "unknown revision \(revisionID)")
+        }
+        if let phase, revision.sections[phase] == nil {
+            throw .refused(database: target.name, reason: "revision \(revisionID) has no \(phase.rawValue) section")
+        }
+        let tracking = TrackingTable(schema: target.trackingSchema)
+        do {
+            let connection = try await session.connect()
+            try await session.prepare(connection, revision: revisionID, phase: phase ?? .expand)
+            return try await AdvisoryLock.withLock(connection, target: target) {
+                try await tracking.ensureExists(connection)
+                let done = Set(try await tracking.records(connection).filter(\.status.isDone).map { "\($0.revision)/\($0.phase.rawValue)" })
+                var steps: [PlannedStep] = []
+                if let phase {
+                    steps = [PlannedStep(revision: revisionID, phase: phase)]
+                } else {
+                    for candidate in graph.lineage(of: revisionID) {
+                        for phase in candidate.forwardPhases where candidate.id == revisionID || !done.contains("\(candidate.id)/\(phase.rawValue)") {
+                            steps.append(PlannedStep(revision: candidate.id, phase: phase))
+                        }
+                    }
+                }
+                try await connection.transaction {
+                    for step in steps {
+                        let checksum = graph[step.revision]?.sections[step.phase]?.checksum
+                        try await tracking.markStamped(connection, revision: step.revision, phase: step.phase, checksum: checksum, by: actor, note: note)
+                    }
+                }
+                return steps
+            }
+        } catch let error as RunnerError {
+            throw error
+        } catch let error as PostgresError {
+            if error.isConnectionProblem { await session.reset() }
+            throw .statementFailed(database: target.name, revision: revisionID, phase: phase ?? .expand, statement: nil, error: error)
+        } catch {
+            throw .refused(database: target.name, reason: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import DroverPostgres
+import DroverTestSupport
+import Foundation
+import Testing
+
+@Suite("Postgres connection over libpq")
+struct PostgresConnectionTests {
+    @Test("parameterised query returns typed rows and NULLs")
+    func parameterisedQuery() async throws {
+        let cluster = try await TestCluster.shared()
+        let connection = try await cluster.connect()
+        defer { Task { await connection.close() } }
+        let result = try await connection.query("SELECT $1::int + 1 AS n, NULL::text AS empty, $2::text AS echo", ["41", "it's"])
+        #expect(result.columns == ["n", "empty", "echo"])
+        #expect(result.rows == [["42", nil, "it's"]])
+        #expect(connection.backendPID > 0)
+        #expect(connection.serverVersion >= 120000)
+    }
+
+    @Test("errors carry SQLSTATE, message and position; the connection stays usable")
+    func errorsCarrySQLState() async throws {
+        let cluster = try await TestCluster.shared()
+        let connection = try await cluster.connect()
+        defer { Task { await connection.close() } }
+        do {
+            try await connection.query("SELECT * FROM no_such_table")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.sqlState == "42P01")
+            #expect(error.kind == .statementFailed)
+            #expect(error.message.contains("no_such_table"))
+            #expect(error.position == 15)
+        }
+        #expect(try await connection.query("SELECT 1").scalar == "1")
+    }
+
+    @Test("URI, key=value and service= conninfo all connect")
+    func conninfoForms() async throws {
+        let cluster = try await TestCluster.shared()
+        let uri = "postgresql://postgres@127.0.0.1:\(cluster.port)/postgres"
+        let viaURI = try await PostgresConnection.connect(ConnectionConfiguration(conninfo: uri, password: Secret(TestCluster.superuserPassword)))
+        #expect(try await viaURI.query("SELECT current_database()").scalar == "postgres")
+        await viaURI.close()
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pgservice-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let serviceFile = directory.appendingPathComponent("pg_service.conf").path
+        try "[drover-test]\nhost=\(cluster.socketDirectory)\nport=\(cluster.port)\nuser=postgres\ndbname=postgres\n".write(toFile: serviceFile, atomically: true, encoding: .utf8)
+        setenv("PGSERVICEFILE", serviceFile, 1)
+        defer { unsetenv("PGSERVICEFILE") }
+        let viaService = try await PostgresConnection.connect(ConnectionConfiguration(conninfo: "service=drover-test"))
+        #expect(try await viaService.query("SELECT 1").scalar == "1")
+        await viaService.close()
+    }
+
+    @Test("a password is passed as a parameter and never appears in errors or the redacted conninfo")
+    func passwordNeverLeaks() async throws {
+        let cluster = try await TestCluster.shared()
+        let database = try await cluster.createDatabase("pw")
+        let secret = "s3cr3t-\(UUID().uuidString)"
+        try await cluster.run("CREATE ROLE app_pw LOGIN PASSWORD '\(secret)'", database: database)
+        // Over TCP with scram: trust is for local sockets only in this test, so require a password here.
+        var configuration = ConnectionConfiguration(conninfo: cluster.tcpConninfo(database: database, user: "app_pw"), password: Secret(secret))
+        let connection = try await PostgresConnection.connect(configuration)
+        #expect(try await connection.query("SELECT current_user").scalar == "app_pw")
+        await connection.close()
+
+        configuration.conninfo = cluster.tcpConninfo(database: "no_such_db_\(UUID().uuidString.prefix(8))", user: "app_pw")
+        do {
+            _ = try await PostgresConnection.connect(configuration)
+            Issue.record("expected a connect failure")
+        } catch {
+            #expect(error.kind == .connectFailed)
+            #expect(!error.description.contains(secret))
+        }
+        let redacted = ConnectionConfiguration(conninfo: "host=db user=app password=\(secret) dbname=x").redacted
+        #expect(!redacted.contains(secret))
+        #expect(redacted.contains("host=db"))
+        #expect("\(Secret(secret))" == "<redacted>")
+    }
+
+    @Test("a failed connect reports and does not leak the handle")
+    func failedConnect() async throws {
+        let configuration = ConnectionConfiguration(conninfo: "host=/nonexistent-dir port=1 dbname=x connect_timeout=2")
+        await #expect(throws: PostgresError.self) {
+            _ = try await PostgresConnection.connect(configuration)
+        }
+    }
+
+    @Test("cancelling the Swift task cancels the statement on the server")
+    func cancellationBecomesPQcancel() async throws {
+        let cluster = try await TestCluster.shared()
+        let connection = try await cluster.connect()
+        defer { Task { await connection.close() } }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let sleeper = Task { try await connection.query("SELECT pg_sleep(30)") }
+        try await Task.sleep(for: .milliseconds(300))
+        sleeper.cancel()
+        let result = await sleeper.result
+        #expect(clock.now - started < .seconds(10))
+        guard case .failure(let error as PostgresError) = result else {
+            Issue.record("expected a cancellation error, got \(result)")
+            return
+        }
+        #expect(error.sqlState == "57014")
+        #expect(try await connection.query("SELECT 2").scalar == "2")
+    }
+
+    @Test("a blocking statement does not stall the cooperative pool")
+    func blockingCallsLeaveThePoolFree() async throws {
+        let cluster = try await TestCluster.shared()
+        // More sleepers than cooperative threads (2 here): if libpq ran on the pool,
+        // the ticker below could not run until they finished.
+        var connections: [PostgresConnection] = []
+        for _ in 0..<4 { connections.append(try await cluster.connect()) }
+        let sleepers = connections.map { connection in Task { try await connection.query("SELECT pg_sleep(1.5)") } }
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(clock.now - started < .milliseconds(1000))
+        for sleeper in sleepers { _ = try await sleeper.value }
+        for connection in connections { await connection.close() }
+    }
+
+    @Test("transactions roll back on error; notices are collected")
+    func transactionsAndNotices() async throws {
+        let cluster = try await TestCluster.shared()
+        let database = try await cluster.createDatabase("tx")
+        let connection = try await cluster.connect(database: database)
+        defer { Task { await connection.close() } }
+        try await connection.execute("CREATE TABLE t (id int)")
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await connection.transaction {
+                try await connection.execute("INSERT INTO t VALUES (1)")
+                throw Boom()
+            }
+        }
+        #expect(try await connection.query("SELECT count(*) FROM t").scalar == "0")
+        try await connection.execute("CREATE TABLE IF NOT EXISTS t (id int)")
+        #expect(connection.drainNotices().contains { $0.message.contains("already exists") })
+    }
+
+    @Test("a terminated backend is reported as a lost connection")
+    func terminatedBackend() async throws {
+        let cluster = try await TestCluster.shared()
+        let victim = try await cluster.connect()
+        let admin = try await cluster.connect()
+        defer { Task { await admin.close(); await victim.close() } }
+        try await admin.query("SELECT pg_terminate_backend($1::int)", [String(victim.backendPID)])
+        try await Task.sleep(for: .milliseconds(100))
+        do {
+            try await victim.query("SELECT 1")
+            Issue.record("expected a lost connection")
+        } catch {
+            #expect(error.isConnectionProblem)
+        }
+        #expect(victim.isBroken)
+    }
+}
