@@ -15,6 +15,8 @@ struct ManifestBuilder {
     var trackingSchema: Located<String>?
     var operatorsGroup: Located<String>?
     var defaults = SettingsLayer()
+    /// Where each `defaults` key was last set, for messages about it.
+    var defaultsLocations: [String: SourceLocation] = [:]
     var windows: [String: MaintenanceWindow] = [:]
     var databases: [DatabaseEntry] = []
     var discover: [DiscoverSpec] = []
@@ -41,8 +43,8 @@ struct ManifestBuilder {
             }
         }
 
-        checkTier(defaults.tier, at: firstFile, "defaults.tier")
-        checkWindow(defaults.window, at: firstFile, "defaults.window")
+        checkTier(defaults.tier, at: defaultsLocations["tier"], "defaults.tier")
+        checkWindow(defaults.window, at: defaultsLocations["window"], "defaults.window")
 
         var resolved: [DatabaseSpec] = []
         for entry in databases {

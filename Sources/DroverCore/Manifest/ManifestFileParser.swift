@@ -72,6 +72,7 @@ struct ManifestFileParser {
     private mutating func readDefaults(_ node: Node) {
         guard let entries = reader.mapping(node, "defaults", allowed: ManifestKeys.settings) else { return }
         builder.defaults = readLayer(entries, context: "defaults").overriding(builder.defaults)
+        for entry in entries { builder.defaultsLocations[entry.key] = reader.location(entry.value) }
     }
 
     /// The keys shared by database entries, `defaults` and discover templates.
