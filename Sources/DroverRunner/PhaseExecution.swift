@@ -21,7 +21,13 @@ struct PhaseExecution {
         if state.isTampered {
             throw RunnerError.tampered(database: target.name, sections: state.tampered)
         }
-        if let existing = records.first(where: { $0.revision == step.revision && $0.phase == step.phase }), existing.status.isDone {
+        if step.phase == .revert {
+            // A revert is done while the expand it undid stays reverted (a later
+            // re-expand makes it revertable again).
+            if records.first(where: { $0.revision == step.revision && $0.phase == .expand })?.status == .reverted {
+                return outcome(rows: 0, alreadyApplied: true)
+            }
+        } else if let existing = records.first(where: { $0.revision == step.revision && $0.phase == step.phase }), existing.status.isDone {
             return outcome(rows: existing.rowsAffected, alreadyApplied: true)
         }
         try checkPrerequisites(records)

@@ -32,6 +32,20 @@ public struct FleetSettings: Sendable, Hashable {
     public var trackingSchema: String
     public var operatorsGroup: String
 
+    public init(
+        name: String, migrations: String, pipeline: [String] = FleetSettings.defaultPipeline, state: String? = nil,
+        socket: String? = nil, trackingSchema: String = FleetSettings.defaultTrackingSchema,
+        operatorsGroup: String = FleetSettings.defaultOperatorsGroup
+    ) {
+        self.name = name
+        self.migrations = migrations
+        self.pipeline = pipeline
+        self.state = state
+        self.socket = socket
+        self.trackingSchema = trackingSchema
+        self.operatorsGroup = operatorsGroup
+    }
+
     public static let defaultPipeline = ["preview", "production", "tenants"]
     public static let defaultTrackingSchema = "drover"
     public static let defaultOperatorsGroup = "drover"
