@@ -80,8 +80,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverCoreTests",
-            dependencies: ["DroverCore"],
-            resources: [.copy("Fixtures")]
+            dependencies: ["DroverCore"]
         ),
         .testTarget(
             name: "DroverPostgresTests",
@@ -93,7 +92,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverCLITests",
-            dependencies: ["DroverCore", "DroverTestSupport"]
+            dependencies: ["DroverCore", "DroverTestSupport"],
+            resources: [.copy("Fixtures")]
         ),
     ],
     swiftLanguageModes: [.v6]

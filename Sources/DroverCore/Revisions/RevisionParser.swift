@@ -116,8 +116,10 @@ public struct RevisionParser {
         if id == nil { error(1, "missing '-- drover:revision <id>' header") }
         if parents == nil { error(1, "missing '-- drover:parent <id>' header ('-- drover:parent none' for the root revision)") }
         if sections.isEmpty { error(1, "no section: a revision needs at least one of expand, backfill, contract") }
+        if let id, let parents, parents.value.contains(id.value) {
+            error(parents.line, "revision \(id.value) lists itself as its parent")
+        }
         guard let id, let parents, diagnostics.errors.isEmpty else { return nil }
-        if parents.value.contains(id.value) { error(parents.line, "revision \(id.value) lists itself as its parent") }
         return Revision(
             id: id.value,
             parents: parents.value,

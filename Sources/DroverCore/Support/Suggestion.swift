@@ -2,8 +2,12 @@
 enum Suggestion {
     /// The candidate closest to `word` by edit distance, if it is close enough to be
     /// a plausible typo.
-    static func nearest(to word: String, in candidates: some Sequence<String>) -> String? {
+    static func nearest(to word: String, in candidates: some Collection<String>) -> String? {
         let lowered = word.lowercased()
+        // A known word inside the typo ("batchsize" → "batch") is the likeliest meaning.
+        if let contained = candidates.filter({ lowered.hasPrefix($0.lowercased()) || $0.lowercased().hasPrefix(lowered) }).max(by: { $0.count < $1.count }), contained.count >= 3 {
+            return contained
+        }
         var best: (candidate: String, distance: Int)?
         for candidate in candidates {
             let distance = editDistance(lowered, candidate.lowercased())
@@ -14,7 +18,7 @@ enum Suggestion {
         return best.distance <= limit ? best.candidate : nil
     }
 
-    static func didYouMean(_ word: String, in candidates: some Sequence<String>) -> String {
+    static func didYouMean(_ word: String, in candidates: some Collection<String>) -> String {
         nearest(to: word, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
     }
 

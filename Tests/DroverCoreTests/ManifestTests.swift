@@ -1,0 +1,218 @@
+@testable import DroverCore
+import Testing
+
+private let base = """
+    fleet:
+      name: demo
+      migrations: ../migrations
+    windows:
+      always: {always: true}
+      nights: {days: [mon, tue], start: "22:30", duration: 90min, timezone: Europe/Berlin}
+    defaults:
+      window: always
+      lock_timeout: 3s
+    databases:
+      - name: preview
+        tier: preview
+        dsn: "host=db dbname=preview"
+      - name: production
+        tier: production
+        dsn: "service=prod"
+        window: nights
+        retry: {attempts: 3}
+    """
+
+private func load(_ files: [(String, String)], environment: [String: String] = [:]) -> (Manifest?, [Diagnostic]) {
+    ManifestLoader(environment: environment).load(files: files.map { (path: "/etc/drover/fleet.d/\($0.0)", text: $0.1) })
+}
+
+@Suite("Manifest")
+struct ManifestTests {
+    @Test("a valid manifest loads with defaults applied and paths resolved")
+    func validManifest() throws {
+        let (manifest, diagnostics) = load([("10.yaml", base)])
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        let loaded = try #require(manifest)
+        #expect(loaded.fleet.migrations == "/etc/drover/migrations")
+        #expect(loaded.fleet.pipeline == ["preview", "production", "tenants"])
+        #expect(loaded.fleet.trackingSchema == "drover")
+        let production = try #require(loaded.database(named: "production"))
+        #expect(production.window == "nights")
+        #expect(production.settings.lockTimeout == .seconds(3))
+        #expect(production.settings.retry.attempts == 3)
+        #expect(production.settings.retry.maxBackoff == .seconds(120))
+        #expect(loaded.database(named: "preview")?.window == "always")
+        #expect(loaded.waves(ofTier: "tenants") == [WaveSpec.everything])
+        guard case .weekly(let days, let start, let duration, let zone) = loaded.windows["nights"]?.schedule else {
+            Issue.record("expected a weekly window")
+            return
+        }
+        #expect(days == [.mon, .tue] && start.description == "22:30" && duration == .seconds(5400) && zone == "Europe/Berlin")
+    }
+
+    @Test("files merge in order: later fleet and defaults keys override, names must be unique")
+    func dropInMerge() throws {
+        let (manifest, diagnostics) = load([
+            ("10.yaml", base),
+            ("20-override.yaml", """
+                fleet:
+                  tracking_schema: drover_meta
+                defaults:
+                  lock_timeout: 5s
+                databases:
+                  - name: tenant-a
+                    tier: tenants
+                    dsn: "host=t1 dbname=shared"
+                    schema: a
+                    labels: {plan: free}
+                """),
+        ])
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        let loaded = try #require(manifest)
+        #expect(loaded.fleet.trackingSchema == "drover_meta")
+        #expect(loaded.database(named: "tenant-a")?.settings.lockTimeout == .seconds(5))
+        #expect(loaded.database(named: "tenant-a")?.schema == "a")
+        #expect(loaded.databases.map(\.name) == ["preview", "production", "tenant-a"])
+    }
+
+    @Test("${VAR} comes from the environment; ${VAR:-x} has a fallback; undefined is an error")
+    func environmentExpansion() throws {
+        #expect(EnvironmentExpansion.expand("h=${HOST} p=${PORT:-5432}", environment: ["HOST": "db"]) == .success("h=db p=5432"))
+        #expect(EnvironmentExpansion.expand("a $${LITERAL}", environment: [:]) == .success("a ${LITERAL}"))
+        #expect(EnvironmentExpansion.expand("${A}${B}", environment: [:]) == .failure(.undefined(["A", "B"])))
+        #expect(EnvironmentExpansion.expand("${A", environment: [:]) == .failure(.unterminated))
+        let (manifest, _) = load([("10.yaml", base.replacingOccurrences(of: "host=db", with: "host=${DB_HOST}"))], environment: ["DB_HOST": "10.0.0.5"])
+        #expect(manifest?.database(named: "preview")?.dsn == "host=10.0.0.5 dbname=preview")
+    }
+
+    /// Every manifest error message, with the line it must point at.
+    static let errorCases: [(name: String, files: [(String, String)], message: String, line: Int?)] = [
+        ("unknown key with suggestion", [("a.yaml", base + "\n    lock_timout: 2s")], "unknown key 'lock_timout' in a database (did you mean 'lock_timeout'?)", 19),
+        ("unknown top-level key", [("a.yaml", base + "\ndatabase: []")], "unknown key 'database' in the manifest (did you mean 'databases'?)", 19),
+        ("database defined twice", [("a.yaml", base), ("b.yaml", "databases:\n  - {name: preview, tier: preview, dsn: x}")], "database 'preview' is defined twice (first at /etc/drover/fleet.d/a.yaml:11:11)", 2),
+        ("window defined twice", [("a.yaml", base), ("b.yaml", "windows:\n  always: {always: true}")], "window 'always' is defined twice (first at /etc/drover/fleet.d/a.yaml:5:3)", 2),
+        ("waves of a tier defined twice", [("a.yaml", base + "\nwaves:\n  tenants:\n    - {name: all, select: {all: true}}"), ("b.yaml", "waves:\n  tenants:\n    - {name: x, select: {all: true}}")], "waves of tier 'tenants' are defined twice", 2),
+        ("undefined variable", [("a.yaml", base.replacingOccurrences(of: "host=db", with: "host=${NOPE}"))], "environment variable ${NOPE} not defined", 13),
+        ("tier not in pipeline", [("a.yaml", base.replacingOccurrences(of: "tier: preview", with: "tier: previw"))], "tier 'previw' is not in fleet.pipeline [preview, production, tenants] (did you mean 'preview'?)", 11),
+        ("unknown window", [("a.yaml", base.replacingOccurrences(of: "window: nights", with: "window: night"))], "unknown window 'night' (did you mean 'nights'?)", 14),
+        ("bad duration unit", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "lock_timeout: 3m"))], "'m' is ambiguous, write 'min'", 9),
+        ("duration without unit", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "lock_timeout: 3"))], "duration '3' has no unit", 9),
+        ("bad time zone", [("a.yaml", base.replacingOccurrences(of: "Europe/Berlin", with: "Europe/Berln"))], "windows.nights.timezone 'Europe/Berln' is not an IANA time zone (did you mean 'Europe/Berlin'?)", 6),
+        ("bad day", [("a.yaml", base.replacingOccurrences(of: "[mon, tue]", with: "[mon, tues]"))], "'tues' is not a day", 6),
+        ("bad start", [("a.yaml", base.replacingOccurrences(of: "22:30", with: "24:30"))], "windows.nights.start must be a time of day as \"HH:MM\"", 6),
+        ("always combined", [("a.yaml", base.replacingOccurrences(of: "{always: true}", with: "{always: true, start: \"01:00\"}"))], "'always: true' cannot be combined", 5),
+        ("window missing duration", [("a.yaml", base.replacingOccurrences(of: ", duration: 90min", with: ""))], "windows.nights needs 'duration'", 6),
+        ("password in key=value dsn", [("a.yaml", base.replacingOccurrences(of: "host=db dbname=preview", with: "host=db password=hunter2"))], "contains a password: move it into a file and point password_file at it", 13),
+        ("password in URI dsn", [("a.yaml", base.replacingOccurrences(of: "\"service=prod\"", with: "\"postgresql://app:hunter2@db/prod\""))], "contains a password", 16),
+        ("missing fleet.name", [("a.yaml", base.replacingOccurrences(of: "  name: demo\n", with: ""))], "fleet.name is not set in any file", 1),
+        ("missing migrations", [("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations\n", with: ""))], "fleet.migrations is not set in any file", 1),
+        ("database without dsn", [("a.yaml", base.replacingOccurrences(of: "    dsn: \"service=prod\"\n", with: ""))], "database 'production' has no dsn", 14),
+        ("database without name", [("a.yaml", base + "\n  - {tier: preview, dsn: x}")], "a database needs a 'name'", 19),
+        ("bad database name", [("a.yaml", base.replacingOccurrences(of: "name: preview", with: "name: pre view"))], "database name 'pre view' may only hold", 11),
+        ("discover template without {name}", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname=x\"}}")], "discover.template needs a dsn with '{name}'", 20),
+        ("discover missing query", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", template: {dsn: \"dbname={name}\"}}")], "a discover block needs 'query'", 20),
+        ("empty wave selector", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {}}")], "selects nothing: give names, labels, percent or all: true", 21),
+        ("percent out of range", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {percent: 150}}")], "percent must be a number above 0 and at most 100", 21),
+        ("bad failure budget", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {all: true}, failure_budget: lots}")], "failure_budget must be a count (2) or a percentage", 21),
+        ("database in no wave", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {names: [other]}}")], "database 'production' is in no wave of tier 'production'", 14),
+        ("wave names a database of another tier", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {names: [preview]}}\n    - {name: rest, select: {all: true}}")], "selects 'preview', which is not a database of that tier", 21),
+        ("duplicate wave name", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {all: true}}\n    - {name: w, select: {all: true}}")], "wave 'w' appears twice in tier 'production'", 22),
+        ("YAML syntax error", [("a.yaml", "fleet:\n  name: [unclosed\n")], "YAML syntax", 3),
+        ("key twice in one mapping", [("a.yaml", "fleet:\n  name: a\n  name: b\n")], "key defined twice in one mapping: name", 2),
+        ("list where a value belongs", [("a.yaml", base.replacingOccurrences(of: "dsn: \"service=prod\"", with: "dsn: [a, b]"))], "databases[production].dsn must be a single value, not a list", 16),
+        ("bad tracking schema", [("a.yaml", base.replacingOccurrences(of: "  name: demo\n", with: "  name: demo\n  tracking_schema: Drover-Meta\n"))], "fleet.tracking_schema 'Drover-Meta' must be a plain lower-case identifier", 3),
+        ("retry min above max", [("a.yaml", base.replacingOccurrences(of: "retry: {attempts: 3}", with: "retry: {min_backoff: 5min, max_backoff: 1s}"))], "retry.min_backoff is longer than retry.max_backoff", 14),
+        ("bad enum", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "contract: sometimes"))], "defaults.contract must be one of anytime, in_window (found 'sometimes')", 9),
+    ]
+
+    @Test("every manifest error names file and line", arguments: errorCases.indices)
+    func errorMessages(_ index: Int) throws {
+        let testCase = Self.errorCases[index]
+        let (manifest, diagnostics) = load(testCase.files)
+        #expect(manifest == nil, "\(testCase.name): expected the manifest to be rejected")
+        let match = diagnostics.errors.first { $0.message.contains(testCase.message) }
+        #expect(match != nil, "\(testCase.name): no error contains '\(testCase.message)'; got \(diagnostics)")
+        if let line = testCase.line, let match {
+            #expect(match.location?.line == line, "\(testCase.name): \(match)")
+            #expect(match.location?.file.hasPrefix("/etc/drover/fleet.d/") == true)
+        }
+    }
+
+    @Test("one run reports every error, not just the first")
+    func allErrorsAtOnce() {
+        let broken = base
+            .replacingOccurrences(of: "lock_timeout: 3s", with: "lock_timout: 3s")
+            .replacingOccurrences(of: "tier: preview", with: "tier: previw")
+            .replacingOccurrences(of: "Europe/Berlin", with: "Mars/Olympus")
+        let (_, diagnostics) = load([("a.yaml", broken)])
+        #expect(diagnostics.errors.count >= 3)
+    }
+}
+
+@Suite("Durations, waves, conninfo")
+struct SmallCoreTests {
+    @Test("durations parse and print", arguments: [
+        ("500ms", 500), ("2s", 2_000), ("15min", 900_000), ("3h", 10_800_000), ("1d", 86_400_000), ("1h30min", 5_400_000),
+    ])
+    func durations(_ text: String, _ milliseconds: Int64) throws {
+        let duration = try DurationText.parse(text)
+        #expect(duration.milliseconds == milliseconds)
+        #expect(try DurationText.parse(DurationText.format(duration)) == duration)
+    }
+
+    @Test("bad durations are rejected with a reason")
+    func badDurations() {
+        #expect(throws: DurationText.ParseError.missingUnit("15")) { try DurationText.parse("15") }
+        #expect(throws: DurationText.ParseError.unknownUnit("m")) { try DurationText.parse("5m") }
+        #expect(throws: DurationText.ParseError.empty) { try DurationText.parse(" ") }
+    }
+
+    @Test("waves: first wave that selects a database wins; percent is stable and rounds up")
+    func waveAssignment() {
+        let tenants = (1...40).map { (name: "tenant-\($0)", labels: ["plan": $0 % 2 == 0 ? "free" : "paid"]) }
+        let waves = [
+            WaveSpec(name: "canary", select: WaveSelector(names: ["tenant-7"])),
+            WaveSpec(name: "early", select: WaveSelector(labels: ["plan": "free"], percent: 10)),
+            WaveSpec(name: "rest", select: WaveSelector(all: true)),
+        ]
+        let assignment = WaveAssignment.assign(tenants, to: waves)
+        #expect(assignment.members[0] == ["tenant-7"])
+        #expect(assignment.members[1].count == 2)  // 10% of 20 free tenants
+        #expect(assignment.members[1].allSatisfy { Int($0.split(separator: "-")[1])! % 2 == 0 })
+        #expect(assignment.members[2].count == 37)
+        // The same tenants are picked however the input is ordered.
+        #expect(WaveAssignment.assign(tenants.reversed(), to: waves) == assignment)
+        // Adding a tenant does not move the ones already picked out of "early" unless it ranks first.
+        #expect(WaveAssignment.assign(tenants, to: waves).members[1] == assignment.members[1])
+    }
+
+    @Test("failure budgets as a count and as a percentage")
+    func failureBudget() {
+        #expect(FailureBudget.count(1).allowedFailures(waveSize: 100) == 1)
+        #expect(FailureBudget.percent(2).allowedFailures(waveSize: 100) == 2)
+        #expect(FailureBudget.percent(2).allowedFailures(waveSize: 49) == 0)
+    }
+
+    @Test("passwords in a conninfo are found in every form")
+    func conninfoPasswords() {
+        #expect(ConninfoInspection.containsPassword("host=db password=x"))
+        #expect(ConninfoInspection.containsPassword("host=db password = x"))
+        #expect(ConninfoInspection.containsPassword("postgresql://app:x@db/app"))
+        #expect(ConninfoInspection.containsPassword("postgres://db/app?sslmode=require&password=x"))
+        #expect(!ConninfoInspection.containsPassword("postgresql://app@db/app?sslmode=require"))
+        #expect(!ConninfoInspection.containsPassword("host=db passfile=/x dbname=password"))
+        #expect(ConninfoInspection.server(of: "host=db port=6432 dbname=x") == "db:6432")
+        #expect(ConninfoInspection.server(of: "postgresql://app@db:5433/x") == "db:5433")
+        #expect(ConninfoInspection.server(of: "service=prod") == nil)
+    }
+
+    @Test("backoff doubles from min to max, with jitter in the upper half")
+    func backoff() {
+        let backoff = Backoff(RetryPolicy(attempts: 6, minBackoff: .seconds(1), maxBackoff: .seconds(10)))
+        #expect(backoff.delay(afterAttempt: 1, unit: 1) == .seconds(1))
+        #expect(backoff.delay(afterAttempt: 1, unit: 0) == .milliseconds(500))
+        #expect(backoff.delay(afterAttempt: 3, unit: 1) == .seconds(4))
+        #expect(backoff.delay(afterAttempt: 10, unit: 1) == .seconds(10))
+        #expect(backoff.delay(afterAttempt: 100, unit: 0.5) <= .seconds(10))
+    }
+}
