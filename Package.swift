@@ -92,7 +92,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverCLITests",
-            dependencies: ["DroverCore", "DroverTestSupport"],
+            dependencies: ["DroverCore", "DroverTestSupport", "droverctl"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -196,30 +196,10 @@ public final class TestCluster: Sendable {
 
     static func shell(_ arguments: String...) throws { try shell(arguments) }
 
-    /// Runs a command to completion with posix_spawn and waitpid. Output goes to a
-    /// file, not a pipe: the postmaster that pg_ctl starts would inherit a pipe and
-    /// keep it open for its whole life.
     static func shell(_ arguments: [String]) throws {
-        let outputPath = "/tmp/drv-cmd-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
-        defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var pid: pid_t = 0
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
-        guard spawned == 0 else { throw TestClusterError("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
-        guard exited && code == 0 else {
-            let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            throw TestClusterError("\(arguments.joined(separator: " ")) failed (status \(status)): \(output)")
+        let result = try Subprocess.run(arguments)
+        guard result.status == 0 else {
+            throw TestClusterError("\(arguments.joined(separator: " ")) failed (status \(result.status)): \(result.output)\(result.errors)")
         }
     }
 }

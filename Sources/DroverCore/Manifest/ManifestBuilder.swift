@@ -5,6 +5,9 @@ struct ManifestBuilder {
         var name: String
         var layer: SettingsLayer
         var location: SourceLocation
+        /// Keys present in the entry, valid or not: a key that was written but
+        /// rejected has its own error, so "has no dsn" would only repeat it.
+        var writtenKeys: Set<String> = []
     }
 
     var fleetName: Located<String>?
@@ -50,9 +53,12 @@ struct ManifestBuilder {
         for entry in databases {
             let layer = entry.layer.overriding(defaults)
             let what = "database '\(entry.name)'"
-            guard let tier = layer.tier else { error(entry.location, "\(what) has no tier (one of \(pipeline.joined(separator: ", ")))"); continue }
-            guard let dsn = layer.dsn else { error(entry.location, "\(what) has no dsn"); continue }
-            guard let window = layer.window else { error(entry.location, "\(what) has no window (set window: here or in defaults)"); continue }
+            func missing(_ key: String, _ message: String) {
+                if !entry.writtenKeys.contains(key) && defaultsLocations[key] == nil { error(entry.location, message) }
+            }
+            guard let tier = layer.tier else { missing("tier", "\(what) has no tier (one of \(pipeline.joined(separator: ", ")))"); continue }
+            guard let dsn = layer.dsn else { missing("dsn", "\(what) has no dsn"); continue }
+            guard let window = layer.window else { missing("window", "\(what) has no window (set window: here or in defaults)"); continue }
             checkTier(tier, at: entry.location, what)
             checkWindow(window, at: entry.location, what)
             let settings = layer.settings

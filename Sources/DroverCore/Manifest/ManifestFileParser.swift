@@ -63,8 +63,24 @@ struct ManifestFileParser {
     }
 
     private func resolvePath(_ path: String) -> String {
-        let absolute = path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
-        return (absolute as NSString).standardizingPath
+        let joined = path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
+        return Self.normalise(joined)
+    }
+
+    /// Removes `.` and `name/..` lexically, keeping a relative path relative (so that
+    /// messages show paths the way the user wrote them).
+    static func normalise(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == "..", let last = parts.last, last != ".." {
+                parts.removeLast()
+            } else {
+                parts.append(part)
+            }
+        }
+        let joined = parts.joined(separator: "/")
+        return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
     }
 
     // MARK: defaults and database keys
@@ -232,7 +248,7 @@ struct ManifestFileParser {
                 reader.error(nameNode, "database '\(name)' is defined twice (first at \(first.location))")
                 continue
             }
-            builder.databases.append(.init(name: name, layer: layer, location: at))
+            builder.databases.append(.init(name: name, layer: layer, location: at, writtenKeys: Set(entries.map(\.key))))
         }
     }
 

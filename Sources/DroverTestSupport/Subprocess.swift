@@ -1,0 +1,65 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a command to completion with posix_spawn and waitpid, for tests that drive
+/// the real binaries and tools. Output goes to files, not pipes: a daemon the command
+/// starts (pg_ctl's postmaster) would inherit a pipe and keep it open for its whole
+/// life, and a pipe nobody drains can block the child.
+public enum Subprocess {
+    public struct Result: Sendable {
+        /// Exit status, or 128 + signal number when killed by a signal.
+        public var status: Int32
+        public var output: String
+        public var errors: String
+    }
+
+    public static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> Result {
+        let base = "/tmp/drv-cmd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let outputPath = base + ".out", errorPath = base + ".err"
+        defer { unlink(outputPath); unlink(errorPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let merged = (environment ?? [:]).merging(ProcessInfo.processInfo.environment) { own, _ in own }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
+        guard spawned == 0 else { throw SubprocessError("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let signal = status & 0x7f
+        return Result(
+            status: signal == 0 ? (status >> 8) & 0xff : 128 + signal,
+            output: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
+            errors: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+        )
+    }
+
+    /// A product built next to the test bundle (`.build/<triple>/debug/NAME`).
+    public static func builtProduct(_ name: String) throws -> String {
+        var candidates: [String] = []
+        if let directory = ProcessInfo.processInfo.environment["DROVER_BIN_DIR"] { candidates.append(directory + "/" + name) }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for _ in 0..<4 {
+            url.deleteLastPathComponent()
+            candidates.append(url.appendingPathComponent(name).path)
+        }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw SubprocessError("\(name) is not built; run `swift build` first (looked in \(candidates.joined(separator: ", ")))")
+        }
+        return found
+    }
+}
+
+public struct SubprocessError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
