@@ -31,14 +31,17 @@ public final class PostgresConnection: Sendable {
         self.password = password
     }
 
-    deinit {
-        connection.withLock { conn in
-            if let conn { LibPQ.finish(conn.pointer) }
-            conn = nil
-        }
+    deinit { finish() }
+
+    /// Frees the cancel handle and `PQfinish`es the connection, once.
+    private func finish() {
         cancelHandle.withLock { handle in
             if let handle { LibPQ.freeCancel(handle.pointer) }
             handle = nil
+        }
+        connection.withLock { conn in
+            if let conn { LibPQ.finish(conn.pointer) }
+            conn = nil
         }
     }
 
@@ -114,16 +117,7 @@ public final class PostgresConnection: Sendable {
 
     /// Closes the connection (`PQfinish`). Later calls fail with `connectionLost`.
     public func close() async {
-        _ = try? await pool.runIfActive { [self] in
-            cancelHandle.withLock { handle in
-                if let handle { LibPQ.freeCancel(handle.pointer) }
-                handle = nil
-            }
-            connection.withLock { conn in
-                if let conn { LibPQ.finish(conn.pointer) }
-                conn = nil
-            }
-        }
+        _ = try? await pool.runIfActive { [self] in finish() }
     }
 
     private func run(

@@ -1,5 +1,5 @@
 -- drover:revision 1ndex0000001
--- drover:parent c27d5e0f4a93
+-- drover:parent r00t00000001
 -- drover:expand
 ALTER TABLE documents ADD COLUMN title_lower text;
 CREATE INDEX CONCURRENTLY documents_title_lower_idx ON documents (title_lower);

@@ -1,4 +1,4 @@
 -- drover:revision b4anch000001
--- drover:parent 9f3a6c2e8b15
+-- drover:parent r00t00000001
 -- drover:expand
 CREATE TABLE side (id int);

@@ -1,4 +1,4 @@
 -- drover:revision 0rphan000001
--- drover:parent c27d5e0f4a9
+-- drover:parent r00t0000001
 -- drover:expand
 SELECT 1;
