@@ -1,4 +1,5 @@
 @testable import DroverCore
+import Foundation
 import Testing
 
 private let base = """
@@ -122,6 +123,33 @@ struct ManifestTests {
         ("list where a value belongs", [("a.yaml", base.replacingOccurrences(of: "dsn: \"service=prod\"", with: "dsn: [a, b]"))], "databases[production].dsn must be a single value, not a list", 16),
         ("bad tracking schema", [("a.yaml", base.replacingOccurrences(of: "  name: demo\n", with: "  name: demo\n  tracking_schema: Drover-Meta\n"))], "fleet.tracking_schema 'Drover-Meta' must be a plain lower-case identifier", 3),
         ("retry min above max", [("a.yaml", base.replacingOccurrences(of: "retry: {attempts: 3}", with: "retry: {min_backoff: 5min, max_backoff: 1s}"))], "retry.min_backoff is longer than retry.max_backoff", 14),
+        ("non-word key", [("a.yaml", base.replacingOccurrences(of: "  name: demo", with: "  [a]: demo"))], "keys in fleet must be plain words", 2),
+        ("windows not a mapping", [("a.yaml", base.replacingOccurrences(of: "windows:\n  always: {always: true}\n  nights: {days: [mon, tue], start: \"22:30\", duration: 90min, timezone: Europe/Berlin}", with: "windows: [always]"))], "windows must map window names to their schedules", 4),
+        ("waves not a mapping", [("a.yaml", base + "\nwaves: [x]")], "waves must map tier names to lists of waves", 19),
+        ("wave without name", [("a.yaml", base + "\nwaves:\n  production:\n    - {select: {all: true}}")], "a wave needs a 'name'", 21),
+        ("wave without select", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w}")], "waves.production[w] needs 'select'", 21),
+        ("all combined with criteria", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {all: true, names: [production]}}")], "'all: true' cannot be combined with other criteria", 21),
+        ("all false", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {all: false}}")], "select.all can only be true", 21),
+        ("empty wave list", [("a.yaml", base + "\nwaves:\n  production: []")], "waves.production must list at least one wave", 20),
+        ("discover every too short", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\"}, every: 10ms}")], "discover.every must be at least 1s", 20),
+        ("discover template tier differs", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\", tier: preview}}")], "discover.template.tier 'preview' differs from the block's tier 'tenants'", 20),
+        ("discover template without window", [("a.yaml", base.replacingOccurrences(of: "  window: always\n  lock_timeout", with: "  lock_timeout") + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\"}}")], "discover.template has no window", 19),
+        ("discover password in dsn", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres password=x\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\"}}")], "discover.dsn contains a password", 20),
+        ("not a boolean", [("a.yaml", base.replacingOccurrences(of: "{always: true}", with: "{always: maybe}"))], "windows.always.always must be true or false (found 'maybe')", 5),
+        ("always false", [("a.yaml", base.replacingOccurrences(of: "{always: true}", with: "{always: false}"))], "windows.always.always can only be true", 5),
+        ("not a list", [("a.yaml", base.replacingOccurrences(of: "[mon, tue]", with: "mon"))], "windows.nights.days must be a list", 6),
+        ("labels not a mapping", [("a.yaml", base.replacingOccurrences(of: "    retry: {attempts: 3}", with: "    labels: [a]"))], "databases[production].labels must be a mapping", 18),
+        ("empty pipeline", [("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  pipeline: []"))], "fleet.pipeline must name at least one tier", 4),
+        ("tier twice in pipeline", [("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  pipeline: [preview, preview, production]"))], "fleet.pipeline names a tier twice", 4),
+        ("database without tier", [("a.yaml", base.replacingOccurrences(of: "    tier: production\n", with: ""))], "database 'production' has no tier", 14),
+        ("database without window", [("a.yaml", base.replacingOccurrences(of: "  window: always\n  lock_timeout", with: "  lock_timeout"))], "database 'preview' has no window (set window: here or in defaults)", 10),
+        ("unterminated variable", [("a.yaml", base.replacingOccurrences(of: "host=db", with: "host=${DB"))], "'${' without a closing '}'", 13),
+        ("empty value", [("a.yaml", base.replacingOccurrences(of: "  name: demo", with: "  name: \"\""))], "fleet.name must not be empty", 2),
+        ("not a whole number", [("a.yaml", base.replacingOccurrences(of: "retry: {attempts: 3}", with: "retry: {attempts: three}"))], "retry.attempts must be a whole number of at least 1 (found 'three')", 18),
+        ("zero duration", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "lock_timeout: 0s"))], "defaults.lock_timeout must be longer than 0", 9),
+        ("window too long", [("a.yaml", base.replacingOccurrences(of: "duration: 90min", with: "duration: 8d"))], "windows.nights.duration must be longer than 0 and at most 7d", 6),
+        ("no days", [("a.yaml", base.replacingOccurrences(of: "[mon, tue]", with: "[]"))], "windows.nights.days must name at least one day", 6),
+        ("percent as text", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {percent: lots}}")], "percent must be a number above 0", 21),
         ("bad enum", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "contract: sometimes"))], "defaults.contract must be one of anytime, in_window (found 'sometimes')", 9),
     ]
 
@@ -136,6 +164,15 @@ struct ManifestTests {
             #expect(match.location?.line == line, "\(testCase.name): \(match)")
             #expect(match.location?.file.hasPrefix("/etc/drover/fleet.d/") == true)
         }
+    }
+
+    @Test("a missing or empty manifest directory is an error")
+    func missingDirectory() {
+        #expect(ManifestLoader().load(directory: "/nonexistent/fleet.d").diagnostics.first?.message.hasPrefix("cannot read manifest directory /nonexistent/fleet.d") == true)
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("empty-fleet-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        #expect(ManifestLoader().load(directory: empty).diagnostics.first?.message.hasPrefix("no *.yaml files in manifest directory") == true)
     }
 
     @Test("one run reports every error, not just the first")

@@ -96,6 +96,12 @@ struct RevisionParserTests {
         ("no-transaction outside section", "-- drover:revision a1\n-- drover:parent none\n-- drover:no-transaction\n-- drover:expand\nSELECT 1;", "'-- drover:no-transaction' must be the first line of a section", 3),
         ("no-transaction backfill", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill\n-- drover:no-transaction\nSELECT 1 LIMIT :batch;", "does not apply to it", 3),
         ("CIC in a transaction", "-- drover:revision a1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\nCREATE INDEX CONCURRENTLY i ON t (c);", "cannot run inside a transaction: put '-- drover:no-transaction'", 5),
+        ("parent without id", "-- drover:revision a1\n-- drover:parent\n-- drover:expand\nSELECT 1;", "'-- drover:parent' needs the parent id, or 'none' for the root revision", 2),
+        ("bad parent id", "-- drover:revision a1\n-- drover:parent a/b\n-- drover:expand\nSELECT 1;", "'a/b' is not a valid parent id", 2),
+        ("none among parents", "-- drover:revision a1\n-- drover:parent none x1\n-- drover:expand\nSELECT 1;", "'none' is not a valid parent id", 2),
+        ("parent listed twice", "-- drover:revision a1\n-- drover:parent x1 x1\n-- drover:expand\nSELECT 1;", "parent listed twice on one line", 2),
+        ("message twice", "-- drover:revision a1\n-- drover:parent none\n-- drover:message a\n-- drover:message b\n-- drover:expand\nSELECT 1;", "message given twice", 4),
+        ("option without value", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill batch\nSELECT 1 LIMIT :batch;", "backfill option 'batch' must be written key=value", 3),
         ("self parent", "-- drover:revision a1\n-- drover:parent a1\n-- drover:expand\nSELECT 1;", "lists itself as its parent", 2),
     ]
 
@@ -107,6 +113,11 @@ struct RevisionParserTests {
         let match = diagnostics.errors.first { $0.message.contains(testCase.message) }
         #expect(match != nil, "\(testCase.name): \(diagnostics)")
         #expect(match?.location == SourceLocation(file: "m/r.sql", line: testCase.line), "\(testCase.name): \(String(describing: match))")
+    }
+
+    @Test("an unreadable revision folder is an error")
+    func missingFolder() {
+        #expect(RevisionRepository.load(directory: "/nonexistent/migrations").diagnostics.first?.message.hasPrefix("cannot read revision directory /nonexistent/migrations") == true)
     }
 
     @Test("a backfill without :batch is a warning")
