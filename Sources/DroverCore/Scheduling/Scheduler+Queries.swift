@@ -1,0 +1,55 @@
+import Foundation
+
+extension Scheduler {
+    /// The state word a database shows in status (SPEC §5, §8).
+    public func stateWord(of name: String, now: Date) -> DatabaseStateWord {
+        guard let spec = manifest.database(named: name) else { return .gone }
+        let state = runtime[name] ?? DatabaseRuntime()
+        if state.gone { return .gone }
+        if let running = state.running {
+            switch running.step.phase {
+            case .expand, .revert: return .expanding
+            case .backfill: return .backfilling
+            case .contract: return .contracting
+            }
+        }
+        if pausedDatabases.contains(name) || tiers[spec.tier]?.paused == true { return .paused }
+        guard let observation = observations[name] else { return .pending }
+        if RevisionState(graph: graph, records: observation.records).isTampered { return .tampered }
+        if state.failure != nil { return .failed }
+        if !observation.reachable { return .unreachable }
+        if observation.lockedBy != nil { return .locked }
+        guard let target = target(ofTier: spec.tier) else { return .current }
+        if let step = nextStep(name, tier: spec.tier, target: target, records: observation.records) {
+            let policy = step.phase == .contract ? spec.settings.contract : spec.settings.expand
+            if policy == .inWindow, let window = manifest.windows[spec.window],
+               WindowSchedule(window).earliestStart(from: now, expected: expectedDuration(tier: spec.tier, step: step)) != now {
+                return .waitingWindow
+            }
+            return .pending
+        }
+        // Everything released is applied; a contract of the target may still wait.
+        let unreleased = PhasePlanner.steps(graph: graph, records: observation.records, target: target, contractThrough: target)
+        return unreleased.isEmpty ? .current : .waitingRelease
+    }
+
+    /// Why `revision` may not be promoted to `tier` (SPEC §6), or `nil` when it may:
+    /// every database of the previous tier has it expanded, none failed, and their
+    /// schema fingerprints at it agree (`fingerprints`: database → digest, for the
+    /// databases whose fingerprint was taken at `revision`).
+    public func promotionRefusal(of revision: String, to tier: String, fingerprints: [String: String]) -> String? {
+        guard graph[revision] != nil else { return "unknown revision \(revision)" }
+        guard let index = manifest.fleet.pipeline.firstIndex(of: tier) else { return "unknown tier \(tier)" }
+        guard index > 0 else { return "\(tier) is the first tier: it follows the repository head (pin it with deploy)" }
+        let previous = manifest.fleet.pipeline[index - 1]
+        let members = manifest.databases.filter { $0.tier == previous && runtime[$0.name]?.gone != true }.map(\.name)
+        guard !members.isEmpty else { return "tier \(previous) has no databases to prove \(revision) on" }
+        let behind = members.filter { !isExpanded($0, to: revision) }
+        if !behind.isEmpty { return "\(revision) is not expanded on \(previous) database\(behind.count == 1 ? "" : "s") \(behind.joined(separator: ", "))" }
+        let failed = members.filter { runtime[$0]?.failure != nil }
+        if !failed.isEmpty { return "\(previous) has failed database\(failed.count == 1 ? "" : "s"): \(failed.joined(separator: ", "))" }
+        let digests = Set(members.compactMap { fingerprints[$0] })
+        if digests.count > 1 { return "schema drift between \(previous) databases at \(revision) (see droverctl drift)" }
+        return nil
+    }
+}

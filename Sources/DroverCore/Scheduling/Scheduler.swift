@@ -1,0 +1,261 @@
+import Foundation
+
+/// The fleet scheduler (SPEC §5, §6) as a plain state machine: events arrive as
+/// mutating methods, `tick(now:)` returns the actions to take. No I/O and no clock
+/// of its own, so every gate is tested by feeding events and comparing actions.
+///
+/// Where each gate lives:
+/// - tier targets, preview following the head: `target(ofTier:)`
+/// - waves, soak, failure budgets, halts: `advanceWaves`
+/// - pause, tampered, unreachable, locked, failed, release, windows, concurrency:
+///   `startableStep` and `windowGate`
+/// - cancelling window-bound phases at the window's end: `cancelExpired`
+public struct Scheduler: Sendable {
+    public private(set) var manifest: Manifest
+    public private(set) var graph: RevisionGraph
+    public var tiers: [String: TierControl]
+    public private(set) var pausedDatabases: Set<String> = []
+    public private(set) var observations: [String: ObservedDatabase] = [:]
+    public private(set) var runtime: [String: DatabaseRuntime] = [:]
+    /// Last duration per `tier/revision/phase`: the expected time of a window-bound phase.
+    public var expectedDurations: [String: Duration] = [:]
+    /// Used when a phase has never run in a tier (SPEC §6).
+    public static let defaultExpectedDuration: Duration = .seconds(300)
+
+    public init(manifest: Manifest, graph: RevisionGraph, tiers: [String: TierControl] = [:]) {
+        self.manifest = manifest
+        self.graph = graph
+        self.tiers = tiers
+    }
+
+    // MARK: Events
+
+    public mutating func observed(_ name: String, _ observation: ObservedDatabase) {
+        observations[name] = observation
+    }
+
+    /// The database list changed (reload, discovery). Databases that vanished keep
+    /// their history and show as `gone`; new ones join their tier's waves.
+    public mutating func replace(manifest: Manifest, graph: RevisionGraph) {
+        let names = Set(manifest.databases.map(\.name))
+        for name in runtime.keys where !names.contains(name) { runtime[name]?.gone = true }
+        for name in names { runtime[name]?.gone = false }
+        self.manifest = manifest
+        self.graph = graph
+    }
+
+    public mutating func phaseSucceeded(_ name: String, step: PlannedStep, at now: Date, duration: Duration) {
+        runtime[name, default: DatabaseRuntime()].running = nil
+        runtime[name]?.cancelRequested = false
+        runtime[name]?.failure = nil
+        runtime[name]?.notBefore = nil
+        if var observation = observations[name] {
+            observation.records.removeAll { $0.revision == step.revision && $0.phase == step.phase }
+            observation.records.append(TrackingRecord(revision: step.revision, phase: step.phase, status: .applied, finishedAt: now))
+            observations[name] = observation
+        }
+        if let tier = manifest.database(named: name)?.tier {
+            expectedDurations["\(tier)/\(step.revision)/\(step.phase.rawValue)"] = duration
+        }
+    }
+
+    public mutating func phaseFailed(_ name: String, step: PlannedStep, _ failure: PhaseFailure, at now: Date) {
+        runtime[name, default: DatabaseRuntime()].running = nil
+        runtime[name]?.cancelRequested = false
+        switch failure {
+        case .failed(let message):
+            let attempts = (runtime[name]?.failure?.attempts ?? 0) + 1
+            runtime[name]?.failure = DatabaseRuntime.Failure(step: step, message: message, attempts: attempts)
+        case .unreachable(let message, let delay):
+            runtime[name]?.notBefore = now.addingTimeInterval(delay.seconds)
+            observations[name]?.reachable = false
+            runtime[name]?.lastProblem = message
+        case .locked(let pid, let delay):
+            runtime[name]?.notBefore = now.addingTimeInterval(delay.seconds)
+            observations[name]?.lockedBy = pid ?? -1
+        case .cancelled:
+            break
+        }
+    }
+
+    /// `droverctl retry NAME`: forget the failure and try again now.
+    public mutating func retry(_ name: String) {
+        runtime[name]?.failure = nil
+        runtime[name]?.notBefore = nil
+    }
+
+    public mutating func pause(database name: String) { pausedDatabases.insert(name) }
+    public mutating func resume(database name: String) { pausedDatabases.remove(name) }
+    public mutating func pause(tier: String) { tiers[tier, default: TierControl()].paused = true }
+
+    /// `droverctl resume --tier`: continue after a pause or a halt. The databases a
+    /// halt named are retried, since the operator has looked at them.
+    public mutating func resume(tier: String) {
+        tiers[tier, default: TierControl()].paused = false
+        for name in tiers[tier]?.halt?.failed ?? [] { retry(name) }
+        tiers[tier]?.halt = nil
+    }
+
+    // MARK: Decisions
+
+    public mutating func tick(now: Date) -> [SchedulerAction] {
+        var actions = cancelExpired(now: now)
+        var wake: Date?
+        func wakeAt(_ date: Date?) {
+            guard let date, date > now else { return }
+            wake = min(wake ?? date, date)
+        }
+        for tier in manifest.fleet.pipeline {
+            guard let target = target(ofTier: tier) else { continue }
+            let openWaves = advanceWaves(tier: tier, target: target, now: now, actions: &actions, wakeAt: wakeAt)
+            let control = tiers[tier] ?? TierControl()
+            guard !control.paused, control.halt == nil else { continue }
+            for (index, names) in openWaves {
+                let wave = manifest.waves(ofTier: tier)[index]
+                for name in names {
+                    guard let spec = manifest.database(named: name) else { continue }
+                    switch startableStep(spec, tier: tier, target: target, wave: wave, waveMembers: names, now: now) {
+                    case .start(let step, let mustEndBy):
+                        runtime[name, default: DatabaseRuntime()].running = .init(step: step, startedAt: now, mustEndBy: mustEndBy)
+                        actions.append(.start(database: name, step: step))
+                    case .wait(let until):
+                        wakeAt(until)
+                    case .blocked:
+                        break
+                    }
+                }
+            }
+        }
+        if let wake { actions.append(.wakeUp(at: wake)) }
+        return actions
+    }
+
+    /// The revision a tier should reach: the first tier follows the repository head
+    /// unless pinned; later tiers move only when promoted.
+    public func target(ofTier tier: String) -> String? {
+        if let target = tiers[tier]?.target { return target }
+        return tier == manifest.fleet.pipeline.first ? graph.head : nil
+    }
+
+    // MARK: Gates
+
+    /// Cancels window-bound phases that are still running when their window closes.
+    private mutating func cancelExpired(now: Date) -> [SchedulerAction] {
+        var actions: [SchedulerAction] = []
+        for (name, state) in runtime.sorted(by: { $0.key < $1.key }) {
+            guard let running = state.running, let end = running.mustEndBy, now >= end, !state.cancelRequested else { continue }
+            runtime[name]?.cancelRequested = true
+            actions.append(.cancel(database: name, step: running.step, reason: "the maintenance window closed at \(ISO8601DateFormatter().string(from: end))"))
+        }
+        return actions
+    }
+
+    /// Records finished waves and halts; returns the waves whose databases may start
+    /// phases now (every earlier wave finished and soaked).
+    private mutating func advanceWaves(
+        tier: String, target: String, now: Date, actions: inout [SchedulerAction], wakeAt: (Date?) -> Void
+    ) -> [(Int, [String])] {
+        let waves = manifest.waves(ofTier: tier)
+        let assignment = waveAssignment(tier: tier)
+        var control = tiers[tier] ?? TierControl()
+        var open: [(Int, [String])] = []
+        var previousDone = true
+        for (index, wave) in waves.enumerated() {
+            let names = assignment.members[index]
+            let failed = names.filter { runtime[$0]?.failure != nil }
+            if control.halt == nil, failed.count > wave.failureBudget.allowedFailures(waveSize: names.count) {
+                control.halt = TierControl.Halt(wave: wave.name, failed: failed, at: now)
+                actions.append(.halt(tier: tier, wave: wave.name, failed: failed))
+            }
+            guard previousDone else { break }
+            open.append((index, names))
+            let finished = names.allSatisfy { isExpanded($0, to: target) || runtime[$0]?.failure != nil }
+            if finished, control.wavesFinished[index] == nil {
+                control.wavesFinished[index] = now
+                actions.append(.waveFinished(tier: tier, wave: wave.name))
+            }
+            guard let finishedAt = control.wavesFinished[index] else { previousDone = false; continue }
+            let soakEnd = finishedAt.addingTimeInterval(wave.soak.seconds)
+            if now < soakEnd {
+                wakeAt(soakEnd)
+                previousDone = false
+            }
+        }
+        tiers[tier] = control
+        return open
+    }
+
+    private enum StepDecision {
+        case start(PlannedStep, mustEndBy: Date?)
+        case wait(until: Date?)
+        case blocked
+    }
+
+    private func startableStep(_ spec: DatabaseSpec, tier: String, target: String, wave: WaveSpec, waveMembers: [String], now: Date) -> StepDecision {
+        let name = spec.name
+        let state = runtime[name] ?? DatabaseRuntime()
+        guard !state.gone, state.running == nil, state.failure == nil, !pausedDatabases.contains(name) else { return .blocked }
+        if let notBefore = state.notBefore, now < notBefore { return .wait(until: notBefore) }
+        guard let observation = observations[name], observation.reachable || state.notBefore != nil else { return .blocked }
+        if observation.lockedBy != nil && state.notBefore == nil { return .blocked }
+        let revisionState = RevisionState(graph: graph, records: observation.records)
+        guard !revisionState.isTampered else { return .blocked }
+        guard let step = nextStep(name, tier: tier, target: target, records: observation.records) else { return .blocked }
+
+        // Concurrency: per wave (or tier) and per server.
+        let limit = wave.maxParallel ?? spec.settings.maxParallel
+        let runningInWave = waveMembers.count { runtime[$0]?.running != nil }
+        guard runningInWave < limit else { return .blocked }
+        let server = Self.server(of: spec)
+        let runningOnServer = manifest.databases.count { other in
+            runtime[other.name]?.running != nil && Self.server(of: other) == server
+        }
+        guard runningOnServer < spec.settings.maxPerServer else { return .blocked }
+
+        return windowGate(spec, tier: tier, step: step, now: now)
+    }
+
+    /// A window-bound phase starts only inside the window with its expected duration
+    /// left; it must end with the window.
+    private func windowGate(_ spec: DatabaseSpec, tier: String, step: PlannedStep, now: Date) -> StepDecision {
+        let policy = step.phase == .contract ? spec.settings.contract : spec.settings.expand
+        guard policy == .inWindow, let window = manifest.windows[spec.window] else { return .start(step, mustEndBy: nil) }
+        let schedule = WindowSchedule(window)
+        let expected = expectedDuration(tier: tier, step: step)
+        guard let earliest = schedule.earliestStart(from: now, expected: expected) else { return .blocked }
+        guard earliest <= now else { return .wait(until: earliest) }
+        let end = schedule.opening(containing: now)?.end
+        return .start(step, mustEndBy: end == .distantFuture ? nil : end)
+    }
+
+    func expectedDuration(tier: String, step: PlannedStep) -> Duration {
+        expectedDurations["\(tier)/\(step.revision)/\(step.phase.rawValue)"] ?? Self.defaultExpectedDuration
+    }
+
+    /// The next phase the database needs: contracts only up to the tier's release
+    /// (and never past its target).
+    func nextStep(_ name: String, tier: String, target: String, records: [TrackingRecord]) -> PlannedStep? {
+        PhasePlanner.steps(graph: graph, records: records, target: target, contractThrough: releasedThrough(tier: tier, target: target)).first
+    }
+
+    func releasedThrough(tier: String, target: String) -> String? {
+        guard let released = tiers[tier]?.released else { return nil }
+        return graph.isAncestor(released, of: target) ? released : target
+    }
+
+    /// Whether the database has `target` (or a later revision) expanded.
+    public func isExpanded(_ name: String, to target: String) -> Bool {
+        guard let records = observations[name]?.records,
+              let expanded = RevisionState(graph: graph, records: records).expanded else { return false }
+        return graph.isAncestor(target, of: expanded)
+    }
+
+    func waveAssignment(tier: String) -> WaveAssignment {
+        let members = manifest.databases.filter { $0.tier == tier && runtime[$0.name]?.gone != true }
+        return WaveAssignment.assign(members.map { ($0.name, $0.labels) }, to: manifest.waves(ofTier: tier))
+    }
+
+    static func server(of spec: DatabaseSpec) -> String {
+        ConninfoInspection.server(of: spec.dsn) ?? spec.dsn
+    }
+}

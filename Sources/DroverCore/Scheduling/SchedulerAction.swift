@@ -1,0 +1,39 @@
+import Foundation
+
+/// What the scheduler asks the daemon to do. The daemon runs these; the scheduler
+/// does no I/O.
+public enum SchedulerAction: Sendable, Hashable {
+    /// Run one phase on one database (through the phase runner).
+    case start(database: String, step: PlannedStep)
+    /// Cancel a running phase (PQcancel; it rolls back and is retried later).
+    case cancel(database: String, step: PlannedStep, reason: String)
+    /// Failures beyond a wave's budget: the tier starts nothing until `resume`.
+    case halt(tier: String, wave: String, failed: [String])
+    /// Every database of a wave has the target expanded; its soak starts now.
+    case waveFinished(tier: String, wave: String)
+    /// Nothing changes before this moment unless an event arrives (soak end, window
+    /// opening, retry time).
+    case wakeUp(at: Date)
+}
+
+/// How a phase ended badly, as the daemon reports it to the scheduler.
+public enum PhaseFailure: Sendable, Hashable {
+    /// The phase failed (statement error, lock timeouts used up, tampered): counts
+    /// against the wave's budget and waits for `droverctl retry`.
+    case failed(String)
+    /// The database could not be reached: not a failure of the revision; retried
+    /// after `delay`.
+    case unreachable(String, retryAfter: Duration)
+    /// Someone else holds the advisory lock: retried after `delay`.
+    case locked(pid: Int32?, retryAfter: Duration)
+    /// Cancelled (window end, shutdown) and rolled back: retried when allowed.
+    case cancelled
+}
+
+/// The state words of SPEC §5.
+public enum DatabaseStateWord: String, Sendable, Hashable, Codable, CaseIterable {
+    case current, pending, expanding, backfilling
+    case waitingWindow = "waiting-window"
+    case waitingRelease = "waiting-release"
+    case contracting, failed, tampered, unreachable, paused, locked, gone
+}

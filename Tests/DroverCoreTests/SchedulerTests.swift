@@ -1,0 +1,287 @@
+import DroverCore
+import Foundation
+import Testing
+
+private let revisionTexts = [
+    "-- drover:revision r1\n-- drover:parent none\n-- drover:expand\nCREATE TABLE t (id int);\n-- drover:backfill\nUPDATE t SET id = 1 WHERE id IN (SELECT id FROM t LIMIT :batch);\n-- drover:contract\nALTER TABLE t ALTER COLUMN id SET NOT NULL;\n",
+    "-- drover:revision r2\n-- drover:parent r1\n-- drover:expand\nALTER TABLE t ADD COLUMN c text;\n",
+]
+
+private func makeGraph() -> RevisionGraph {
+    RevisionGraph.build(revisionTexts.enumerated().map { RevisionParser.parse($1, file: "\($0).sql").revision! }).graph
+}
+
+private func manifest(tenants: Int = 4, extra: String = "", waves: String? = nil) -> Manifest {
+    var yaml = """
+        fleet: {name: t, migrations: m}
+        windows:
+          always: {always: true}
+          weeknights: {days: [mon, tue, wed, thu, fri], start: "22:30", duration: 90min, timezone: UTC}
+        defaults: {window: always, max_parallel: 4, max_per_server: 4}
+        databases:
+          - {name: preview, tier: preview, dsn: "host=p dbname=preview"}
+          - {name: production, tier: production, dsn: "host=prod dbname=app", window: weeknights}
+        """
+    for index in 0..<tenants {
+        yaml += "\n  - {name: t\(index), tier: tenants, dsn: \"host=h\(index % 2) dbname=t\(index)\", labels: {plan: \(index == 0 ? "internal" : "free")}}"
+    }
+    yaml += extra
+    yaml += "\n" + (waves ?? """
+        waves:
+          tenants:
+            - {name: canary, select: {names: [t0]}, max_parallel: 1, soak: 30min}
+            - {name: rest, select: {all: true}, failure_budget: 1}
+        """)
+    let (loaded, diagnostics) = ManifestLoader(environment: [:]).load(files: [("/f/a.yaml", yaml)])
+    precondition(loaded != nil, "\(diagnostics)")
+    return loaded!
+}
+
+/// Monday 2026-11-23 12:00 UTC.
+private let monday = ISO8601DateFormatter().date(from: "2026-11-23T12:00:00Z")!
+
+private func applied(_ steps: [(String, Phase)], graph: RevisionGraph) -> [TrackingRecord] {
+    steps.map { TrackingRecord(revision: $0.0, phase: $0.1, status: .applied, checksum: graph[$0.0]?.sections[$0.1]?.checksum) }
+}
+
+private let r1Expanded: [(String, Phase)] = [("r1", .expand), ("r1", .backfill)]
+private let r1Full: [(String, Phase)] = r1Expanded + [("r1", .contract)]
+
+private func scheduler(_ manifest: Manifest = manifest(), observedAll records: [TrackingRecord] = []) -> Scheduler {
+    var scheduler = Scheduler(manifest: manifest, graph: makeGraph())
+    for database in manifest.databases {
+        scheduler.observed(database.name, ObservedDatabase(reachable: true, records: records, observedAt: monday))
+    }
+    return scheduler
+}
+
+private func starts(_ actions: [SchedulerAction]) -> [String] {
+    actions.compactMap { if case .start(let name, let step) = $0 { "\(name): \(step)" } else { nil } }.sorted()
+}
+
+/// Completes running phases, then runs every phase it starts to success, until
+/// nothing more starts.
+private func runToQuiet(_ scheduler: inout Scheduler, at now: Date) -> [SchedulerAction] {
+    var all: [SchedulerAction] = []
+    for (name, state) in scheduler.runtime {
+        if let running = state.running { scheduler.phaseSucceeded(name, step: running.step, at: now, duration: .seconds(1)) }
+    }
+    for _ in 0..<20 {
+        let actions = scheduler.tick(now: now)
+        all += actions
+        let started = actions.compactMap { if case .start(let name, let step) = $0 { (name, step) } else { nil } }
+        if started.isEmpty { break }
+        for (name, step) in started { scheduler.phaseSucceeded(name, step: step, at: now, duration: .seconds(1)) }
+    }
+    return all
+}
+
+@Suite("Scheduler")
+struct SchedulerTests {
+    @Test("preview follows the head; later tiers wait for promotion")
+    func previewFollowsHead() {
+        var fleet = scheduler()
+        #expect(starts(fleet.tick(now: monday)) == ["preview: expand r1"])
+        #expect(fleet.stateWord(of: "preview", now: monday) == .expanding)
+        #expect(fleet.stateWord(of: "production", now: monday) == .current)
+        fleet.phaseSucceeded("preview", step: PlannedStep(revision: "r1", phase: .expand), at: monday, duration: .seconds(1))
+        #expect(starts(fleet.tick(now: monday)) == ["preview: backfill r1"])
+        // Pinning preview holds it back.
+        fleet.tiers["preview"] = TierControl(target: "r1")
+        fleet.phaseSucceeded("preview", step: PlannedStep(revision: "r1", phase: .backfill), at: monday, duration: .seconds(1))
+        #expect(starts(fleet.tick(now: monday)) == [])
+        #expect(fleet.stateWord(of: "preview", now: monday) == .waitingRelease)
+    }
+
+    @Test("contracts run only after release, up to the released revision")
+    func releaseGatesContract() {
+        var fleet = scheduler(observedAll: applied(r1Expanded, graph: makeGraph()))
+        fleet.tiers["preview"] = TierControl(target: "r2")
+        #expect(starts(fleet.tick(now: monday)) == ["preview: expand r2"])
+        fleet.phaseSucceeded("preview", step: PlannedStep(revision: "r2", phase: .expand), at: monday, duration: .seconds(1))
+        #expect(starts(fleet.tick(now: monday)) == [])
+        #expect(fleet.stateWord(of: "preview", now: monday) == .waitingRelease)
+        fleet.tiers["preview"]?.released = "r1"
+        #expect(starts(fleet.tick(now: monday)) == ["preview: contract r1"])
+    }
+
+    @Test("a closed window keeps the contract waiting; it starts at the opening and is cancelled at the close")
+    func windowGate() {
+        var fleet = scheduler(observedAll: applied(r1Expanded, graph: makeGraph()))
+        fleet.tiers["preview"] = TierControl(target: "r1", released: "r1")
+        fleet.tiers["production"] = TierControl(target: "r1", released: "r1")
+        let actions = fleet.tick(now: monday)
+        #expect(starts(actions) == ["preview: contract r1"])  // preview's window is always open
+        let opening = ISO8601DateFormatter().date(from: "2026-11-23T22:30:00Z")!
+        #expect(actions.contains(.wakeUp(at: opening)))
+        #expect(fleet.stateWord(of: "production", now: monday) == .waitingWindow)
+
+        #expect(starts(fleet.tick(now: opening)) == ["production: contract r1"])
+        #expect(fleet.tick(now: opening.addingTimeInterval(3600)).isEmpty)
+        let close = opening.addingTimeInterval(5400)
+        #expect(fleet.tick(now: close) == [.cancel(database: "production", step: PlannedStep(revision: "r1", phase: .contract), reason: "the maintenance window closed at 2026-11-24T00:00:00Z")])
+        // Cancelled and rolled back: retried in the next window, not counted as a failure.
+        fleet.phaseFailed("production", step: PlannedStep(revision: "r1", phase: .contract), .cancelled, at: close)
+        #expect(fleet.stateWord(of: "production", now: close) == .waitingWindow)
+        #expect(starts(fleet.tick(now: opening.addingTimeInterval(86_400))) == ["production: contract r1"])
+    }
+
+    @Test("a window-bound phase does not start when its expected duration does not fit in what is left")
+    func expectedDurationMustFit() {
+        let lateInWindow = ISO8601DateFormatter().date(from: "2026-11-23T23:50:00Z")!  // 10 min of the window left
+        var slow = scheduler(observedAll: applied(r1Expanded, graph: makeGraph()))
+        slow.tiers["production"] = TierControl(target: "r1", released: "r1")
+        slow.expectedDurations["production/r1/contract"] = .seconds(1800)  // its last run took 30 min
+        #expect(!starts(slow.tick(now: lateInWindow)).contains("production: contract r1"))
+        #expect(slow.stateWord(of: "production", now: lateInWindow) == .waitingWindow)
+
+        var quick = scheduler(observedAll: applied(r1Expanded, graph: makeGraph()))
+        quick.tiers["production"] = TierControl(target: "r1", released: "r1")
+        #expect(starts(quick.tick(now: lateInWindow)).contains("production: contract r1"))  // the 5 min default fits
+    }
+
+    @Test("waves move in order: the canary first, the rest after it finished and soaked")
+    func wavesAndSoak() {
+        var fleet = scheduler(observedAll: [])
+        fleet.tiers["tenants"] = TierControl(target: "r1")
+        let first = fleet.tick(now: monday)
+        #expect(starts(first).filter { $0.hasPrefix("t") } == ["t0: expand r1"])
+        let all = runToQuiet(&fleet, at: monday)
+        #expect(all.contains(.waveFinished(tier: "tenants", wave: "canary")))
+        #expect(all.contains(.wakeUp(at: monday.addingTimeInterval(1800))))
+        #expect(starts(fleet.tick(now: monday.addingTimeInterval(1799))).filter { $0.hasPrefix("t") } == [])
+        #expect(starts(fleet.tick(now: monday.addingTimeInterval(1800))).filter { $0.hasPrefix("t") } == ["t1: expand r1", "t2: expand r1", "t3: expand r1"])
+    }
+
+    @Test("failures beyond the budget (a count) halt the tier, naming the failed databases; resume continues")
+    func budgetAsCount() {
+        var fleet = scheduler(observedAll: [])
+        fleet.tiers["tenants"] = TierControl(target: "r1")
+        _ = runToQuiet(&fleet, at: monday)
+        let later = monday.addingTimeInterval(1800)
+        let started = fleet.tick(now: later)
+        #expect(starts(started).count == 3)
+        let step = PlannedStep(revision: "r1", phase: .expand)
+        fleet.phaseFailed("t1", step: step, .failed("boom"), at: later)
+        #expect(!fleet.tick(now: later).contains { if case .halt = $0 { true } else { false } })  // 1 ≤ budget 1
+        fleet.phaseFailed("t2", step: step, .failed("boom"), at: later)
+        #expect(fleet.tick(now: later).contains(.halt(tier: "tenants", wave: "rest", failed: ["t1", "t2"])))
+        #expect(fleet.stateWord(of: "t1", now: later) == .failed)
+        // t3 finishes, but the halted tier starts nothing new.
+        fleet.phaseSucceeded("t3", step: step, at: later, duration: .seconds(1))
+        #expect(starts(fleet.tick(now: later)) == [])
+        fleet.resume(tier: "tenants")
+        #expect(starts(fleet.tick(now: later)) == ["t1: expand r1", "t2: expand r1", "t3: backfill r1"])
+    }
+
+    @Test("a budget as a percentage")
+    func budgetAsPercent() {
+        let waves = "waves:\n  tenants:\n    - {name: all, select: {all: true}, failure_budget: 10%}"
+        var fleet = scheduler(manifest(tenants: 20, waves: waves))
+        fleet.tiers["tenants"] = TierControl(target: "r1")
+        _ = fleet.tick(now: monday)
+        let step = PlannedStep(revision: "r1", phase: .expand)
+        fleet.phaseFailed("t1", step: step, .failed("x"), at: monday)
+        fleet.phaseFailed("t2", step: step, .failed("x"), at: monday)
+        #expect(!fleet.tick(now: monday).contains { if case .halt = $0 { true } else { false } })  // 2 of 20 = 10%
+        fleet.phaseFailed("t3", step: step, .failed("x"), at: monday)
+        #expect(fleet.tick(now: monday).contains(.halt(tier: "tenants", wave: "all", failed: ["t1", "t2", "t3"])))
+    }
+
+    @Test("a tenant discovered in the middle of a rollout joins its wave and moves")
+    func discoveredMidRollout() {
+        var fleet = scheduler(observedAll: [])
+        fleet.tiers["tenants"] = TierControl(target: "r1")
+        _ = runToQuiet(&fleet, at: monday)
+        let later = monday.addingTimeInterval(1800)
+        _ = runToQuiet(&fleet, at: later)
+        let grown = manifest(tenants: 5)
+        fleet.replace(manifest: grown, graph: makeGraph())
+        fleet.observed("t4", ObservedDatabase(reachable: true, observedAt: later))
+        #expect(starts(fleet.tick(now: later)) == ["t4: expand r1"])
+    }
+
+    @Test("an unreachable database waits for its retry time and is not a failure")
+    func unreachable() {
+        var fleet = scheduler()
+        _ = fleet.tick(now: monday)
+        fleet.phaseFailed("preview", step: PlannedStep(revision: "r1", phase: .expand), .unreachable("connection refused", retryAfter: .seconds(30)), at: monday)
+        #expect(fleet.stateWord(of: "preview", now: monday) == .unreachable)
+        let actions = fleet.tick(now: monday)
+        #expect(starts(actions) == [])
+        #expect(actions.contains(.wakeUp(at: monday.addingTimeInterval(30))))
+        #expect(starts(fleet.tick(now: monday.addingTimeInterval(30))) == ["preview: expand r1"])
+    }
+
+    @Test("pause during a wave stops new phases without touching running ones")
+    func pauseDuringWave() {
+        var fleet = scheduler()
+        fleet.tiers["tenants"] = TierControl(target: "r1")
+        _ = runToQuiet(&fleet, at: monday)
+        let later = monday.addingTimeInterval(1800)
+        #expect(starts(fleet.tick(now: later)).count == 3)
+        fleet.pause(tier: "tenants")
+        fleet.phaseSucceeded("t1", step: PlannedStep(revision: "r1", phase: .expand), at: later, duration: .seconds(1))
+        #expect(fleet.tick(now: later).allSatisfy { if case .cancel = $0 { false } else { true } })
+        #expect(starts(fleet.tick(now: later)) == [])
+        #expect(fleet.stateWord(of: "t1", now: later) == .paused)
+        #expect(fleet.stateWord(of: "t2", now: later) == .expanding)
+        fleet.resume(tier: "tenants")
+        #expect(starts(fleet.tick(now: later)) == ["t1: backfill r1"])
+    }
+
+    @Test("a locked or tampered database is not moved")
+    func lockedAndTampered() {
+        var fleet = scheduler()
+        fleet.observed("preview", ObservedDatabase(reachable: true, records: [], lockedBy: 4242, observedAt: monday))
+        #expect(starts(fleet.tick(now: monday)) == [])
+        #expect(fleet.stateWord(of: "preview", now: monday) == .locked)
+        let tampered = [TrackingRecord(revision: "r1", phase: .expand, status: .applied, checksum: "not-the-file")]
+        fleet.observed("preview", ObservedDatabase(reachable: true, records: tampered, observedAt: monday))
+        #expect(starts(fleet.tick(now: monday)) == [])
+        #expect(fleet.stateWord(of: "preview", now: monday) == .tampered)
+    }
+
+    @Test("max_parallel per wave and max_per_server limit how many databases move at once")
+    func concurrency() {
+        let waves = "waves:\n  tenants:\n    - {name: all, select: {all: true}, max_parallel: 3}"
+        var fleet = scheduler(manifest(tenants: 6, waves: waves))
+        fleet.tiers["tenants"] = TierControl(target: "r1")
+        #expect(starts(fleet.tick(now: monday)).filter { $0.hasPrefix("t") }.count == 3)
+
+        let perServer = manifest(tenants: 6, extra: "", waves: "waves:\n  tenants:\n    - {name: all, select: {all: true}}")
+            .withSettings { $0.maxPerServer = 1 }
+        var limited = scheduler(perServer)
+        limited.tiers["tenants"] = TierControl(target: "r1")
+        // Tenants alternate between hosts h0 and h1: one each.
+        #expect(starts(limited.tick(now: monday)).filter { $0.hasPrefix("t") } == ["t0: expand r1", "t1: expand r1"])
+    }
+
+    @Test("promotion is refused while the previous tier lags, failed or drifted")
+    func promotionGate() {
+        var fleet = scheduler()
+        #expect(fleet.promotionRefusal(of: "r1", to: "production", fingerprints: [:]) == "r1 is not expanded on preview database preview")
+        fleet.observed("preview", ObservedDatabase(reachable: true, records: applied(r1Expanded, graph: makeGraph()), observedAt: monday))
+        #expect(fleet.promotionRefusal(of: "r1", to: "production", fingerprints: [:]) == nil)
+        #expect(fleet.promotionRefusal(of: "r1", to: "preview", fingerprints: [:])?.contains("first tier") == true)
+        #expect(fleet.promotionRefusal(of: "zz", to: "production", fingerprints: [:]) == "unknown revision zz")
+
+        let twoPreviews = manifest(extra: "\n  - {name: preview-2, tier: preview, dsn: \"host=p dbname=p2\"}")
+        var drifted = scheduler(twoPreviews, observedAll: applied(r1Expanded, graph: makeGraph()))
+        #expect(drifted.promotionRefusal(of: "r1", to: "production", fingerprints: ["preview": "a", "preview-2": "b"])?.contains("schema drift") == true)
+        drifted.phaseFailed("preview-2", step: PlannedStep(revision: "r2", phase: .expand), .failed("boom"), at: monday)
+        #expect(drifted.promotionRefusal(of: "r1", to: "production", fingerprints: [:]) == "preview has failed database: preview-2")
+    }
+}
+
+extension Manifest {
+    func withSettings(_ change: (inout DatabaseSettings) -> Void) -> Manifest {
+        var copy = self
+        copy.databases = databases.map { database in
+            var database = database
+            change(&database.settings)
+            return database
+        }
+        return copy
+    }
+}
