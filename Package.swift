@@ -2,11 +2,12 @@
 import PackageDescription
 
 // Floors, bottom up (each target imports only targets below it):
-//   1  CLibPQ, CSystemd            system-library shims
+//   1  CLibPQ, CSystemd, CSQLite   system-library shims
 //   1  DroverCore                  pure: manifest, revisions, planning, scheduling
 //   2  DroverPostgres              libpq on dedicated threads
 //   3  DroverRunner                one database through one phase
-//   4  droverd, droverctl          thin executables
+//   4  DroverDaemon                state store, scheduler loop, observer, executor
+//   5  droverd, droverctl          thin executables
 //   -  DroverTestSupport           throwaway PostgreSQL clusters for tests
 let package = Package(
     name: "drover",
@@ -20,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
@@ -32,6 +34,11 @@ let package = Package(
             name: "CSystemd",
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
         ),
         .target(
             name: "DroverCore",
@@ -53,6 +60,18 @@ let package = Package(
                 "DroverCore",
                 "DroverPostgres",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "DroverDaemon",
+            dependencies: [
+                "CSQLite",
+                "DroverCore",
+                "DroverPostgres",
+                "DroverRunner",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -89,6 +108,10 @@ let package = Package(
         .testTarget(
             name: "DroverRunnerTests",
             dependencies: ["DroverCore", "DroverRunner", "DroverPostgres", "DroverTestSupport"]
+        ),
+        .testTarget(
+            name: "DroverDaemonTests",
+            dependencies: ["DroverCore", "DroverDaemon", "DroverRunner", "DroverTestSupport"]
         ),
         .testTarget(
             name: "DroverCLITests",

@@ -84,17 +84,22 @@ public struct PhaseRunner: Sendable {
 
     /// Reads the database's tracking rows and Alembic version (no lock needed).
     public func observe(_ session: RunnerSession) async throws(RunnerError) -> DatabaseObservation {
-        let target = session.target
         do {
             let connection = try await session.connect()
-            let records = try await TrackingTable(schema: target.trackingSchema).records(connection)
-            let alembic = try await AlembicVersion.read(connection, schema: target.schema)
-            let holder = try await AdvisoryLock.holder(connection, target: target)
-            return DatabaseObservation(records: records, alembicVersions: alembic, lockHolderPID: holder, state: RevisionState(graph: graph, records: records))
+            return try await observe(session.target, on: connection)
         } catch {
             await session.reset()
-            throw .connectionFailed(database: target.name, attempts: 1, error: error)
+            throw .connectionFailed(database: session.target.name, attempts: 1, error: error)
         }
+    }
+
+    /// The same on a connection the caller owns: the daemon's observer shares one
+    /// connection among the schema tenants of a database.
+    public func observe(_ target: DatabaseTarget, on connection: PostgresConnection) async throws(PostgresError) -> DatabaseObservation {
+        let records = try await TrackingTable(schema: target.trackingSchema).records(connection)
+        let alembic = try await AlembicVersion.read(connection, schema: target.schema)
+        let holder = try await AdvisoryLock.holder(connection, target: target)
+        return DatabaseObservation(records: records, alembicVersions: alembic, lockHolderPID: holder, state: RevisionState(graph: graph, records: records))
     }
 
     private static let cancellation = PostgresError(kind: .cancelled, sqlState: "57014", message: "cancelled")

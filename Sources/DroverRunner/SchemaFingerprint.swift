@@ -47,9 +47,9 @@ enum SchemaFingerprint {
         if target.schema != nil { try await connection.execute("RESET search_path") }
 
         // pg_get_indexdef always qualifies the table; drop the tenant's own schema so
-        // that tenants in different schemas compare equal.
+        // that tenants in different schemas (and whole databases, in public) compare equal.
         func unqualified(_ definition: String) -> String {
-            guard let schema = target.schema else { return definition }
+            let schema = target.schema ?? "public"
             var text = definition
             for prefix in [schema, SQLQuoting.identifier(schema)] {
                 for keyword in [" ON ", " REFERENCES "] {

@@ -1,5 +1,5 @@
 /// One phase of one revision to run on a database.
-public struct PlannedStep: Sendable, Hashable, CustomStringConvertible {
+public struct PlannedStep: Sendable, Hashable, Codable, CustomStringConvertible {
     public var revision: String
     public var phase: Phase
 

@@ -30,6 +30,12 @@ public struct Scheduler: Sendable {
 
     // MARK: Events
 
+    /// State kept across restarts: failures waiting for `retry`, paused databases.
+    public mutating func restore(failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>) {
+        for (name, failure) in failures { runtime[name, default: DatabaseRuntime()].failure = failure }
+        self.pausedDatabases = pausedDatabases
+    }
+
     public mutating func observed(_ name: String, _ observation: ObservedDatabase) {
         observations[name] = observation
     }
@@ -78,10 +84,16 @@ public struct Scheduler: Sendable {
         }
     }
 
-    /// `droverctl retry NAME`: forget the failure and try again now.
+    /// `droverctl retry NAME`: forget the failure and try again now. A halt lifts
+    /// once every database it named has been retried.
     public mutating func retry(_ name: String) {
         runtime[name]?.failure = nil
         runtime[name]?.notBefore = nil
+        for (tier, control) in tiers {
+            guard var halt = control.halt, halt.failed.contains(name) else { continue }
+            halt.failed.removeAll { $0 == name }
+            tiers[tier]?.halt = halt.failed.isEmpty ? nil : halt
+        }
     }
 
     public mutating func pause(database name: String) { pausedDatabases.insert(name) }

@@ -72,7 +72,7 @@ public struct DatabaseRuntime: Sendable, Hashable {
         public var mustEndBy: Date?
     }
 
-    public struct Failure: Sendable, Hashable {
+    public struct Failure: Sendable, Hashable, Codable {
         public var step: PlannedStep
         public var message: String
         public var attempts: Int

@@ -1,0 +1,241 @@
+import DroverCore
+import DroverRunner
+import Foundation
+
+/// The daemon's internal API: one method per `droverctl` command that changes or
+/// reads fleet state. The control plane puts these on the socket; tests call them.
+extension Fleet {
+    /// Sets the next tier's target (SPEC §6). Promoting the current target again
+    /// changes nothing and says so.
+    @discardableResult
+    public func promote(_ revision: String, to tier: String? = nil, force: Bool = false, reason: String? = nil, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        let id = try resolve(revision)
+        let pipeline = manifest.fleet.pipeline
+        guard pipeline.count > 1 || tier != nil else { throw .invalidParameter("the pipeline has one tier: nothing to promote to") }
+        let destination = tier ?? pipeline[1]
+        try checkTier(destination)
+        if scheduler.tiers[destination]?.target == id {
+            return "\(destination) already has target \(id); nothing changed"
+        }
+        let fingerprints = ((try? await store.fingerprints(at: id)) ?? [:]).mapValues(\.digest)
+        if let refusal = scheduler.promotionRefusal(of: id, to: destination, fingerprints: fingerprints) {
+            guard force else { throw .promotionRefused(revision: id, tier: destination, reason: refusal) }
+            guard let reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw .invalidParameter("--force needs --reason: say why the gate is overridden (it goes to the audit log)")
+            }
+            logger.warning("promotion of \(id) to \(destination) forced: \(refusal); reason: \(reason)")
+        }
+        var control = scheduler.tiers[destination] ?? TierControl()
+        control.target = id
+        control.wavesFinished = [:]
+        scheduler.tiers[destination] = control
+        let message = "\(destination) now targets \(id)"
+        await audit("promote", ["revision": id, "tier": destination, "force": String(force), "reason": reason ?? ""], message, caller)
+        emit("promote", message, tier: destination)
+        return message
+    }
+
+    /// Allows contracts up to `revision` in `tier`, or in every tier.
+    @discardableResult
+    public func release(_ revision: String, tier: String? = nil, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        let id = try resolve(revision)
+        let tiers = try tier.map { name throws(FleetError) in try checkTier(name); return [name] } ?? manifest.fleet.pipeline
+        var changed: [String] = []
+        for name in tiers where scheduler.tiers[name]?.released != id {
+            scheduler.tiers[name, default: TierControl()].released = id
+            changed.append(name)
+        }
+        let message = changed.isEmpty ? "\(id) was already released; nothing changed" : "released \(id) in \(changed.joined(separator: ", "))"
+        await audit("release", ["revision": id, "tier": tier ?? "*"], message, caller)
+        emit("release", message)
+        return message
+    }
+
+    /// Pins a tier's target (preview, or rolling a tier's target back before its contract).
+    @discardableResult
+    public func deploy(_ revision: String, tier: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        let id = try resolve(revision)
+        try checkTier(tier)
+        if scheduler.tiers[tier]?.target == id { return "\(tier) is already pinned to \(id); nothing changed" }
+        var control = scheduler.tiers[tier] ?? TierControl()
+        control.target = id
+        control.wavesFinished = [:]
+        scheduler.tiers[tier] = control
+        let message = "\(tier) pinned to \(id)"
+        await audit("deploy", ["revision": id, "tier": tier], message, caller)
+        return message
+    }
+
+    @discardableResult
+    public func pause(tier: String? = nil, database: String? = nil, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        try await setPaused(true, tier: tier, database: database, caller: caller)
+    }
+
+    @discardableResult
+    public func resume(tier: String? = nil, database: String? = nil, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        try await setPaused(false, tier: tier, database: database, caller: caller)
+    }
+
+    private func setPaused(_ paused: Bool, tier: String?, database: String?, caller: Caller) async throws(FleetError) -> String {
+        let verb = paused ? "paused" : "resumed"
+        let message: String
+        if let database {
+            try checkDatabase(database)
+            if paused { scheduler.pause(database: database) } else { scheduler.resume(database: database) }
+            try? await store.setPaused(database, paused)
+            message = "\(database) \(verb)"
+        } else {
+            let tiers = try tier.map { name throws(FleetError) in try checkTier(name); return [name] } ?? manifest.fleet.pipeline
+            for name in tiers {
+                if paused { scheduler.pause(tier: name) } else { scheduler.resume(tier: name) }
+            }
+            message = "\(tiers.joined(separator: ", ")) \(verb)"
+        }
+        await audit(paused ? "pause" : "resume", ["tier": tier ?? "", "db": database ?? ""], message, caller)
+        return message
+    }
+
+    /// Clears a database's failure so the scheduler tries it again now.
+    @discardableResult
+    public func retry(_ database: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        try checkDatabase(database)
+        scheduler.retry(database)
+        try? await store.setFailure(database, nil)
+        lastObserved[database] = nil
+        await audit("retry", ["db": database], "retrying \(database)", caller)
+        return "retrying \(database)"
+    }
+
+    /// Runs a revision's revert on one database (only before its contract).
+    @discardableResult
+    public func revert(_ database: String, revision: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        let (runner, session) = try prepareManual(database)
+        let id = try resolve(revision)
+        do {
+            let outcome = try await runner.run(PlannedStep(revision: id, phase: .revert), on: session)
+            await session.close()
+            lastObserved[database] = nil
+            try? await store.appendHistory(HistoryEntry(database: database, revision: id, phase: .revert, outcome: "reverted", startedAt: clock().addingTimeInterval(-outcome.duration.seconds), finishedAt: clock(), rows: outcome.rows, error: nil, actor: actorName))
+            await audit("revert", ["db": database, "revision": id], "reverted", caller)
+            return "reverted \(id) on \(database)"
+        } catch {
+            await session.close()
+            throw .runner(error)
+        }
+    }
+
+    /// Records a revision (or one phase of it) as applied without running it.
+    @discardableResult
+    public func stamp(_ database: String, revision: String, phase: Phase? = nil, reason: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalidParameter("stamp needs --reason (it goes to the audit log)") }
+        let (runner, session) = try prepareManual(database)
+        let id = try resolve(revision)
+        do {
+            let steps = try await runner.stamp(id, phase: phase, note: reason, on: session)
+            await session.close()
+            lastObserved[database] = nil
+            for step in steps {
+                try? await store.appendHistory(HistoryEntry(database: database, revision: step.revision, phase: step.phase, outcome: "stamped", startedAt: clock(), finishedAt: clock(), rows: 0, error: nil, actor: actorName))
+            }
+            let message = "stamped \(steps.map(\.description).joined(separator: ", ")) on \(database)"
+            await audit("stamp", ["db": database, "revision": id, "phase": phase?.rawValue ?? "", "reason": reason], message, caller)
+            return message
+        } catch {
+            await session.close()
+            throw .runner(error)
+        }
+    }
+
+    public func history(_ database: String? = nil) async throws(FleetError) -> [HistoryEntry] {
+        if let database { try checkDatabase(database) }
+        do { return try await store.history(database: database) } catch { throw .stateStore("\(error)") }
+    }
+
+    /// Databases whose schema differs from the others at the same revision (SPEC §7).
+    public func drift() async -> [DriftReport] {
+        var reports: [DriftReport] = []
+        let byRevision = Dictionary(grouping: manifest.databases.compactMap { spec -> (String, String)? in
+            guard let records = scheduler.observations[spec.name]?.records, let expanded = RevisionState(graph: graph, records: records).expanded else { return nil }
+            return (expanded, spec.name)
+        }, by: \.0)
+        for (revision, members) in byRevision.sorted(by: { $0.key < $1.key }) {
+            guard let snapshots = try? await store.fingerprints(at: revision) else { continue }
+            let present = members.map(\.1).compactMap { name in snapshots[name].map { (name, $0) } }
+            let counts = Dictionary(grouping: present, by: { $0.1.digest }).mapValues(\.count)
+            guard counts.count > 1, let majority = counts.max(by: { $0.value < $1.value })?.key,
+                  let reference = present.first(where: { $0.1.digest == majority })?.1 else { continue }
+            for (name, snapshot) in present.sorted(by: { $0.0 < $1.0 }) where snapshot.digest != majority {
+                reports.append(DriftReport(database: name, revision: revision, differences: snapshot.differences(from: reference)))
+            }
+        }
+        return reports
+    }
+
+    /// Re-reads manifest and migrations; on any error the old ones stay in force.
+    @discardableResult
+    public func reload(environment: [String: String] = ProcessInfo.processInfo.environment, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        switch FleetDefinition.load(manifestDirectory: definition.manifestDirectory, environment: environment) {
+        case .failure(let error):
+            logger.error("reload refused; still running on the previous manifest: \(error)")
+            throw error
+        case .success(let loaded):
+            definition = loaded
+            scheduler.replace(manifest: loaded.manifest, graph: loaded.repository.graph)
+            let message = "reloaded: \(loaded.manifest.databases.count) databases, head \(loaded.repository.head ?? "none")"
+            await audit("reload", [:], message, caller)
+            return message
+        }
+    }
+
+    // MARK: Helpers
+
+    func resolve(_ revision: String) throws(FleetError) -> String {
+        switch graph.resolve(revision) {
+        case .success(let id): return id
+        case .failure(let error): throw .unknownRevision(revision, reason: error.description)
+        }
+    }
+
+    func checkTier(_ tier: String) throws(FleetError) {
+        guard manifest.fleet.pipeline.contains(tier) else { throw .unknownTier(tier, known: manifest.fleet.pipeline) }
+    }
+
+    func checkDatabase(_ name: String) throws(FleetError) {
+        guard manifest.database(named: name) != nil else {
+            let names = manifest.databases.map(\.name)
+            throw .unknownDatabase(name, suggestion: names.min { Self.distance(name, $0) < Self.distance(name, $1) })
+        }
+    }
+
+    private static func distance(_ a: String, _ b: String) -> Int {
+        abs(a.count - b.count) + zip(a, b).count { $0 != $1 }
+    }
+
+    private func prepareManual(_ database: String) throws(FleetError) -> (PhaseRunner, RunnerSession) {
+        try checkDatabase(database)
+        guard running[database] == nil else { throw .busy(database: database, reason: "a phase is running on it; try again when it has finished") }
+        guard let spec = manifest.database(named: database) else { throw .unknownDatabase(database, suggestion: nil) }
+        do {
+            return (PhaseRunner(graph: graph, actor: actorName, logger: logger), RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet)))
+        } catch {
+            throw .runner(error)
+        }
+    }
+
+    private func audit(_ action: String, _ parameters: [String: String], _ result: String, _ caller: Caller) async {
+        let text = parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        do {
+            try await store.appendAudit(action: action, parameters: text, result: result, uid: caller.uid, pid: caller.pid, at: clock())
+        } catch {
+            logger.error("cannot write the audit log: \(error)")
+        }
+        logger.notice("\(action): \(result)", metadata: ["uid": "\(caller.uid.map(String.init) ?? "-")", "pid": "\(caller.pid.map(String.init) ?? "-")"])
+    }
+}
+
+/// One database that differs from the others at its revision.
+public struct DriftReport: Sendable, Codable, Hashable {
+    public var database: String
+    public var revision: String
+    public var differences: [String]
+}

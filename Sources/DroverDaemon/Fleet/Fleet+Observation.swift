@@ -1,0 +1,71 @@
+import DroverCore
+import DroverPostgres
+import DroverRunner
+import Foundation
+
+extension Fleet {
+    /// Reads the tracking tables of databases not read for `pollInterval`. Databases
+    /// that share a conninfo (schema tenants) share one connection and are read one
+    /// after another; different conninfos are read in parallel, a few at a time.
+    func observeDue() async {
+        let now = clock()
+        let due = manifest.databases.filter { spec in
+            running[spec.name] == nil && (lastObserved[spec.name].map { now.timeIntervalSince($0) >= pollInterval.seconds } ?? true)
+        }
+        guard !due.isEmpty else { return }
+        let groups = Dictionary(grouping: due, by: \.dsn)
+        let runner = PhaseRunner(graph: graph, actor: actorName, logger: logger)
+        let fleet = manifest.fleet
+        var connections = observerConnections
+        observerConnections = [:]
+        let results = await withTaskGroup(of: (String, PostgresConnection?, [(String, Result<DatabaseObservation, Error>)]).self) { group in
+            for (dsn, members) in groups {
+                let existing = connections.removeValue(forKey: dsn)
+                group.addTask {
+                    var connection = existing
+                    var observed: [(String, Result<DatabaseObservation, Error>)] = []
+                    for spec in members {
+                        do {
+                            let target = try DatabaseTarget(spec, fleet: fleet)
+                            if connection == nil || connection!.isBroken {
+                                connection = try await PostgresConnection.connect(Self.observerConfiguration(target.connection))
+                            }
+                            observed.append((spec.name, .success(try await runner.observe(target, on: connection!))))
+                        } catch {
+                            observed.append((spec.name, .failure(error)))
+                            if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
+                        }
+                    }
+                    return (dsn, connection, observed)
+                }
+            }
+            var all: [(String, PostgresConnection?, [(String, Result<DatabaseObservation, Error>)])] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        for connection in connections.values { await connection.close() }
+        let at = clock()
+        for (dsn, connection, observed) in results {
+            if let connection { observerConnections[dsn] = connection }
+            for (name, result) in observed {
+                lastObserved[name] = at
+                guard running[name] == nil else { continue }
+                switch result {
+                case .success(let observation):
+                    alembic[name] = observation.alembicVersions
+                    scheduler.observed(name, ObservedDatabase(reachable: true, records: observation.records, lockedBy: observation.lockHolderPID, observedAt: at))
+                case .failure(let error):
+                    let previous = scheduler.observations[name]?.records ?? []
+                    scheduler.observed(name, ObservedDatabase(reachable: false, records: previous, observedAt: at))
+                    logger.warning("cannot read the database: \(error)", metadata: ["db": "\(name)"])
+                }
+            }
+        }
+    }
+
+    static func observerConfiguration(_ configuration: ConnectionConfiguration) -> ConnectionConfiguration {
+        var copy = configuration
+        copy.applicationName = "drover/observer"
+        return copy
+    }
+}

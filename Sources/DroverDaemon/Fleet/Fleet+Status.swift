@@ -1,0 +1,87 @@
+import DroverCore
+import Foundation
+
+extension Fleet {
+    /// One row per database and per tier (SPEC §8).
+    public func status(tier: String? = nil, database: String? = nil) -> FleetStatus {
+        let now = clock()
+        var rows: [FleetStatus.DatabaseRow] = []
+        var waveNames: [String: String] = [:]
+        for tierName in manifest.fleet.pipeline {
+            let assignment = WaveAssignment.assign(manifest.databases.filter { $0.tier == tierName }.map { ($0.name, $0.labels) }, to: manifest.waves(ofTier: tierName))
+            for (index, members) in assignment.members.enumerated() {
+                for name in members { waveNames[name] = manifest.waves(ofTier: tierName)[index].name }
+            }
+        }
+        for spec in manifest.databases where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
+            let records = scheduler.observations[spec.name]?.records ?? []
+            let state = RevisionState(graph: graph, records: records)
+            let runtime = scheduler.runtime[spec.name]
+            let schedule = manifest.windows[spec.window].map(WindowSchedule.init)
+            let nextWindow = schedule.flatMap { schedule in
+                schedule.isOpen(at: now) ? now : schedule.nextOpening(after: now)?.start
+            }
+            rows.append(FleetStatus.DatabaseRow(
+                name: spec.name,
+                tier: spec.tier,
+                wave: waveNames[spec.name],
+                server: ConninfoInspection.server(of: spec.dsn),
+                schema: spec.schema,
+                expanded: state.expanded,
+                contracted: state.contracted,
+                target: scheduler.target(ofTier: spec.tier),
+                state: scheduler.stateWord(of: spec.name, now: now),
+                next_window: nextWindow.map(Self.isoTime),
+                error: runtime?.failure?.message ?? (scheduler.observations[spec.name]?.reachable == false ? runtime?.lastProblem ?? "unreachable" : nil),
+                alembic: alembic[spec.name]?.joined(separator: ",")
+            ))
+        }
+        let tiers = manifest.fleet.pipeline.filter { tier == nil || $0 == tier }.map { tierRow($0, now: now) }
+        return FleetStatus(databases: rows, tiers: tiers)
+    }
+
+    private func tierRow(_ tier: String, now: Date) -> FleetStatus.TierRow {
+        let control = scheduler.tiers[tier] ?? TierControl()
+        let target = scheduler.target(ofTier: tier)
+        let members = manifest.databases.filter { $0.tier == tier }
+        let failed = members.map(\.name).filter { scheduler.runtime[$0]?.failure != nil }
+        let waves = manifest.waves(ofTier: tier)
+        let current = waves.indices.first { control.wavesFinished[$0] == nil }.map { waves[$0].name } ?? waves.last?.name
+        let state: String
+        if control.paused {
+            state = "paused"
+        } else if control.halt != nil {
+            state = "halted"
+        } else if target == nil {
+            state = "idle"
+        } else if members.allSatisfy({ [.current, .waitingRelease].contains(scheduler.stateWord(of: $0.name, now: now)) }) {
+            state = "done"
+        } else {
+            state = "rolling"
+        }
+        return FleetStatus.TierRow(name: tier, target: target, released: control.released, state: state, wave: current, failed: failed)
+    }
+
+    /// A one-line summary for systemd's STATUS= and the log:
+    /// "production 1/1 at 3f2a9c1e; tenants wave 2/3, 40/120; 1 failed".
+    public func summary() -> String {
+        var parts: [String] = []
+        var failedCount = 0
+        for tier in manifest.fleet.pipeline {
+            guard let target = scheduler.target(ofTier: tier) else { continue }
+            let members = manifest.databases.filter { $0.tier == tier }
+            let done = members.count { scheduler.isExpanded($0.name, to: target) }
+            failedCount += members.count { scheduler.runtime[$0.name]?.failure != nil }
+            let waves = manifest.waves(ofTier: tier)
+            let finished = (scheduler.tiers[tier]?.wavesFinished.count ?? 0)
+            let wave = waves.count > 1 ? " wave \(min(finished + 1, waves.count))/\(waves.count)," : ""
+            parts.append("\(tier)\(wave) \(done)/\(members.count) at \(target.prefix(8))")
+        }
+        if failedCount > 0 { parts.append("\(failedCount) failed") }
+        return parts.isEmpty ? "idle" : parts.joined(separator: "; ")
+    }
+
+    static func isoTime(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .colon))
+    }
+}

@@ -1,0 +1,135 @@
+import DroverCore
+import DroverPostgres
+import DroverRunner
+import Foundation
+import Logging
+
+/// The daemon's core: the fleet definition, the scheduler, the state store, and the
+/// phases in flight. One loop observes databases, ticks the scheduler and runs its
+/// actions through the phase runner; operators change it through the methods in
+/// `Fleet+Commands.swift`. An actor, so that scheduler state has one owner.
+public actor Fleet {
+    public internal(set) var definition: FleetDefinition
+    var scheduler: Scheduler
+    let store: StateStore
+    let logger: Logger
+    let clock: @Sendable () -> Date
+    /// `applied_by` in tracking rows.
+    let actorName: String
+    /// How often each database is re-read when nothing happens to it.
+    let pollInterval: Duration
+    let tickInterval: Duration
+
+    var running: [String: Task<Void, Never>] = [:]
+    var lastObserved: [String: Date] = [:]
+    var alembic: [String: [String]] = [:]
+    var observerConnections: [String: PostgresConnection] = [:]
+    var savedTiers: [String: TierControl] = [:]
+    var stopping = false
+    var listeners: [UUID: AsyncStream<FleetEvent>.Continuation] = [:]
+
+    public init(
+        definition: FleetDefinition,
+        store: StateStore,
+        logger: Logger = Logger(label: "droverd"),
+        pollInterval: Duration = .seconds(15),
+        tickInterval: Duration = .milliseconds(250),
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) async throws {
+        self.definition = definition
+        self.store = store
+        self.logger = logger
+        self.pollInterval = pollInterval
+        self.tickInterval = tickInterval
+        self.clock = clock
+        self.actorName = "droverd@\(ProcessInfo.processInfo.hostName)"
+        var scheduler = Scheduler(manifest: definition.manifest, graph: definition.repository.graph, tiers: try await store.tiers())
+        scheduler.expectedDurations = try await store.expectedDurations()
+        scheduler.restore(failures: try await store.failures(), pausedDatabases: try await store.pausedDatabases())
+        self.scheduler = scheduler
+        self.savedTiers = scheduler.tiers
+    }
+
+    var manifest: Manifest { definition.manifest }
+    var graph: RevisionGraph { definition.repository.graph }
+
+    // MARK: The loop
+
+    /// Runs until the task is cancelled or `stop()` is called; then lets running
+    /// phases finish for `grace` and cancels the rest (they roll back).
+    public func run(grace: Duration = .seconds(30)) async {
+        await reportIntents()
+        while !Task.isCancelled && !stopping {
+            await step()
+            try? await Task.sleep(for: tickInterval)
+        }
+        await drain(grace: grace)
+    }
+
+    /// One round: observe what is due, tick, act. Exposed for tests.
+    public func step() async {
+        await observeDue()
+        let actions = scheduler.tick(now: clock())
+        await execute(actions)
+        await persistTiers()
+    }
+
+    /// Stop starting phases (SIGTERM).
+    public func stop() { stopping = true }
+
+    private func drain(grace: Duration) async {
+        let deadline = ContinuousClock.now + grace
+        while !running.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        for (name, task) in running {
+            logger.warning("cancelling the running phase at shutdown", metadata: ["db": "\(name)"])
+            task.cancel()
+        }
+        for task in running.values { await task.value }
+        for connection in observerConnections.values { await connection.close() }
+        observerConnections = [:]
+        store.close()
+    }
+
+    /// Phases that were in flight when the daemon last stopped. The databases'
+    /// tracking tables decide what became of them; the scheduler resumes from there.
+    private func reportIntents() async {
+        guard let intents = try? await store.intents() else { return }
+        for (name, step) in intents.sorted(by: { $0.key < $1.key }) {
+            logger.notice("\(step) was in flight when droverd stopped; the database's tracking table decides what happened to it", metadata: ["db": "\(name)"])
+            try? await store.clearIntent(name)
+        }
+    }
+
+    private func persistTiers() async {
+        for (tier, control) in scheduler.tiers where savedTiers[tier] != control {
+            do {
+                try await store.save(tier: tier, control)
+                savedTiers[tier] = control
+            } catch {
+                logger.error("cannot save tier state: \(error)", metadata: ["tier": "\(tier)"])
+            }
+        }
+    }
+
+    // MARK: Events
+
+    /// Live events until the consumer stops listening (`droverctl watch`).
+    public func events() -> AsyncStream<FleetEvent> {
+        let (stream, continuation) = AsyncStream<FleetEvent>.makeStream(bufferingPolicy: .bufferingNewest(1000))
+        let id = UUID()
+        listeners[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.removeListener(id) }
+        }
+        return stream
+    }
+
+    private func removeListener(_ id: UUID) { listeners[id] = nil }
+
+    func emit(_ kind: String, _ message: String, database: String? = nil, tier: String? = nil, step: PlannedStep? = nil) {
+        let event = FleetEvent(at: clock(), database: database, tier: tier, revision: step?.revision, phase: step?.phase, kind: kind, message: message)
+        for continuation in listeners.values { continuation.yield(event) }
+    }
+}

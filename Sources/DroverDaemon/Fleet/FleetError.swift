@@ -1,0 +1,31 @@
+import DroverCore
+import DroverRunner
+
+/// Why the daemon refused or failed an operator's request. One case per refusal
+/// reason, each carrying what the operator needs to act (the control plane maps
+/// these to varlink errors).
+public enum FleetError: Error, Sendable, CustomStringConvertible {
+    case promotionRefused(revision: String, tier: String, reason: String)
+    case unknownDatabase(String, suggestion: String?)
+    case unknownRevision(String, reason: String)
+    case unknownTier(String, known: [String])
+    case invalidParameter(String)
+    case manifestInvalid([Diagnostic])
+    case busy(database: String, reason: String)
+    case runner(RunnerError)
+    case stateStore(String)
+
+    public var description: String {
+        switch self {
+        case .promotionRefused(let revision, let tier, let reason): "promotion of \(revision) to \(tier) refused: \(reason)"
+        case .unknownDatabase(let name, let suggestion): "unknown database \(name)" + (suggestion.map { " (did you mean \($0)?)" } ?? "")
+        case .unknownRevision(_, let reason): reason
+        case .unknownTier(let tier, let known): "unknown tier \(tier) (tiers: \(known.joined(separator: ", ")))"
+        case .invalidParameter(let message): message
+        case .manifestInvalid(let diagnostics): "the manifest or migrations have errors; still running on the previous ones:\n" + diagnostics.errors.map(\.description).joined(separator: "\n")
+        case .busy(let database, let reason): "\(database): \(reason)"
+        case .runner(let error): error.description
+        case .stateStore(let message): message
+        }
+    }
+}

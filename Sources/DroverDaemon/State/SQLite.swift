@@ -1,0 +1,65 @@
+import CSQLite
+import Foundation
+
+/// Every raw SQLite call of the state store, in one place. Not thread-safe by
+/// itself: `StateStore` serialises all use on one dedicated thread.
+final class SQLite {
+    private var handle: OpaquePointer?
+
+    init(path: String) throws(StateStoreError) {
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &db, flags, nil)
+        guard status == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(db)
+            throw .cannotOpen(path: path, reason: message)
+        }
+        handle = db
+        sqlite3_busy_timeout(db, 5_000)
+    }
+
+    deinit { sqlite3_close(handle) }
+
+    /// Runs statements without results (schema, pragmas, BEGIN/COMMIT).
+    func execute(_ sql: String) throws(StateStoreError) {
+        var error: UnsafeMutablePointer<CChar>?
+        guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
+            let message = error.map { String(cString: $0) } ?? lastError
+            sqlite3_free(error)
+            throw .statementFailed(message)
+        }
+    }
+
+    /// Runs one statement with `?` parameters and returns its rows as text.
+    @discardableResult
+    func query(_ sql: String, _ parameters: [String?] = []) throws(StateStoreError) -> [[String?]] {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else { throw .statementFailed(lastError) }
+        defer { sqlite3_finalize(statement) }
+        for (index, parameter) in parameters.enumerated() {
+            let position = Int32(index + 1)
+            if let parameter {
+                sqlite3_bind_text(statement, position, parameter, -1, drover_sqlite_transient())
+            } else {
+                sqlite3_bind_null(statement, position)
+            }
+        }
+        var rows: [[String?]] = []
+        while true {
+            switch sqlite3_step(statement) {
+            case SQLITE_ROW:
+                let count = sqlite3_column_count(statement)
+                rows.append((0..<count).map { column in
+                    sqlite3_column_text(statement, column).map { String(cString: $0) }
+                })
+            case SQLITE_DONE:
+                return rows
+            default:
+                throw .statementFailed(lastError)
+            }
+        }
+    }
+
+    private var lastError: String { String(cString: sqlite3_errmsg(handle)) }
+}

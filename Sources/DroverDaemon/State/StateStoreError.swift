@@ -1,0 +1,18 @@
+/// Problems with the daemon's state file. Each says what to do about it.
+public enum StateStoreError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// Another droverd holds the state file (SPEC §6: one daemon per state file).
+    case inUse(path: String, pid: Int32?)
+    case cannotOpen(path: String, reason: String)
+    case statementFailed(String)
+
+    public var description: String {
+        switch self {
+        case .inUse(let path, let pid):
+            "another droverd\(pid.map { " (pid \($0))" } ?? "") is running on state file \(path); stop it or give this one its own fleet.state"
+        case .cannotOpen(let path, let reason):
+            "cannot open state file \(path): \(reason) (is its directory writable and the disk not full?)"
+        case .statementFailed(let message):
+            "state store: \(message)"
+        }
+    }
+}

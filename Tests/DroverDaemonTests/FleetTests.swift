@@ -1,0 +1,142 @@
+import DroverCore
+import DroverDaemon
+import DroverRunner
+import DroverTestSupport
+import Foundation
+import Testing
+
+@Suite("The daemon's fleet loop against a real PostgreSQL")
+struct FleetTests {
+    @Test("preview follows head; promote, release and waves move production and tenants; each expand runs once")
+    func pipeline() async throws {
+        let fixture = try await DaemonFixture.make()
+        defer { fixture.remove() }
+        let (fleet, loop) = try await fixture.start()
+
+        try await waitFor(fleet, "preview expanded to the head") { $0.database("preview")?.expanded == "r2" && $0.database("preview")?.state == .waitingRelease }
+        #expect(await fleet.status().database("production")?.state == .current)
+        #expect(await fleet.status().tier("production")?.state == "idle")
+
+        // Promotion to tenants is refused while production lags.
+        _ = try await fleet.promote("r2")
+        await #expect(throws: FleetError.self) { try await fleet.promote("r2", to: "tenants") }
+        #expect(try await fleet.promote("r2") == "production already has target r2; nothing changed")
+        try await waitFor(fleet, "production expanded") { $0.database("production")?.expanded == "r2" }
+
+        try await fleet.release("r2")
+        try await waitFor(fleet, "contracts in preview and production") {
+            $0.database("preview")?.contracted == "r2" && $0.database("production")?.contracted == "r2"
+        }
+        try await fleet.promote("r2", to: "tenants")
+        try await waitFor(fleet, "every tenant current") { status in
+            status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.state == .current && $0.contracted == "r2" }
+        }
+        let status = await fleet.status()
+        #expect(status.tiers.map(\.state) == ["done", "done", "done"])
+        #expect(status.database("tenant-acme")?.wave == "canary")
+        #expect(status.database("tenant-globex")?.wave == "rest")
+
+        // The canary's expand finished (and soaked) before the rest started.
+        let history = try await fleet.history()
+        let canaryDone = try #require(history.first { $0.database == "tenant-acme" && $0.phase == .backfill }?.finishedAt)
+        let restStarted = try #require(history.filter { $0.database != "tenant-acme" && $0.database.hasPrefix("tenant") }.map(\.startedAt).min())
+        #expect(restStarted.timeIntervalSince(canaryDone) >= 1.0)
+
+        // Exactly once: every expand left one row in every database.
+        for (role, schema) in [("preview", "public"), ("production", "public"), ("shared", "acme"), ("shared", "globex"), ("shared", "initech")] {
+            #expect(try await fixture.scalar("SELECT count(*) FROM \(schema).effects", in: role) == "2", "\(role)/\(schema)")
+        }
+        await fleet.stop()
+        await loop.value
+    }
+
+    @Test("a failure in a wave with budget 0 halts the tier; retry after a fix completes it")
+    func haltAndRetry() async throws {
+        let waves = "waves:\n  tenants:\n    - {name: all, select: {all: true}, failure_budget: 0}\n"
+        let fixture = try await DaemonFixture.make(tenants: ["acme", "globex"], waves: waves)
+        defer { fixture.remove() }
+        // globex already has a docs table: its expand fails.
+        _ = try await fixture.cluster.run("CREATE TABLE globex.docs (id int)", database: fixture.databases["shared"]!)
+        let (fleet, loop) = try await fixture.start()
+        try await fleet.deploy("r1", tier: "tenants")
+        try await waitFor(fleet, "tenants halted") { $0.tier("tenants")?.state == "halted" }
+        let halted = await fleet.status()
+        #expect(halted.tier("tenants")?.failed == ["tenant-globex"])
+        #expect(halted.database("tenant-globex")?.state == .failed)
+        #expect(halted.database("tenant-globex")?.error?.contains("already exists") == true)
+
+        _ = try await fixture.cluster.run("DROP TABLE globex.docs", database: fixture.databases["shared"]!)
+        try await fleet.retry("tenant-globex")
+        try await waitFor(fleet, "globex expanded after retry") { $0.database("tenant-globex")?.expanded == "r1" && $0.tier("tenants")?.state != "halted" }
+        await fleet.stop()
+        await loop.value
+    }
+
+    @Test("pause keeps a tier still, and survives a restart of the daemon")
+    func pauseSurvivesRestart() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        var (fleet, loop) = try await fixture.start()
+        try await fleet.pause(database: "preview")
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(await fleet.status().database("preview")?.state == .paused)
+        #expect(try await fixture.scalar("SELECT to_regclass('docs') IS NULL", in: "preview") == "t")
+        await fleet.stop()
+        await loop.value
+
+        (fleet, loop) = try await fixture.start()
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(await fleet.status().database("preview")?.state == .paused)
+        try await fleet.resume(database: "preview")
+        try await waitFor(fleet, "preview moves after resume") { $0.database("preview")?.expanded == "r2" }
+        await fleet.stop()
+        await loop.value
+    }
+
+    @Test("a second daemon on the same state file is refused, naming the first one's pid")
+    func oneDaemonPerStateFile() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("drover-state-\(UUID().uuidString)/state.db").path
+        let first = try StateStore(path: path)
+        #expect(throws: StateStoreError.inUse(path: path, pid: getpid())) { _ = try StateStore(path: path) }
+        _ = first
+    }
+
+    @Test("a reload with a broken manifest keeps the old one and reports every error")
+    func brokenReloadKeepsOld() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        let (fleet, loop) = try await fixture.start()
+        try "databases:\n  - {name: preview, tier: nowhere, dsn: x, windw: always}\n".write(toFile: fixture.manifestDirectory + "/20-broken.yaml", atomically: true, encoding: .utf8)
+        do {
+            try await fleet.reload()
+            Issue.record("expected the reload to be refused")
+        } catch {
+            guard case .manifestInvalid(let diagnostics) = error else { Issue.record("\(error)"); return }
+            #expect(diagnostics.errors.count >= 2)
+            #expect(diagnostics.errors.contains { $0.message.contains("unknown key 'windw'") })
+        }
+        #expect(await fleet.status().databases.count == 3)
+        try await waitFor(fleet, "still moving on the old manifest") { $0.database("preview")?.expanded == "r2" }
+        await fleet.stop()
+        await loop.value
+    }
+
+    @Test("drift lists databases whose schema differs at the same revision")
+    func drift() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme", "globex"], waves: "waves:\n  tenants:\n    - {name: all, select: {all: true}}\n")
+        defer { fixture.remove() }
+        let (fleet, loop) = try await fixture.start()
+        try await fleet.deploy("r1", tier: "tenants")
+        try await waitFor(fleet, "tenants expanded") { $0.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.expanded == "r1" } }
+        // Someone adds an index by hand in globex; the next phase's fingerprint shows it.
+        _ = try await fixture.cluster.run("CREATE INDEX docs_status_idx ON globex.docs (status)", database: fixture.databases["shared"]!)
+        try await fleet.deploy("r2", tier: "tenants")
+        try await waitFor(fleet, "tenants expanded to r2") { $0.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.expanded == "r2" } }
+        let reports = await fleet.drift()
+        #expect(reports.count == 1, "\(reports)")
+        #expect(reports.first?.database == "tenant-globex")
+        #expect(reports.first?.differences.contains { $0.contains("docs_status_idx") } == true)
+        await fleet.stop()
+        await loop.value
+    }
+}
