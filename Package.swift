@@ -72,6 +72,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -83,7 +84,8 @@ let package = Package(
             dependencies: [
                 "CSystemd",
                 "DroverCore",
-                "DroverRunner",
+                "DroverDaemon",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -111,7 +113,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverDaemonTests",
-            dependencies: ["DroverCore", "DroverDaemon", "DroverRunner", "DroverTestSupport"]
+            dependencies: ["DroverCore", "DroverDaemon", "DroverRunner", "DroverTestSupport", "droverd"]
         ),
         .testTarget(
             name: "DroverCLITests",

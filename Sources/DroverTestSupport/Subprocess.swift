@@ -63,3 +63,56 @@ public struct SubprocessError: Error, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }
 }
+
+/// A process started in the background (a daemon under test). Its output goes to
+/// files that the test can read at any time.
+public final class BackgroundProcess: Sendable {
+    public let pid: pid_t
+    public let outputPath: String
+
+    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        outputPath = "/tmp/drv-bg-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let merged = environment.merging(ProcessInfo.processInfo.environment) { own, _ in own }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        var child: pid_t = 0
+        let spawned = posix_spawnp(&child, arguments[0], &actions, nil, argv, envp)
+        guard spawned == 0 else { throw SubprocessError("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
+        pid = child
+    }
+
+    public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    public func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// Waits for the process to exit (at most `timeout`); returns its exit status, or
+    /// 128 + signal, or nil when it is still running.
+    public func wait(timeout: Duration = .seconds(30)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid {
+                let signal = status & 0x7f
+                return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    deinit {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, WNOHANG)
+        unlink(outputPath)
+    }
+}

@@ -1,12 +1,13 @@
 import ArgumentParser
 import CSystemd
 import DroverCore
+import DroverDaemon
 import Foundation
 import Logging
+import ServiceLifecycle
 
-/// `droverd`: the daemon. At this stage it loads and validates the manifest and the
-/// revision repository, reporting every error; the fleet scheduler, control socket
-/// and systemd integration are built on this (see the project's issues).
+/// `droverd`: loads the manifest and the migrations, opens its state file (one
+/// daemon per state file), and runs the fleet loop until SIGTERM.
 @main
 struct Droverd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,24 +18,55 @@ struct Droverd: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Manifest directory (fleet.d).", valueName: "dir"))
     var manifest = "fleet.d"
 
+    @Option(name: .customLong("poll-interval"), help: ArgumentHelp("How often each idle database is re-read.", valueName: "duration"))
+    var pollInterval = "15s"
+
+    @Option(name: .customLong("shutdown-grace"), help: ArgumentHelp("How long running phases may finish after SIGTERM before they are cancelled.", valueName: "duration"))
+    var shutdownGrace = "30s"
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel = "info"
+
     func run() async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        let logger = Logger(label: "droverd")
-        let (loaded, diagnostics) = ManifestLoader().load(directory: manifest)
-        var errors = diagnostics.errors
-        var revisions = 0
-        if let loaded {
-            let (repository, found) = RevisionRepository.load(directory: loaded.fleet.migrations)
-            errors += found.errors
-            revisions = repository?.graph.order.count ?? 0
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
         }
-        guard errors.isEmpty, let loaded else {
-            for error in errors { logger.error("\(error)") }
-            logger.critical("not starting: \(errors.count) error\(errors.count == 1 ? "" : "s") in \(manifest)")
+        let logger = Logger(label: "droverd")
+        let poll: Duration, grace: Duration
+        do {
+            poll = try DurationText.parse(pollInterval)
+            grace = try DurationText.parse(shutdownGrace)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+
+        let definition: FleetDefinition
+        switch FleetDefinition.load(manifestDirectory: manifest) {
+        case .success(let loaded):
+            definition = loaded
+        case .failure(let error):
+            logger.critical("not starting: \(error)")
             throw ExitCode.failure
         }
-        let summary = "fleet \(loaded.fleet.name): \(loaded.databases.count) databases, \(revisions) revisions"
-        _ = sd_notify(0, "STATUS=\(summary)")
-        logger.notice("\(summary); manifest and migrations are valid. The fleet scheduler is not part of this build yet.")
+        let store: StateStore
+        do {
+            store = try StateStore(path: definition.statePath())
+        } catch {
+            logger.critical("not starting: \(error)")
+            throw ExitCode.failure
+        }
+        let fleet = try await Fleet(definition: definition, store: store, logger: logger, pollInterval: poll)
+        logger.notice("droverd \(ProcessInfo.processInfo.processIdentifier): fleet \(definition.manifest.fleet.name), \(definition.manifest.databases.count) databases, head \(definition.repository.head ?? "none"), state \(store.path)")
+        _ = sd_notify(0, "STATUS=\(await fleet.summary())")
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: FleetService(fleet: fleet, grace: grace, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+        logger.notice("droverd stopped")
     }
 }

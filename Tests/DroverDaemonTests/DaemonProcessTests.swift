@@ -1,0 +1,90 @@
+import DroverCore
+import DroverTestSupport
+import Foundation
+import Testing
+
+private let slowBackfill = [
+    "0003_slow.sql": """
+        -- drover:revision r3
+        -- drover:parent r2
+        -- drover:expand
+        INSERT INTO effects VALUES ('r3 expand');
+        ALTER TABLE docs ADD COLUMN slow text;
+        -- drover:backfill batch=1 pause=20ms
+        UPDATE docs SET slow = 'x' WHERE id IN (SELECT id FROM docs WHERE slow IS NULL LIMIT :batch);
+        """,
+]
+
+private func droverd(_ fixture: DaemonFixture) throws -> BackgroundProcess {
+    try BackgroundProcess([try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms", "--shutdown-grace", "2s"])
+}
+
+private func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return false
+}
+
+@Suite("droverd as a process")
+struct DaemonProcessTests {
+    @Test("SIGKILL in the middle of a backfill, restart: every phase at target, each expand applied once")
+    func killDuringBackfill() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme"], extraRevisions: slowBackfill)
+        defer { fixture.remove() }
+        let first = try droverd(fixture)
+        let midway = try await eventually {
+            (Int(try await fixture.scalar("SELECT rows_affected FROM drover.revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "preview") ?? "0") ?? 0) >= 20
+        }
+        #expect(midway, "\(first.output)")
+        first.signal(SIGKILL)
+        #expect(await first.wait() == 128 + SIGKILL)
+        #expect(try await fixture.scalar("SELECT status FROM drover.revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "preview") == "running")
+
+        let second = try droverd(fixture)
+        let done = try await eventually {
+            try await fixture.scalar("SELECT status || '/' || rows_affected FROM drover.revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "preview") == "applied/200"
+        }
+        #expect(done, "\(second.output)")
+        #expect(try await fixture.scalar("SELECT count(*) FROM docs WHERE slow IS NULL", in: "preview") == "0")
+        #expect(try await fixture.scalar("SELECT string_agg(note, ',' ORDER BY note) FROM effects", in: "preview") == "r1 expand,r2 expand,r3 expand")
+        #expect(second.output.contains("was in flight when droverd stopped"))
+
+        // A second daemon on the same state file exits at once, naming the first.
+        let intruder = try droverd(fixture)
+        #expect(await intruder.wait(timeout: .seconds(20)) == 1)
+        #expect(intruder.output.contains("another droverd (pid \(second.pid))"), "\(intruder.output)")
+
+        second.signal(SIGTERM)
+        #expect(await second.wait() == 0, "\(second.output)")
+    }
+
+    @Test("a broken manifest at start-up: exit 1 with every error listed")
+    func brokenManifestAtStart() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        try "defaults:\n  lock_timout: 2s\ndatabases:\n  - {name: extra, tier: nowhere, dsn: x, window: always}\n".write(toFile: fixture.manifestDirectory + "/20-broken.yaml", atomically: true, encoding: .utf8)
+        let process = try droverd(fixture)
+        #expect(await process.wait() == 1)
+        #expect(process.output.contains("20-broken.yaml:2:3"))
+        #expect(process.output.contains("tier 'nowhere' is not in fleet.pipeline"))
+    }
+
+    @Test("SIGHUP with a broken manifest keeps the daemon running on the old one")
+    func hangupWithBrokenManifest() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        let process = try droverd(fixture)
+        #expect(try await eventually { try await fixture.scalar("SELECT count(*) FROM drover.revisions", in: "preview") == "3" })
+        try "databases: [oops\n".write(toFile: fixture.manifestDirectory + "/20-broken.yaml", atomically: true, encoding: .utf8)
+        process.signal(SIGHUP)
+        #expect(try await eventually { process.output.contains("reload refused") })
+        try FileManager.default.removeItem(atPath: fixture.manifestDirectory + "/20-broken.yaml")
+        process.signal(SIGHUP)
+        #expect(try await eventually { process.output.contains("reloaded: 3 databases") })
+        process.signal(SIGTERM)
+        #expect(await process.wait() == 0)
+    }
+}
