@@ -110,7 +110,7 @@ struct ManifestTests {
         ("database without dsn", [("a.yaml", base.replacingOccurrences(of: "    dsn: \"service=prod\"\n", with: ""))], "database 'production' has no dsn", 14),
         ("database without name", [("a.yaml", base + "\n  - {tier: preview, dsn: x}")], "a database needs a 'name'", 19),
         ("bad database name", [("a.yaml", base.replacingOccurrences(of: "name: preview", with: "name: pre view"))], "database name 'pre view' may only hold", 11),
-        ("discover template without {name}", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname=x\"}}")], "discover.template needs a dsn with '{name}'", 20),
+        ("discover template without {name}", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname=x\"}}")], "discover.template needs a {column} placeholder in its dsn or schema", 20),
         ("discover missing query", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", template: {dsn: \"dbname={name}\"}}")], "a discover block needs 'query'", 20),
         ("empty wave selector", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {}}")], "selects nothing: give names, labels, percent or all: true", 21),
         ("percent out of range", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {percent: 150}}")], "percent must be a number above 0 and at most 100", 21),

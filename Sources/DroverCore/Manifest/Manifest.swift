@@ -8,6 +8,8 @@ public struct Manifest: Sendable {
     public var discover: [DiscoverSpec]
     /// Waves per tier; a tier without an entry moves as one wave holding everything.
     public var waves: [String: [WaveSpec]]
+    /// The `defaults` layer, for databases created later (discovery).
+    public var defaults: SettingsLayer = SettingsLayer()
     /// The files read, in the order they were merged.
     public var files: [String]
 
@@ -128,6 +130,16 @@ public struct DiscoverSpec: Sendable, Hashable {
     public var template: SettingsLayer
     public var every: Duration
     public var location: SourceLocation?
+
+    public init(tier: String, dsn: String, passwordFile: String?, query: String, template: SettingsLayer, every: Duration, location: SourceLocation?) {
+        self.tier = tier
+        self.dsn = dsn
+        self.passwordFile = passwordFile
+        self.query = query
+        self.template = template
+        self.every = every
+        self.location = location
+    }
 }
 
 /// A set of optional database keys: one layer of defaults, a database entry, or a

@@ -111,6 +111,7 @@ struct ManifestBuilder {
             databases: resolved,
             discover: discover,
             waves: waves.mapValues(\.value),
+            defaults: defaults,
             files: files
         )
     }

@@ -274,8 +274,11 @@ struct ManifestFileParser {
                 reader.error(byKey["dsn"]!, "discover.dsn contains a password: use password_file")
             }
             let template = readLayer(templateEntries, context: "discover.template")
-            if !(template.dsn ?? "").contains("{name}") {
-                reader.error(byKey["template"]!, "discover.template needs a dsn with '{name}', e.g. dsn: \"host=tenants-1 dbname={name}\"")
+            // Each row must become a different database: by dsn, or by schema for schema tenants.
+            if !((template.dsn ?? "") + (template.schema ?? "")).contains("{") {
+                reader.error(byKey["template"]!, "discover.template needs a {column} placeholder in its dsn or schema, e.g. dsn: \"host=tenants-1 dbname={name}\" or schema: \"{name}\"")
+            } else if template.dsn == nil {
+                reader.error(byKey["template"]!, "discover.template needs a dsn")
             }
             var every = Duration.seconds(600)
             if let node = byKey["every"], let value = reader.duration(node, "discover.every") {

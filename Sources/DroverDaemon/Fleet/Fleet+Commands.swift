@@ -180,8 +180,8 @@ extension Fleet {
             throw error
         case .success(let loaded):
             definition = loaded
-            scheduler.replace(manifest: loaded.manifest, graph: loaded.repository.graph)
-            let message = "reloaded: \(loaded.manifest.databases.count) databases, head \(loaded.repository.head ?? "none")"
+            await discoverDue(force: true)
+            let message = "reloaded: \(manifest.databases.count) databases, head \(loaded.repository.head ?? "none")"
             await audit("reload", [:], message, caller)
             return message
         }

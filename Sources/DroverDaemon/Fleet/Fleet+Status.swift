@@ -36,6 +36,11 @@ extension Fleet {
                 alembic: alembic[spec.name]?.joined(separator: ",")
             ))
         }
+        for spec in gone.values.sorted(by: { $0.name < $1.name }) where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
+            let state = RevisionState(graph: graph, records: scheduler.observations[spec.name]?.records ?? [])
+            rows.append(FleetStatus.DatabaseRow(name: spec.name, tier: spec.tier, wave: nil, server: ConninfoInspection.server(of: spec.dsn), schema: spec.schema,
+                                                expanded: state.expanded, contracted: state.contracted, target: nil, state: .gone, next_window: nil, error: nil, alembic: nil))
+        }
         let tiers = manifest.fleet.pipeline.filter { tier == nil || $0 == tier }.map { tierRow($0, now: now) }
         return FleetStatus(databases: rows, tiers: tiers)
     }

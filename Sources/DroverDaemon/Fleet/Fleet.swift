@@ -27,6 +27,10 @@ public actor Fleet {
     var savedTiers: [String: TierControl] = [:]
     var stopping = false
     var listeners: [UUID: AsyncStream<FleetEvent>.Continuation] = [:]
+    /// Databases found by each discover block (by index), and those that vanished.
+    var discovered: [Int: [DatabaseSpec]] = [:]
+    var lastDiscovery: [Int: Date] = [:]
+    var gone: [String: DatabaseSpec] = [:]
 
     public init(
         definition: FleetDefinition,
@@ -50,7 +54,8 @@ public actor Fleet {
         self.savedTiers = scheduler.tiers
     }
 
-    var manifest: Manifest { definition.manifest }
+    /// The manifest in force, discovered databases included.
+    var manifest: Manifest { scheduler.manifest }
     var graph: RevisionGraph { definition.repository.graph }
 
     // MARK: The loop
@@ -59,6 +64,7 @@ public actor Fleet {
     /// phases finish for `grace` and cancels the rest (they roll back).
     public func run(grace: Duration = .seconds(30)) async {
         await reportIntents()
+        await discoverDue(force: true)
         while !Task.isCancelled && !stopping {
             await step()
             try? await Task.sleep(for: tickInterval)
@@ -68,6 +74,7 @@ public actor Fleet {
 
     /// One round: observe what is due, tick, act. Exposed for tests.
     public func step() async {
+        await discoverDue()
         await observeDue()
         let actions = scheduler.tick(now: clock())
         await execute(actions)
