@@ -3,7 +3,7 @@ import Foundation
 extension Scheduler {
     /// The state word a database shows in status (SPEC §5, §8).
     public func stateWord(of name: String, now: Date) -> DatabaseStateWord {
-        guard let spec = manifest.database(named: name) else { return .gone }
+        guard let spec = database(named: name) else { return .gone }
         let state = runtime[name] ?? DatabaseRuntime()
         if state.gone { return .gone }
         if let running = state.running {

@@ -11,8 +11,12 @@ import Foundation
 ///   `startableStep` and `windowGate`
 /// - cancelling window-bound phases at the window's end: `cancelExpired`
 public struct Scheduler: Sendable {
-    public private(set) var manifest: Manifest
+    public private(set) var manifest: Manifest {
+        didSet { specs = Self.index(manifest) }
+    }
     public private(set) var graph: RevisionGraph
+    /// Databases by name: lookups stay O(1) with 10,000 tenants.
+    private var specs: [String: DatabaseSpec]
     public var tiers: [String: TierControl]
     public private(set) var pausedDatabases: Set<String> = []
     public private(set) var observations: [String: ObservedDatabase] = [:]
@@ -24,6 +28,7 @@ public struct Scheduler: Sendable {
 
     public init(manifest: Manifest, graph: RevisionGraph, tiers: [String: TierControl] = [:]) {
         self.manifest = manifest
+        self.specs = Self.index(manifest)
         self.graph = graph
         self.tiers = tiers
     }
@@ -60,7 +65,7 @@ public struct Scheduler: Sendable {
             observation.records.append(TrackingRecord(revision: step.revision, phase: step.phase, status: .applied, finishedAt: now))
             observations[name] = observation
         }
-        if let tier = manifest.database(named: name)?.tier {
+        if let tier = specs[name]?.tier {
             expectedDurations["\(tier)/\(step.revision)/\(step.phase.rawValue)"] = duration
         }
     }
@@ -113,6 +118,10 @@ public struct Scheduler: Sendable {
     public mutating func tick(now: Date) -> [SchedulerAction] {
         var actions = cancelExpired(now: now)
         var wake: Date?
+        var runningPerServer: [String: Int] = [:]
+        for (name, state) in runtime where state.running != nil {
+            if let spec = specs[name] { runningPerServer[Self.server(of: spec), default: 0] += 1 }
+        }
         func wakeAt(_ date: Date?) {
             guard let date, date > now else { return }
             wake = min(wake ?? date, date)
@@ -124,12 +133,16 @@ public struct Scheduler: Sendable {
             guard !control.paused, control.halt == nil else { continue }
             for (index, names) in openWaves {
                 let wave = manifest.waves(ofTier: tier)[index]
+                var runningInWave = names.count { runtime[$0]?.running != nil }
                 for name in names {
-                    guard let spec = manifest.database(named: name) else { continue }
-                    switch startableStep(spec, tier: tier, target: target, wave: wave, waveMembers: names, now: now) {
+                    guard let spec = specs[name] else { continue }
+                    let limits = Limits(runningInWave: runningInWave, runningOnServer: runningPerServer[Self.server(of: spec), default: 0])
+                    switch startableStep(spec, tier: tier, target: target, wave: wave, limits: limits, now: now) {
                     case .start(let step, let mustEndBy):
                         runtime[name, default: DatabaseRuntime()].running = .init(step: step, startedAt: now, mustEndBy: mustEndBy)
                         actions.append(.start(database: name, step: step))
+                        runningInWave += 1
+                        runningPerServer[Self.server(of: spec), default: 0] += 1
                     case .wait(let until):
                         wakeAt(until)
                     case .blocked:
@@ -144,6 +157,12 @@ public struct Scheduler: Sendable {
 
     /// The revision a tier should reach: the first tier follows the repository head
     /// unless pinned; later tiers move only when promoted.
+    public func database(named name: String) -> DatabaseSpec? { specs[name] }
+
+    private static func index(_ manifest: Manifest) -> [String: DatabaseSpec] {
+        Dictionary(manifest.databases.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
     public func target(ofTier tier: String) -> String? {
         if let target = tiers[tier]?.target { return target }
         return tier == manifest.fleet.pipeline.first ? graph.head : nil
@@ -203,7 +222,12 @@ public struct Scheduler: Sendable {
         case blocked
     }
 
-    private func startableStep(_ spec: DatabaseSpec, tier: String, target: String, wave: WaveSpec, waveMembers: [String], now: Date) -> StepDecision {
+    private struct Limits {
+        var runningInWave: Int
+        var runningOnServer: Int
+    }
+
+    private func startableStep(_ spec: DatabaseSpec, tier: String, target: String, wave: WaveSpec, limits: Limits, now: Date) -> StepDecision {
         let name = spec.name
         let state = runtime[name] ?? DatabaseRuntime()
         guard !state.gone, state.running == nil, state.failure == nil, !pausedDatabases.contains(name) else { return .blocked }
@@ -215,14 +239,8 @@ public struct Scheduler: Sendable {
         guard let step = nextStep(name, tier: tier, target: target, records: observation.records) else { return .blocked }
 
         // Concurrency: per wave (or tier) and per server.
-        let limit = wave.maxParallel ?? spec.settings.maxParallel
-        let runningInWave = waveMembers.count { runtime[$0]?.running != nil }
-        guard runningInWave < limit else { return .blocked }
-        let server = Self.server(of: spec)
-        let runningOnServer = manifest.databases.count { other in
-            runtime[other.name]?.running != nil && Self.server(of: other) == server
-        }
-        guard runningOnServer < spec.settings.maxPerServer else { return .blocked }
+        guard limits.runningInWave < wave.maxParallel ?? spec.settings.maxParallel else { return .blocked }
+        guard limits.runningOnServer < spec.settings.maxPerServer else { return .blocked }
 
         return windowGate(spec, tier: tier, step: step, now: now)
     }

@@ -201,7 +201,7 @@ extension Fleet {
     }
 
     func checkDatabase(_ name: String) throws(FleetError) {
-        guard manifest.database(named: name) != nil else {
+        guard scheduler.database(named: name) != nil else {
             let names = manifest.databases.map(\.name)
             throw .unknownDatabase(name, suggestion: names.min { Self.distance(name, $0) < Self.distance(name, $1) })
         }
@@ -214,7 +214,7 @@ extension Fleet {
     private func prepareManual(_ database: String) throws(FleetError) -> (PhaseRunner, RunnerSession) {
         try checkDatabase(database)
         guard running[database] == nil else { throw .busy(database: database, reason: "a phase is running on it; try again when it has finished") }
-        guard let spec = manifest.database(named: database) else { throw .unknownDatabase(database, suggestion: nil) }
+        guard let spec = scheduler.database(named: database) else { throw .unknownDatabase(database, suggestion: nil) }
         do {
             return (PhaseRunner(graph: graph, actor: actorName, logger: logger), RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet)))
         } catch {

@@ -29,7 +29,7 @@ extension Fleet {
     /// without its intent on disk.
     private func start(_ step: PlannedStep, on name: String) async {
         let now = clock()
-        guard let spec = manifest.database(named: name) else { return }
+        guard let spec = scheduler.database(named: name) else { return }
         do {
             try await store.recordIntent(name, step: step, at: now)
         } catch {
@@ -63,7 +63,7 @@ extension Fleet {
         switch result {
         case .success(let (outcome, snapshot)):
             scheduler.phaseSucceeded(name, step: step, at: now, duration: outcome.duration)
-            let tier = manifest.database(named: name)?.tier ?? ""
+            let tier = scheduler.database(named: name)?.tier ?? ""
             try? await store.setExpectedDuration("\(tier)/\(step.revision)/\(step.phase.rawValue)", outcome.duration)
             try? await store.setFailure(name, nil)
             if let snapshot { try? await store.saveFingerprint(name, revision: step.revision, snapshot: snapshot, at: now) }
