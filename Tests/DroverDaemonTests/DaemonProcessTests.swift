@@ -88,3 +88,31 @@ struct DaemonProcessTests {
         #expect(await process.wait() == 0)
     }
 }
+
+@Suite("Two daemons")
+struct TwoDaemonTests {
+    @Test("two droverd on two state files but one fleet: each phase is applied once (advisory lock)")
+    func twoDaemonsOneFleet() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme", "globex"], extraRevisions: slowBackfill)
+        defer { fixture.remove() }
+        // A second manifest directory: the same fleet, its own state file.
+        let otherManifest = fixture.directory + "/fleet-b.d"
+        try FileManager.default.createDirectory(atPath: otherManifest, withIntermediateDirectories: true)
+        let text = try String(contentsOfFile: fixture.manifestDirectory + "/10-fleet.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "state: ../state/state.db", with: "state: ../state-b/state.db")
+        try text.write(toFile: otherManifest + "/10-fleet.yaml", atomically: true, encoding: .utf8)
+        let binary = try Subprocess.builtProduct("droverd")
+        let first = try BackgroundProcess([binary, "--manifest", fixture.manifestDirectory, "--poll-interval", "100ms"])
+        let second = try BackgroundProcess([binary, "--manifest", otherManifest, "--poll-interval", "100ms"])
+        let done = try await eventually(timeout: .seconds(60)) {
+            try await fixture.scalar("SELECT status FROM drover.revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "preview") == "applied"
+        }
+        #expect(done, "\(first.output)\n---\n\(second.output)")
+        #expect(try await fixture.scalar("SELECT string_agg(note, ',' ORDER BY note) FROM effects", in: "preview") == "r1 expand,r2 expand,r3 expand")
+        #expect(try await fixture.scalar("SELECT rows_affected FROM drover.revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "preview") == "200")
+        first.signal(SIGTERM)
+        second.signal(SIGTERM)
+        #expect(await first.wait() == 0)
+        #expect(await second.wait() == 0)
+    }
+}
