@@ -140,3 +140,32 @@ struct FleetTests {
         await loop.value
     }
 }
+
+@Suite("Windows in the running daemon")
+struct FleetWindowTests {
+    @Test("a closed window keeps the contract waiting and the state says waiting-window")
+    func closedWindow() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        // A daily window that opens two hours from now (UTC) for 30 minutes.
+        let hour = (Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour! + 2) % 24
+        let manifest = fixture.manifestDirectory + "/10-fleet.yaml"
+        var text = try String(contentsOfFile: manifest, encoding: .utf8)
+        text = text.replacingOccurrences(of: "  always: {always: true}", with: "  always: {always: true}\n  later: {days: [mon, tue, wed, thu, fri, sat, sun], start: \"\(hour < 10 ? "0" : "")\(hour):00\", duration: 30min}")
+        text = text.replacingOccurrences(of: "tier: production, dsn:", with: "tier: production, window: later, dsn:")
+        try text.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let (fleet, loop) = try await fixture.start()
+        try await waitFor(fleet, "preview expanded") { $0.database("preview")?.expanded == "r2" }
+        try await fleet.promote("r2")
+        try await fleet.release("r2")
+        try await waitFor(fleet, "production expanded, contract waiting for its window") {
+            $0.database("production")?.expanded == "r2" && $0.database("production")?.state == .waitingWindow
+        }
+        try await waitFor(fleet, "preview contracted (its window is always open)") { $0.database("preview")?.contracted == "r2" }
+        let production = await fleet.status().database("production")
+        #expect(production?.contracted == "r1")
+        #expect(production?.next_window?.contains(":00:00") == true)
+        await fleet.stop()
+        await loop.value
+    }
+}

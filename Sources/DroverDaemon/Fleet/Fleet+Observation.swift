@@ -19,7 +19,15 @@ extension Fleet {
         var connections = observerConnections
         observerConnections = [:]
         let results = await withTaskGroup(of: (String, PostgresConnection?, [(String, Result<DatabaseObservation, Error>)]).self) { group in
+            var all: [(String, PostgresConnection?, [(String, Result<DatabaseObservation, Error>)])] = []
+            var inFlight = 0
             for (dsn, members) in groups {
+                // A few connections at a time: never a thundering herd on the servers.
+                if inFlight >= Self.observerParallelism, let result = await group.next() {
+                    all.append(result)
+                    inFlight -= 1
+                }
+                inFlight += 1
                 let existing = connections.removeValue(forKey: dsn)
                 group.addTask {
                     var connection = existing
@@ -36,10 +44,15 @@ extension Fleet {
                             if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
                         }
                     }
+                    // Keep a connection only where several databases share it (schema
+                    // tenants); others reconnect at their next poll.
+                    if members.count == 1, let single = connection {
+                        await single.close()
+                        connection = nil
+                    }
                     return (dsn, connection, observed)
                 }
             }
-            var all: [(String, PostgresConnection?, [(String, Result<DatabaseObservation, Error>)])] = []
             for await result in group { all.append(result) }
             return all
         }
@@ -48,7 +61,8 @@ extension Fleet {
         for (dsn, connection, observed) in results {
             if let connection { observerConnections[dsn] = connection }
             for (name, result) in observed {
-                lastObserved[name] = at
+                // Up to a tenth of the interval earlier, so that polls drift apart.
+                lastObserved[name] = at.addingTimeInterval(-Double.random(in: 0...0.1) * pollInterval.seconds)
                 guard running[name] == nil else { continue }
                 switch result {
                 case .success(let observation):
@@ -62,6 +76,8 @@ extension Fleet {
             }
         }
     }
+
+    static let observerParallelism = 4
 
     static func observerConfiguration(_ configuration: ConnectionConfiguration) -> ConnectionConfiguration {
         var copy = configuration
