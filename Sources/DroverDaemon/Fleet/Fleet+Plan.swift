@@ -1,0 +1,116 @@
+import DroverCore
+import DroverRunner
+import Foundation
+
+/// What `promote` would do (SPEC §8 `plan`), and when each window opens.
+extension Fleet {
+    /// The databases of the tier in wave order, the phases each would run to reach
+    /// `revision` (contracts up to what the tier has released), their SQL, and the
+    /// earliest start of each window-bound phase. Changes nothing.
+    public func plan(_ revision: String, to tier: String? = nil) throws(FleetError) -> PlanReport {
+        let id = try resolve(revision)
+        let pipeline = manifest.fleet.pipeline
+        let destination = tier ?? (pipeline.count > 1 ? pipeline[1] : pipeline[0])
+        try checkTier(destination)
+        let now = clock()
+        let waves = manifest.waves(ofTier: destination)
+        let members = manifest.databases.filter { $0.tier == destination }
+        let assignment = WaveAssignment.assign(members.map { ($0.name, $0.labels) }, to: waves)
+        let released = scheduler.tiers[destination]?.released.map { graph.isAncestor($0, of: id) ? $0 : id }
+        var rows: [PlanReport.DatabasePlan] = []
+        for (index, names) in assignment.members.enumerated() {
+            for name in names {
+                guard let spec = scheduler.database(named: name) else { continue }
+                let records = scheduler.observations[name]?.records ?? []
+                let steps = PhasePlanner.steps(graph: graph, records: records, target: id, contractThrough: released)
+                let phases = steps.map { step -> PlanReport.PhasePlan in
+                    let policy = step.phase == .contract ? spec.settings.contract : spec.settings.expand
+                    var earliest: String?
+                    if policy == .inWindow, let window = manifest.windows[spec.window] {
+                        let expected = scheduler.expectedDurations["\(destination)/\(step.revision)/\(step.phase.rawValue)"] ?? Scheduler.defaultExpectedDuration
+                        earliest = WindowSchedule(window).earliestStart(from: now, expected: expected).map(Self.isoTime) ?? "never (no opening of \(spec.window) is long enough)"
+                    }
+                    return PlanReport.PhasePlan(revision: step.revision, phase: step.phase, sql: graph[step.revision]?.sections[step.phase]?.body.trimmingCharacters(in: .whitespacesAndNewlines) ?? "", earliest_start: earliest)
+                }
+                rows.append(PlanReport.DatabasePlan(name: name, wave: waves[index].name, phases: phases))
+            }
+        }
+        let refusal = scheduler.promotionRefusal(of: id, to: destination, fingerprints: [:])
+        return PlanReport(revision: id, tier: destination, refused: tier == pipeline.first ? nil : refusal, databases: rows)
+    }
+
+    /// Each database's window: open now or not, and its next opening and closing.
+    public func windows() -> [WindowRow] {
+        let now = clock()
+        return manifest.databases.map { spec in
+            guard let window = manifest.windows[spec.window] else {
+                return WindowRow(database: spec.name, window: spec.window, timezone: nil, open: false, next_open: nil, next_close: nil)
+            }
+            let schedule = WindowSchedule(window)
+            let current = schedule.opening(containing: now)
+            let next = current == nil ? schedule.nextOpening(after: now) : nil
+            var zone: String?
+            if case .weekly(_, _, _, let name) = window.schedule { zone = name }
+            let close = (current ?? next).map(\.end).flatMap { $0 == .distantFuture ? nil : Self.isoTime($0) }
+            return WindowRow(database: spec.name, window: spec.window, timezone: zone, open: current != nil,
+                             next_open: current != nil ? Self.isoTime(now) : next.map { Self.isoTime($0.start) }, next_close: close)
+        }
+    }
+
+    /// Takes over an Alembic-managed database (SPEC §4): its `alembic_version`
+    /// revisions are recorded as applied (every phase, with their ancestors).
+    @discardableResult
+    public func adopt(_ database: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        try checkDatabase(database)
+        guard let spec = scheduler.database(named: database) else { throw .unknownDatabase(database, suggestion: nil) }
+        let runner = PhaseRunner(graph: graph, actor: actorName, logger: logger)
+        let versions: [String]
+        do {
+            let session = RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet))
+            versions = try await runner.observe(session).alembicVersions ?? []
+            await session.close()
+        } catch {
+            throw .runner(error)
+        }
+        guard !versions.isEmpty else { throw .invalidParameter("\(database) has no alembic_version rows: nothing to adopt") }
+        if let unknown = versions.first(where: { graph[$0] == nil }) {
+            throw .unknownRevision(unknown, reason: "\(database) is at Alembic revision \(unknown), which the revision repository does not have")
+        }
+        var messages: [String] = []
+        for version in versions {
+            messages.append(try await stamp(database, revision: version, reason: "adopted from Alembic (alembic_version \(version))", by: caller))
+        }
+        return "adopted \(database): " + messages.joined(separator: "; ")
+    }
+}
+
+public struct PlanReport: Sendable, Codable, Hashable {
+    public var revision: String
+    public var tier: String
+    /// Why promote would be refused now, if it would.
+    public var refused: String?
+    public var databases: [DatabasePlan]
+
+    public struct DatabasePlan: Sendable, Codable, Hashable {
+        public var name: String
+        public var wave: String
+        public var phases: [PhasePlan]
+    }
+
+    public struct PhasePlan: Sendable, Codable, Hashable {
+        public var revision: String
+        public var phase: Phase
+        public var sql: String
+        /// For window-bound phases: the earliest moment it may start.
+        public var earliest_start: String?
+    }
+}
+
+public struct WindowRow: Sendable, Codable, Hashable {
+    public var database: String
+    public var window: String
+    public var timezone: String?
+    public var open: Bool
+    public var next_open: String?
+    public var next_close: String?
+}
