@@ -3,7 +3,7 @@ import DroverTestSupport
 import Foundation
 import Testing
 
-private let slowBackfill = [
+let slowBackfill = [
     "0003_slow.sql": """
         -- drover:revision r3
         -- drover:parent r2
@@ -15,11 +15,11 @@ private let slowBackfill = [
         """,
 ]
 
-private func droverd(_ fixture: DaemonFixture) throws -> BackgroundProcess {
+func droverd(_ fixture: DaemonFixture) throws -> BackgroundProcess {
     try BackgroundProcess([try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms", "--shutdown-grace", "2s"])
 }
 
-private func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
+func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if (try? await condition()) == true { return true }
@@ -113,6 +113,47 @@ struct TwoDaemonTests {
         first.signal(SIGTERM)
         second.signal(SIGTERM)
         #expect(await first.wait() == 0)
+        #expect(await second.wait() == 0)
+    }
+}
+
+@Suite("droverd killed in the middle of a wave")
+struct KillDuringWaveTests {
+    @Test("SIGKILL while the second wave runs, restart: every tenant at target, each expand once")
+    func killDuringWave() async throws {
+        let tenants = ["acme", "globex", "initech", "umbrella"]
+        let waves = "waves:\n  tenants:\n    - {name: canary, select: {names: [tenant-acme]}}\n    - {name: rest, select: {all: true}, max_parallel: 1}\n"
+        let fixture = try await DaemonFixture.make(tenants: tenants, waves: waves, extraRevisions: slowBackfill)
+        defer { fixture.remove() }
+        // Tenants first in the pipeline: they follow the head without a promotion.
+        let manifest = fixture.manifestDirectory + "/10-fleet.yaml"
+        let text = try String(contentsOfFile: manifest, encoding: .utf8)
+            .replacingOccurrences(of: "  state: ../state/state.db", with: "  state: ../state/state.db\n  pipeline: [tenants, preview, production]")
+        try text.write(toFile: manifest, atomically: true, encoding: .utf8)
+
+        func backfillState(_ schema: String) async throws -> String? {
+            try await fixture.scalar("SELECT status FROM drover_\(schema).revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "shared")
+        }
+        let first = try droverd(fixture)
+        let inSecondWave = try await eventually(timeout: .seconds(60)) {
+            guard try await backfillState("acme") == "applied" else { return false }
+            for tenant in tenants.dropFirst() where try await backfillState(tenant) == "running" { return true }
+            return false
+        }
+        #expect(inSecondWave, "\(first.output)")
+        first.signal(SIGKILL)
+        _ = await first.wait()
+
+        let second = try droverd(fixture)
+        var allDone = true
+        for tenant in tenants {
+            let done = try await eventually(timeout: .seconds(90)) { try await backfillState(tenant) == "applied" }
+            allDone = allDone && done
+            #expect(try await fixture.scalar("SELECT string_agg(note, ',' ORDER BY note) FROM \(tenant).effects", in: "shared") == "r1 expand,r2 expand,r3 expand", "\(tenant)")
+            #expect(try await fixture.scalar("SELECT rows_affected FROM drover_\(tenant).revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "shared") == "200", "\(tenant)")
+        }
+        #expect(allDone, "\(second.output)")
+        second.signal(SIGTERM)
         #expect(await second.wait() == 0)
     }
 }
