@@ -51,26 +51,32 @@ public struct TrackingTable: Sendable {
         try await query(connection, where: "WHERE revision = $1 AND phase = $2", [revision, phase.rawValue]).first
     }
 
+    /// The columns `record(from:)` reads, in order.
+    static let columns = """
+        revision, phase, status, checksum,
+        extract(epoch FROM started_at), extract(epoch FROM finished_at),
+        rows_affected, statements_applied, statements_total, applied_by, error, note
+        """
+
     private func query(_ connection: PostgresConnection, where clause: String, _ parameters: [String?]) async throws(PostgresError) -> [TrackingRecord] {
-        let result = try await connection.query("""
-            SELECT revision, phase, status, checksum,
-                   extract(epoch FROM started_at), extract(epoch FROM finished_at),
-                   rows_affected, statements_applied, statements_total, applied_by, error, note
-              FROM \(table) \(clause)
-             ORDER BY started_at, revision, phase
-            """, parameters)
-        return result.rows.compactMap { row in
-            guard let revision = row[0], let phase = row[1].flatMap(Phase.init), let status = row[2].flatMap(TrackingStatus.init) else { return nil }
-            return TrackingRecord(
-                revision: revision, phase: phase, status: status, checksum: row[3],
-                startedAt: row[4].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)),
-                finishedAt: row[5].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)),
-                rowsAffected: row[6].flatMap { Int($0) } ?? 0,
-                statementsApplied: row[7].flatMap { Int($0) } ?? 0,
-                statementsTotal: row[8].flatMap { Int($0) } ?? 0,
-                appliedBy: row[9] ?? "", error: row[10], note: row[11]
-            )
-        }
+        let result = try await connection.query(
+            "SELECT \(Self.columns) FROM \(table) \(clause) ORDER BY started_at, revision, phase", parameters)
+        return result.rows.compactMap { Self.record(from: $0[...]) }
+    }
+
+    /// A row of `columns` as a record.
+    static func record(from row: ArraySlice<String?>) -> TrackingRecord? {
+        let row = Array(row)
+        guard row.count >= 12, let revision = row[0], let phase = row[1].flatMap(Phase.init), let status = row[2].flatMap(TrackingStatus.init) else { return nil }
+        return TrackingRecord(
+            revision: revision, phase: phase, status: status, checksum: row[3],
+            startedAt: row[4].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)),
+            finishedAt: row[5].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)),
+            rowsAffected: row[6].flatMap { Int($0) } ?? 0,
+            statementsApplied: row[7].flatMap { Int($0) } ?? 0,
+            statementsTotal: row[8].flatMap { Int($0) } ?? 0,
+            appliedBy: row[9] ?? "", error: row[10], note: row[11]
+        )
     }
 
     /// Marks a phase applied; for transactional phases this runs inside the phase's

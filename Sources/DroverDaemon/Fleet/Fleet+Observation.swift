@@ -32,6 +32,20 @@ extension Fleet {
                 group.addTask {
                     var connection = existing
                     var observed: [(String, Result<DatabaseObservation, Error>)] = []
+                    if members.count > 1 {
+                        // Schema tenants of one database: a few round trips for all of them.
+                        do {
+                            let targets = try members.map { spec throws(RunnerError) in try DatabaseTarget(spec, fleet: fleet) }
+                            if connection == nil || connection!.isBroken {
+                                connection = try await PostgresConnection.connect(Self.observerConfiguration(targets[0].connection))
+                            }
+                            let batch = try await runner.observe(targets, on: connection!)
+                            return (dsn, connection, members.map { ($0.name, batch[$0.name].map { .success($0) } ?? .failure(FleetError.invalidParameter("not observed"))) })
+                        } catch {
+                            if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
+                            return (dsn, connection, members.map { ($0.name, .failure(error)) })
+                        }
+                    }
                     for spec in members {
                         do {
                             let target = try DatabaseTarget(spec, fleet: fleet)
