@@ -57,6 +57,8 @@ public final class PostgresConnection: Sendable {
             }
         } catch let error as PostgresError {
             throw error
+        } catch is CancellationError {
+            throw PostgresError(kind: .cancelled, sqlState: "57014", message: "cancelled before connecting")
         } catch {
             throw PostgresError(kind: .connectFailed, message: "the Postgres thread pool is shut down")
         }
@@ -117,7 +119,7 @@ public final class PostgresConnection: Sendable {
 
     /// Closes the connection (`PQfinish`). Later calls fail with `connectionLost`.
     public func close() async {
-        _ = try? await pool.runIfActive { [self] in finish() }
+        _ = try? await Task.detached { [self, pool] in try await pool.runIfActive { self.finish() } }.value
     }
 
     private func run(
@@ -149,9 +151,13 @@ public final class PostgresConnection: Sendable {
                     self.cancel()
                 }
             }
-            return try await pool.runIfActive(operation)
+            // The pool skips work whose task is already cancelled; cleanup must run
+            // anyway, so it goes through a task that does not inherit cancellation.
+            return try await Task.detached { [pool] in try await pool.runIfActive(operation) }.value
         } catch let error as PostgresError {
             throw error
+        } catch is CancellationError {
+            throw PostgresError(kind: .cancelled, sqlState: "57014", message: "cancelled before the statement ran")
         } catch {
             throw PostgresError(kind: .connectionLost, message: "the Postgres thread pool is shut down")
         }

@@ -228,7 +228,8 @@ struct PhaseRunnerTests {
             CREATE TABLE cancelled_made (id int);
             SELECT pg_sleep(30);
             """)
-        let phase = Task { try await runner(revisions).run(step("999900000002", .expand), on: fixture.session()) }
+        let session = fixture.session()
+        let phase = Task { try await runner(revisions).run(step("999900000002", .expand), on: session) }
         _ = try await eventually {
             try await fixture.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/999900000002/expand' AND wait_event = 'PgSleep'") == "1"
         }
@@ -241,5 +242,11 @@ struct PhaseRunnerTests {
         }
         #expect(try await !fixture.tableExists("cancelled_made"))
         #expect(try await fixture.records().isEmpty)
+        // The cleanup ran although the task was cancelled: the session's connection is
+        // out of its transaction and has released drover's advisory lock.
+        #expect(try await fixture.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = \(DatabaseTarget.advisoryLockClass)") == "0")
+        let connection = try await session.connect()
+        #expect(try await connection.query("SELECT 1").scalar == "1")
+        await session.close()
     }
 }
