@@ -244,7 +244,12 @@ struct PhaseRunnerTests {
         #expect(try await fixture.records().isEmpty)
         // The cleanup ran although the task was cancelled: the session's connection is
         // out of its transaction and has released drover's advisory lock.
-        #expect(try await fixture.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = \(DatabaseTarget.advisoryLockClass)") == "0")
+        let key = session.target.advisoryLockKey
+        #expect(try await fixture.scalar("""
+            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND classid = (\(key.classID)::bigint & 4294967295)::oid AND objid = (\(key.objectID)::bigint & 4294967295)::oid
+            """) == "0")
         let connection = try await session.connect()
         #expect(try await connection.query("SELECT 1").scalar == "1")
         await session.close()
