@@ -169,3 +169,50 @@ struct FleetWindowTests {
         await loop.value
     }
 }
+
+@Suite("Promotion gate in the running daemon")
+struct PromotionGateTests {
+    @Test("promote is refused while a preview database failed, and while previews drifted")
+    func refusedOnFailureAndDrift() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        let second = try await fixture.cluster.createDatabase("preview2")
+        // preview-2 already has a docs table: its first expand fails.
+        _ = try await fixture.cluster.run("CREATE TABLE docs (id int PRIMARY KEY, status text, extra int)", database: second)
+        let manifest = fixture.manifestDirectory + "/10-fleet.yaml"
+        let text = try String(contentsOfFile: manifest, encoding: .utf8).replacingOccurrences(
+            of: "  - {name: production,",
+            with: "  - {name: preview-2, tier: preview, dsn: \"\(fixture.cluster.conninfo(database: second))\"}\n  - {name: production,")
+        try text.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let (fleet, loop) = try await fixture.start()
+        // The implicit single wave has a budget of 0: the preview tier halts.
+        try await waitFor(fleet, "preview-2 failed, preview halted") { $0.database("preview-2")?.state == .failed && $0.tier("preview")?.state == "halted" }
+        await #expect(throws: FleetError.self) { try await fleet.promote("r1") }
+        do {
+            try await fleet.promote("r1")
+        } catch {
+            #expect(error.description.contains("preview has failed database: preview-2"), "\(error)")
+        }
+
+        // Fixed by hand, but not the same shape: the extra column stays.
+        _ = try await fixture.cluster.run("DROP TABLE docs; CREATE TABLE docs (id int PRIMARY KEY, status text, extra int); INSERT INTO docs SELECT g FROM generate_series(1, 200) g; CREATE TABLE effects (note text);", database: second)
+        try await fleet.stamp("preview-2", revision: "r1", reason: "created by hand")
+        try await fleet.retry("preview-2")
+        try await waitFor(fleet, "both previews expanded after the retry lifted the halt") {
+            $0.database("preview-2")?.expanded == "r2" && $0.database("preview")?.expanded == "r2"
+        }
+        do {
+            try await fleet.promote("r2")
+            Issue.record("expected a refusal for drift")
+        } catch {
+            #expect(error.description.contains("schema drift between preview databases at r2"), "\(error)")
+        }
+        let drift = await fleet.drift()
+        #expect(drift.contains { $0.differences.contains("column docs.extra extra") || $0.differences.contains("column docs.extra missing") })
+        // An operator may override, with a reason.
+        await #expect(throws: FleetError.self) { try await fleet.promote("r2", force: true) }
+        #expect(try await fleet.promote("r2", force: true, reason: "extra column is known and harmless") == "production now targets r2")
+        await fleet.stop()
+        await loop.value
+    }
+}

@@ -44,10 +44,10 @@ extension Scheduler {
         let previous = manifest.fleet.pipeline[index - 1]
         let members = manifest.databases.filter { $0.tier == previous && runtime[$0.name]?.gone != true }.map(\.name)
         guard !members.isEmpty else { return "tier \(previous) has no databases to prove \(revision) on" }
-        let behind = members.filter { !isExpanded($0, to: revision) }
-        if !behind.isEmpty { return "\(revision) is not expanded on \(previous) database\(behind.count == 1 ? "" : "s") \(behind.joined(separator: ", "))" }
         let failed = members.filter { runtime[$0]?.failure != nil }
         if !failed.isEmpty { return "\(previous) has failed database\(failed.count == 1 ? "" : "s"): \(failed.joined(separator: ", "))" }
+        let behind = members.filter { !isExpanded($0, to: revision) }
+        if !behind.isEmpty { return "\(revision) is not expanded on \(previous) database\(behind.count == 1 ? "" : "s") \(behind.joined(separator: ", "))" }
         let digests = Set(members.compactMap { fingerprints[$0] })
         if digests.count > 1 { return "schema drift between \(previous) databases at \(revision) (see droverctl drift)" }
         return nil

@@ -7,7 +7,7 @@ extension Fleet {
     /// The databases of the tier in wave order, the phases each would run to reach
     /// `revision` (contracts up to what the tier has released), their SQL, and the
     /// earliest start of each window-bound phase. Changes nothing.
-    public func plan(_ revision: String, to tier: String? = nil) throws(FleetError) -> PlanReport {
+    public func plan(_ revision: String, to tier: String? = nil) async throws(FleetError) -> PlanReport {
         let id = try resolve(revision)
         let pipeline = manifest.fleet.pipeline
         let destination = tier ?? (pipeline.count > 1 ? pipeline[1] : pipeline[0])
@@ -35,7 +35,8 @@ extension Fleet {
                 rows.append(PlanReport.DatabasePlan(name: name, wave: waves[index].name, phases: phases))
             }
         }
-        let refusal = scheduler.promotionRefusal(of: id, to: destination, fingerprints: [:])
+        let fingerprints = ((try? await store.fingerprints(at: id)) ?? [:]).mapValues(\.digest)
+        let refusal = scheduler.promotionRefusal(of: id, to: destination, fingerprints: fingerprints)
         return PlanReport(revision: id, tier: destination, refused: tier == pipeline.first ? nil : refusal, databases: rows)
     }
 
