@@ -126,6 +126,27 @@ struct SchedulerTests {
         #expect(starts(fleet.tick(now: opening.addingTimeInterval(86_400))) == ["production: contract r1"])
     }
 
+    @Test("a DST change inside the window: the phase may run the window's real length and is cancelled at its real end")
+    func dstInsideWindow() {
+        // Sunday 01:00 Berlin for 3h, on the night clocks go back (2026-10-25).
+        let extra = "\n  - {name: night-db, tier: production, dsn: \"host=n dbname=n\", window: weeknights}"
+        var yamlManifest = manifest(extra: extra)
+        yamlManifest.windows["berlin-night"] = MaintenanceWindow(name: "berlin-night", schedule: .weekly(days: [.sun], start: LocalTime("01:00")!, duration: .seconds(3 * 3600), timeZone: "Europe/Berlin"))
+        yamlManifest.databases = yamlManifest.databases.map { spec in
+            var spec = spec
+            if spec.name == "night-db" { spec.window = "berlin-night" }
+            return spec
+        }
+        var fleet = scheduler(yamlManifest, observedAll: applied(r1Expanded, graph: makeGraph()))
+        fleet.tiers["production"] = TierControl(target: "r1", released: "r1")
+        let opening = ISO8601DateFormatter().date(from: "2026-10-24T23:00:00Z")!  // 01:00 CEST
+        #expect(starts(fleet.tick(now: opening)).contains("night-db: contract r1"))
+        // 02:30 local happens twice; two real hours in, the window is still open.
+        #expect(fleet.tick(now: opening.addingTimeInterval(2 * 3600)).allSatisfy { if case .cancel = $0 { false } else { true } })
+        let end = ISO8601DateFormatter().date(from: "2026-10-25T02:00:00Z")!  // 03:00 CET, three real hours
+        #expect(fleet.tick(now: end).contains { if case .cancel(let name, _, _) = $0 { name == "night-db" } else { false } })
+    }
+
     @Test("a window-bound phase does not start when its expected duration does not fit in what is left")
     func expectedDurationMustFit() {
         let lateInWindow = ISO8601DateFormatter().date(from: "2026-11-23T23:50:00Z")!  // 10 min of the window left
