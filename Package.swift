@@ -5,6 +5,7 @@ import PackageDescription
 //   1  CLibPQ, CSystemd, CSQLite   system-library shims
 //   1  DroverCore                  pure: manifest, revisions, planning, scheduling
 //   2  DroverPostgres              libpq on dedicated threads
+//   2  DroverProtocol              the io.drover.Fleet varlink interface, framing
 //   3  DroverRunner                one database through one phase
 //   4  DroverDaemon                state store, scheduler loop, observer, executor
 //   5  droverd, droverctl          thin executables
@@ -46,6 +47,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ]
+        ),
+        .target(
+            name: "DroverProtocol",
+            resources: [.embedInCode("io.drover.Fleet.varlink")]
         ),
         .target(
             name: "DroverPostgres",
@@ -102,6 +107,10 @@ let package = Package(
         .testTarget(
             name: "DroverCoreTests",
             dependencies: ["DroverCore"]
+        ),
+        .testTarget(
+            name: "DroverProtocolTests",
+            dependencies: ["DroverProtocol"]
         ),
         .testTarget(
             name: "DroverPostgresTests",

@@ -1,0 +1,42 @@
+/// Splits a varlink byte stream into messages: each is JSON ended by a NUL byte
+/// (varlink.org). A message longer than `maximumLength` without its NUL is an
+/// error, and the buffer never grows past that bound, so a client that sends
+/// megabytes without a terminator costs at most `maximumLength` of memory.
+public struct MessageFramer: Sendable {
+    public static let defaultMaximumLength = 1 << 20  // 1 MiB, SPEC §8
+
+    public enum Failure: Error, Sendable, Equatable {
+        case messageTooLong(limit: Int)
+    }
+
+    public let maximumLength: Int
+    private var buffer: [UInt8] = []
+
+    public init(maximumLength: Int = MessageFramer.defaultMaximumLength) {
+        self.maximumLength = maximumLength
+    }
+
+    /// Bytes not yet ended by a NUL.
+    public var pending: Int { buffer.count }
+
+    /// Adds received bytes and returns every complete message (without its NUL).
+    public mutating func append(_ bytes: some Sequence<UInt8>) throws(Failure) -> [[UInt8]] {
+        var messages: [[UInt8]] = []
+        for byte in bytes {
+            if byte == 0 {
+                messages.append(buffer)
+                buffer.removeAll(keepingCapacity: true)
+            } else {
+                guard buffer.count < maximumLength else {
+                    buffer.removeAll()
+                    throw .messageTooLong(limit: maximumLength)
+                }
+                buffer.append(byte)
+            }
+        }
+        return messages
+    }
+
+    /// A message ready to send: its JSON and the terminating NUL.
+    public static func frame(_ json: [UInt8]) -> [UInt8] { json + [0] }
+}
