@@ -3,7 +3,7 @@ import Synchronization
 
 /// Finds out who blocks a statement that waits for a lock. After a lock timeout the
 /// wait is gone and the server no longer says who held the lock, so while a
-/// statement runs longer than half the lock timeout a second connection asks
+/// statement runs longer than a quarter of the lock timeout a second connection asks
 /// `pg_blocking_pids` and remembers the answer.
 final class BlockerProbe: Sendable {
     private let found = Mutex<[LockBlocker]>([])

@@ -148,8 +148,9 @@ struct PhaseExecution {
     /// the statement's file and line.
     private func execute(_ statement: SQLStatement, sql: String? = nil) async throws -> QueryResult {
         do {
-            let halfLockTimeout = target.settings.lockTimeout / 2
-            return try await probe.watch(backendPID: connection.backendPID, configuration: target.connection, after: halfLockTimeout) {
+            // Early enough that the probe's own connect and query fit in the lock wait.
+            let probeDelay = max(target.settings.lockTimeout / 4, .milliseconds(20))
+            return try await probe.watch(backendPID: connection.backendPID, configuration: target.connection, after: probeDelay) {
                 try await connection.execute(sql ?? statement.text)
             }
         } catch let error as PostgresError {

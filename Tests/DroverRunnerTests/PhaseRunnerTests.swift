@@ -135,7 +135,9 @@ struct PhaseRunnerTests {
             """)
         let blocker = try await fixture.cluster.connect(database: fixture.database)
         try await blocker.execute("BEGIN; LOCK TABLE held IN ACCESS SHARE MODE;")
-        let result = await Result(catching: { () async throws(RunnerError) in try await runner(revisions).run(step("eeee00000001", .expand), on: fixture.session()) })
+        var settings = Fixture.fastSettings
+        settings.lockTimeout = .milliseconds(600)
+        let result = await Result(catching: { () async throws(RunnerError) in try await runner(revisions).run(step("eeee00000001", .expand), on: fixture.session(settings: settings)) })
         await blocker.close()
         guard case .failure(let error) = result, case let .lockTimeoutExhausted(_, _, _, attempts, statement, blockers) = error else {
             Issue.record("expected a lock timeout, got \(result)")
