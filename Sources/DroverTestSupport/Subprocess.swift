@@ -19,28 +19,45 @@ public enum Subprocess {
         let base = "/tmp/drv-cmd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let outputPath = base + ".out", errorPath = base + ".err"
         defer { unlink(outputPath); unlink(errorPath) }
+        let pid = try spawn(arguments, environment: environment ?? [:], output: outputPath, errors: errorPath)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return Result(
+            status: exitStatus(status),
+            output: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
+            errors: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+        )
+    }
+
+    /// Starts `arguments` with stdin from /dev/null, stdout to `output` and stderr to
+    /// `errors` (or to `output` as well when `nil`); the environment is this
+    /// process's with `environment` on top.
+    static func spawn(_ arguments: [String], environment: [String: String], output: String, errors: String?) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        if let errors {
+            posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let merged = (environment ?? [:]).merging(ProcessInfo.processInfo.environment) { own, _ in own }
+        let merged = environment.merging(ProcessInfo.processInfo.environment) { own, _ in own }
         let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
         let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
         guard spawned == 0 else { throw SubprocessError("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return pid
+    }
+
+    /// A `waitpid` status as an exit code, or 128 + signal number.
+    static func exitStatus(_ status: Int32) -> Int32 {
         let signal = status & 0x7f
-        return Result(
-            status: signal == 0 ? (status >> 8) & 0xff : 128 + signal,
-            output: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
-            errors: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-        )
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
     /// A product built next to the test bundle (`.build/<triple>/debug/NAME`).
@@ -72,21 +89,7 @@ public final class BackgroundProcess: Sendable {
 
     public init(_ arguments: [String], environment: [String: String] = [:]) throws {
         outputPath = "/tmp/drv-bg-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let merged = environment.merging(ProcessInfo.processInfo.environment) { own, _ in own }
-        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { envp.forEach { free($0) } }
-        var child: pid_t = 0
-        let spawned = posix_spawnp(&child, arguments[0], &actions, nil, argv, envp)
-        guard spawned == 0 else { throw SubprocessError("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
-        pid = child
+        pid = try Subprocess.spawn(arguments, environment: environment, output: outputPath, errors: nil)
     }
 
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
@@ -100,10 +103,7 @@ public final class BackgroundProcess: Sendable {
         while ContinuousClock.now < deadline {
             var status: Int32 = 0
             let result = waitpid(pid, &status, WNOHANG)
-            if result == pid {
-                let signal = status & 0x7f
-                return signal == 0 ? (status >> 8) & 0xff : 128 + signal
-            }
+            if result == pid { return Subprocess.exitStatus(status) }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return nil
