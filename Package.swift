@@ -2,13 +2,15 @@
 import PackageDescription
 
 // Floors, bottom up (each target imports only targets below it):
-//   1  CLibPQ, CSystemd, CSQLite   system-library shims
+//   1  CLibPQ, CSystemd, CSQLite,  system-library shims
+//      CSocket
 //   1  DroverCore                  pure: manifest, revisions, planning, scheduling
 //   2  DroverPostgres              libpq on dedicated threads
 //   2  DroverProtocol              the io.drover.Fleet varlink interface, framing
 //   3  DroverRunner                one database through one phase
 //   4  DroverDaemon                state store, scheduler loop, observer, executor
-//   5  droverd, droverctl          thin executables
+//   5  DroverControl               the varlink server: socket, peer credentials, limits
+//   6  droverd, droverctl          thin executables
 //   -  DroverTestSupport           throwaway PostgreSQL clusters for tests
 let package = Package(
     name: "drover",
@@ -36,6 +38,7 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        .systemLibrary(name: "CSocket"),
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -50,7 +53,8 @@ let package = Package(
         ),
         .target(
             name: "DroverProtocol",
-            resources: [.embedInCode("io.drover.Fleet.varlink")]
+            dependencies: ["DroverCore"],
+            resources: [.embedInCode("io.drover.Fleet.varlink"), .embedInCode("org.varlink.service.varlink")]
         ),
         .target(
             name: "DroverPostgres",
@@ -73,11 +77,26 @@ let package = Package(
                 "CSQLite",
                 "DroverCore",
                 "DroverPostgres",
+                "DroverProtocol",
                 "DroverRunner",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "DroverControl",
+            dependencies: [
+                "CSocket",
+                "CSystemd",
+                "DroverCore",
+                "DroverDaemon",
+                "DroverProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -88,6 +107,7 @@ let package = Package(
             name: "droverd",
             dependencies: [
                 "CSystemd",
+                "DroverControl",
                 "DroverCore",
                 "DroverDaemon",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,6 +119,7 @@ let package = Package(
             name: "droverctl",
             dependencies: [
                 "DroverCore",
+                "DroverProtocol",
                 "DroverRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,6 +134,10 @@ let package = Package(
             dependencies: ["DroverProtocol"]
         ),
         .testTarget(
+            name: "DroverControlTests",
+            dependencies: ["DroverControl", "DroverCore", "DroverDaemon", "DroverProtocol", "DroverTestSupport", "droverd", "droverctl"]
+        ),
+        .testTarget(
             name: "DroverPostgresTests",
             dependencies: ["DroverPostgres", "DroverTestSupport"]
         ),
@@ -122,7 +147,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverDaemonTests",
-            dependencies: ["DroverCore", "DroverDaemon", "DroverRunner", "DroverTestSupport", "droverd"]
+            dependencies: ["DroverCore", "DroverDaemon", "DroverProtocol", "DroverRunner", "DroverTestSupport", "droverd"]
         ),
         .testTarget(
             name: "DroverCLITests",

@@ -20,21 +20,25 @@ public struct MessageFramer: Sendable {
     public var pending: Int { buffer.count }
 
     /// Adds received bytes and returns every complete message (without its NUL).
-    public mutating func append(_ bytes: some Sequence<UInt8>) throws(Failure) -> [[UInt8]] {
+    public mutating func append<Bytes: Collection<UInt8>>(_ bytes: Bytes) throws(Failure) -> [[UInt8]] {
         var messages: [[UInt8]] = []
-        for byte in bytes {
-            if byte == 0 {
-                messages.append(buffer)
-                buffer.removeAll(keepingCapacity: true)
-            } else {
-                guard buffer.count < maximumLength else {
-                    buffer.removeAll()
-                    throw .messageTooLong(limit: maximumLength)
-                }
-                buffer.append(byte)
-            }
+        var rest = bytes[...]
+        while let end = rest.firstIndex(of: 0) {
+            try take(rest[..<end])
+            messages.append(buffer)
+            buffer.removeAll(keepingCapacity: true)
+            rest = rest[rest.index(after: end)...]
         }
+        try take(rest)
         return messages
+    }
+
+    private mutating func take(_ part: some Collection<UInt8>) throws(Failure) {
+        guard buffer.count + part.count <= maximumLength else {
+            buffer.removeAll()
+            throw .messageTooLong(limit: maximumLength)
+        }
+        buffer.append(contentsOf: part)
     }
 
     /// A message ready to send: its JSON and the terminating NUL.

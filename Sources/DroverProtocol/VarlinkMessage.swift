@@ -22,8 +22,8 @@ public struct VarlinkCall: Sendable, Codable, Equatable {
     public var member: String { method.lastIndex(of: ".").map { String(method[method.index(after: $0)...]) } ?? method }
 }
 
-/// A varlink reply: parameters, or an error with its parameters; `continues` when
-/// more replies follow.
+/// A varlink reply as received: parameters, or an error with its parameters;
+/// `continues` when more replies follow.
 public struct VarlinkReply: Sendable, Codable, Equatable {
     public var parameters: JSONValue?
     public var error: String?
@@ -36,6 +36,21 @@ public struct VarlinkReply: Sendable, Codable, Equatable {
     }
 }
 
+/// A reply to send, with typed parameters: encoded straight to JSON, so a status
+/// of ten thousand rows is not first turned into a tree of `JSONValue`s.
+public struct OutgoingReply<Parameters: Encodable & Sendable>: Encodable, Sendable {
+    public var parameters: Parameters?
+    public var error: String?
+    public var continues: Bool?
+
+    public init(parameters: Parameters?, error: String? = nil, continues: Bool? = nil) {
+        self.parameters = parameters
+        self.error = error
+        self.continues = continues
+    }
+}
+
+/// JSON for varlink messages: sorted keys, dates as ISO 8601 strings.
 public enum VarlinkCodec {
     public enum Failure: Error, Sendable, Equatable {
         case notJSON(String)
@@ -43,7 +58,7 @@ public enum VarlinkCodec {
 
     public static func decodeCall(_ bytes: [UInt8]) throws(Failure) -> VarlinkCall {
         do {
-            return try JSONDecoder().decode(VarlinkCall.self, from: Data(bytes))
+            return try decoder.decode(VarlinkCall.self, from: Data(bytes))
         } catch {
             throw .notJSON("not a varlink call: \(error)")
         }
@@ -51,7 +66,7 @@ public enum VarlinkCodec {
 
     public static func decodeReply(_ bytes: [UInt8]) throws(Failure) -> VarlinkReply {
         do {
-            return try JSONDecoder().decode(VarlinkReply.self, from: Data(bytes))
+            return try decoder.decode(VarlinkReply.self, from: Data(bytes))
         } catch {
             throw .notJSON("not a varlink reply: \(error)")
         }
@@ -61,48 +76,19 @@ public enum VarlinkCodec {
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
         return Array(try encoder.encode(value))
     }
-}
 
-/// Any JSON value, for parameters whose shape depends on the method.
-public enum JSONValue: Sendable, Codable, Equatable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+    /// Typed parameters from a call's or reply's `JSONValue`.
+    public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue?) throws -> T {
+        try decoder.decode(type, from: Data(try encode(value ?? .object([:]))))
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
-    }
-
-    public subscript(key: String) -> JSONValue? {
-        if case .object(let object) = self { return object[key] }
-        return nil
-    }
-
-    public var string: String? {
-        if case .string(let value) = self { return value }
-        return nil
+    private static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
     }
 }
+

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DroverProtocol
 import Foundation
 
 /// `droverctl`: the operator's tool. Offline commands (`check`, `new`) work on the
@@ -8,13 +9,25 @@ struct Droverctl: AsyncParsableCommand {
         commandName: "droverctl",
         abstract: "Control drover, which moves a fleet of PostgreSQL databases from one schema revision to the next.",
         discussion: """
-            Offline commands work on the manifest and the revision files and need no daemon:
-              check   validate fleet.d/ and the migrations, lint expand sections
-              new     write a new revision file whose parent is the current head
+            droverd moves every database of the fleet manifest (fleet.d/*.yaml) through each
+            revision's expand, backfill and contract phases: preview follows the newest revision,
+            later tiers move when you promote a revision the previous tier has proven, tenants
+            move in waves, and contracts wait for a release and a maintenance window.
+
+            Most commands talk to droverd over its control socket (--socket, $DROVER_SOCKET).
+            Reading commands work for anyone who can open the socket; changing ones need root or
+            membership of the operators group (fleet.operators_group, default drover).
+            check and new work offline on the files.
 
             Exit codes: 0 success, 1 refused or failed, 2 bad usage, 3 daemon unreachable.
             """,
-        subcommands: [CheckCommand.self, NewCommand.self, MigrateLocalCommand.self]
+        version: DroverVersion.current,
+        subcommands: [
+            StatusCommand.self, PlanCommand.self, PromoteCommand.self, ReleaseCommand.self, DeployCommand.self,
+            PauseCommand.self, ResumeCommand.self, RetryCommand.self, RevertCommand.self, StampCommand.self,
+            AdoptCommand.self, HistoryCommand.self, DriftCommand.self, WindowsCommand.self, WatchCommand.self,
+            ReloadCommand.self, CheckCommand.self, NewCommand.self, MigrateLocalCommand.self,
+        ]
     )
 }
 

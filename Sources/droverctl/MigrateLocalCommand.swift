@@ -94,24 +94,8 @@ enum TrackingRows {
              record.statementsTotal > 0 ? "\(record.statementsApplied)/\(record.statementsTotal)" : "-",
              record.finishedAt.map { formatter.string(from: $0) } ?? "-", record.appliedBy]
         }
-        Table(header: ["REVISION", "PHASE", "STATUS", "ROWS", "STATEMENTS", "FINISHED", "BY"], rows: rows).print()
-    }
-}
-
-/// A plain aligned table for terminals.
-struct Table {
-    var header: [String]
-    var rows: [[String]]
-
-    func print() {
-        let widths = header.indices.map { column in
-            ([header] + rows).map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0
-        }
-        for row in [header] + rows {
-            let cells = row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }
-            Output.line(cells.joined(separator: "  "))
-        }
+        var table = Table("REVISION", "PHASE", "STATUS", "ROWS", "STATEMENTS", "FINISHED", "BY")
+        for row in rows { table.add(row.map { Table.Cell(text: $0) }) }
+        Output.line(table.render())
     }
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import CSystemd
+import DroverControl
 import DroverCore
 import DroverDaemon
+import DroverProtocol
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -12,7 +14,15 @@ import ServiceLifecycle
 struct Droverd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "droverd",
-        abstract: "The drover daemon: moves a fleet of PostgreSQL databases through expand, backfill and contract."
+        abstract: "The drover daemon: moves a fleet of PostgreSQL databases through expand, backfill and contract.",
+        discussion: """
+            droverd reads the manifest directory (fleet.d/*.yaml) and the revision repository it
+            names, keeps its state in fleet.state, and answers droverctl on the control socket
+            (fleet.socket, or the socket systemd passes through LISTEN_FDS). SIGHUP re-reads the
+            manifest and the migrations; SIGTERM stops starting phases, lets running ones finish
+            within --shutdown-grace, and exits.
+            """,
+        version: DroverVersion.current
     )
 
     @Option(help: ArgumentHelp("Manifest directory (fleet.d).", valueName: "dir"))
@@ -27,6 +37,18 @@ struct Droverd: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
 
+    @Option(help: ArgumentHelp("Control socket path, overriding fleet.socket (ignored when systemd passes a socket).", valueName: "path"))
+    var socket: String?
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Close a control connection that has no call in progress for this long.", valueName: "duration"))
+    var idleTimeout = "60s"
+
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp("Control connections open at once, in total.", valueName: "n"))
+    var maxConnections = 256
+
+    @Option(name: .customLong("max-connections-per-user"), help: ArgumentHelp("Control connections open at once per uid (root is held only by the total).", valueName: "n"))
+    var maxConnectionsPerUser = 32
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -36,12 +58,17 @@ struct Droverd: AsyncParsableCommand {
         }
         let logger = Logger(label: "droverd")
         let poll: Duration, grace: Duration
+        var limits = ControlServer.Limits()
         do {
             poll = try DurationText.parse(pollInterval)
             grace = try DurationText.parse(shutdownGrace)
+            limits.idleTimeout = try DurationText.parse(idleTimeout)
         } catch {
             throw ValidationError("\(error)")
         }
+        guard maxConnections > 0, maxConnectionsPerUser > 0 else { throw ValidationError("connection caps must be at least 1") }
+        limits.maximumConnections = maxConnections
+        limits.maximumConnectionsPerUser = maxConnectionsPerUser
 
         let definition: FleetDefinition
         switch FleetDefinition.load(manifestDirectory: manifest) {
@@ -59,10 +86,20 @@ struct Droverd: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let fleet = try await Fleet(definition: definition, store: store, logger: logger, pollInterval: poll)
+        let control: ControlServer
+        do {
+            let source = try ControlServer.source(path: socket ?? definition.socketPath())
+            control = try await ControlServer(fleet: fleet, source: source, limits: limits, version: DroverVersion.current, logger: logger)
+        } catch {
+            logger.critical("not starting: \(error)")
+            throw ExitCode.failure
+        }
         logger.notice("droverd \(ProcessInfo.processInfo.processIdentifier): fleet \(definition.manifest.fleet.name), \(definition.manifest.databases.count) databases, head \(definition.repository.head ?? "none"), state \(store.path)")
         _ = sd_notify(0, "STATUS=\(await fleet.summary())")
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: FleetService(fleet: fleet, grace: grace, logger: logger))],
+            // Shut down in reverse: the fleet drains first, operators can still read
+            // status meanwhile, then the socket closes.
+            services: [.init(service: control), .init(service: FleetService(fleet: fleet, grace: grace, logger: logger))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

@@ -103,7 +103,7 @@ struct TwoDaemonTests {
         try text.write(toFile: otherManifest + "/10-fleet.yaml", atomically: true, encoding: .utf8)
         let binary = try Subprocess.builtProduct("droverd")
         let first = try BackgroundProcess([binary, "--manifest", fixture.manifestDirectory, "--poll-interval", "100ms"])
-        let second = try BackgroundProcess([binary, "--manifest", otherManifest, "--poll-interval", "100ms"])
+        let second = try BackgroundProcess([binary, "--manifest", otherManifest, "--poll-interval", "100ms", "--socket", fixture.directory + "/run/b.sock"])
         let done = try await eventually(timeout: .seconds(60)) {
             try await fixture.scalar("SELECT status FROM drover.revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "preview") == "applied"
         }

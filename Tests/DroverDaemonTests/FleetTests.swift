@@ -1,5 +1,6 @@
 import DroverCore
 import DroverDaemon
+import DroverProtocol
 import DroverRunner
 import DroverTestSupport
 import Foundation

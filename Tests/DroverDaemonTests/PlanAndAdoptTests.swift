@@ -1,5 +1,6 @@
 import DroverCore
 import DroverDaemon
+import DroverProtocol
 import DroverTestSupport
 import Foundation
 import Testing

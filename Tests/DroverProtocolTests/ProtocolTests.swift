@@ -4,17 +4,54 @@ import Testing
 
 @Suite("varlink protocol layer")
 struct ProtocolTests {
-    @Test("the interface description comes from the .varlink file and declares one method per droverctl command")
+    @Test("the interface descriptions come from the .varlink files and declare one method per droverctl command")
     func interface() throws {
-        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Sources/DroverProtocol/io.drover.Fleet.varlink")
-        #expect(FleetInterface.description == (try String(contentsOf: file, encoding: .utf8)))
-        #expect(FleetInterface.description.contains("interface io.drover.Fleet\n"))
-        #expect(Set(FleetInterface.methods) == [
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/DroverProtocol")
+        let fleet = Interfaces.fleet
+        #expect(fleet.text == (try String(contentsOf: folder.appendingPathComponent("io.drover.Fleet.varlink"), encoding: .utf8)))
+        #expect(Interfaces.service.text == (try String(contentsOf: folder.appendingPathComponent("org.varlink.service.varlink"), encoding: .utf8)))
+        #expect(fleet.name == "io.drover.Fleet" && Interfaces.service.name == "org.varlink.service")
+        #expect(Set(fleet.methods.keys) == [
             "Status", "Plan", "Promote", "Release", "Deploy", "Pause", "Resume", "Retry", "Revert",
             "Stamp", "Adopt", "History", "Drift", "Windows", "Watch", "Reload",
         ])
-        #expect(FleetInterface.errors.contains("NotAllowed") && FleetInterface.errors.contains("PromotionRefused"))
+        #expect(fleet.methods["Promote"] == ["revision", "to", "force", "reason"])
+        #expect(fleet.methods["Reload"] == [])
+        #expect(Interfaces.service.methods["GetInterfaceDescription"] == ["interface"])
+        #expect(fleet.errors.contains("NotAllowed") && fleet.errors.contains("PromotionRefused"))
+    }
+
+    @Test("the Swift lists of methods and errors are exactly what the descriptions declare")
+    func declaredAndImplemented() {
+        #expect(Set(FleetMethod.allCases.map(\.rawValue)) == Set(Interfaces.fleet.methods.keys))
+        #expect(Set(FleetErrorName.allCases.map(\.rawValue)) == Set(Interfaces.fleet.errors))
+        #expect(Set(ServiceErrorName.allCases.map(\.rawValue)) == Set(Interfaces.service.errors))
+    }
+
+    @Test("each method's parameter type encodes exactly the fields the description declares")
+    func parameterTypes() throws {
+        func keys(_ value: some Encodable & Sendable) throws -> Set<String> {
+            guard case .object(let object) = try JSONDecoder().decode(JSONValue.self, from: Data(VarlinkCodec.encode(value))) else { return [] }
+            return Set(object.keys)
+        }
+        let full: [FleetMethod: any Encodable & Sendable] = [
+            .status: FleetParameters.Status(tier: "t", db: "d"),
+            .plan: FleetParameters.Plan(revision: "r", to: "t"),
+            .history: FleetParameters.History(db: "d"),
+            .drift: FleetParameters.None(), .windows: FleetParameters.None(), .watch: FleetParameters.None(), .reload: FleetParameters.None(),
+            .promote: FleetParameters.Promote(revision: "r", to: "t", force: true, reason: "x"),
+            .release: FleetParameters.Release(revision: "r", tier: "t"),
+            .deploy: FleetParameters.Deploy(revision: "r", tier: "t"),
+            .pause: FleetParameters.Scope(tier: "t", db: "d"), .resume: FleetParameters.Scope(tier: "t", db: "d"),
+            .retry: FleetParameters.Database(db: "d"), .adopt: FleetParameters.Database(db: "d"),
+            .revert: FleetParameters.Revert(db: "d", revision: "r"),
+            .stamp: FleetParameters.Stamp(db: "d", revision: "r", phase: "expand", reason: "x"),
+        ]
+        for method in FleetMethod.allCases {
+            let value = try #require(full[method], "no sample for \(method)")
+            #expect(try keys(value) == Set(Interfaces.fleet.methods[method.rawValue] ?? []), "\(method)")
+        }
     }
 
     @Test("NUL framing: messages split across reads, several in one read")

@@ -106,7 +106,7 @@ struct PhaseRunnerTests {
         let prober = try await fixture.cluster.connect(database: fixture.database)
         let clock = ContinuousClock()
         var worst = Duration.zero
-        let until = clock.now + .seconds(3)
+        let until = clock.now + .seconds(4)
         while clock.now < until {
             let started = clock.now
             try await prober.query("SELECT count(*) FROM busy")
@@ -118,8 +118,9 @@ struct PhaseRunnerTests {
         await prober.close()
         #expect(outcome.attempts > 1)
         // Without lock_timeout a reader would queue behind the ALTER for the blocker's
-        // whole 3 s; with it, for at most 300 ms (plus scheduling noise on a busy machine).
-        #expect(worst < .milliseconds(300 + 900), "a reader waited \(worst)")
+        // whole 4 s; with it, for at most 300 ms (plus scheduling noise: the suite runs
+        // daemons and clusters in parallel on two cores).
+        #expect(worst < .milliseconds(300 + 1700), "a reader waited \(worst)")
         #expect(try await fixture.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'busy' AND column_name = 'note'") == "1")
     }
 

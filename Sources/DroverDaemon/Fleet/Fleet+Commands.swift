@@ -1,4 +1,5 @@
 import DroverCore
+import DroverProtocol
 import DroverRunner
 import Foundation
 
@@ -11,17 +12,19 @@ extension Fleet {
     public func promote(_ revision: String, to tier: String? = nil, force: Bool = false, reason: String? = nil, by caller: Caller = .daemon) async throws(FleetError) -> String {
         let id = try resolve(revision)
         let pipeline = manifest.fleet.pipeline
-        guard pipeline.count > 1 || tier != nil else { throw .invalidParameter("the pipeline has one tier: nothing to promote to") }
+        guard pipeline.count > 1 || tier != nil else { throw .invalidParameter("to", reason: "the pipeline has one tier: nothing to promote to") }
         let destination = tier ?? pipeline[1]
         try checkTier(destination)
         if scheduler.tiers[destination]?.target == id {
-            return "\(destination) already has target \(id); nothing changed"
+            let message = "\(destination) already has target \(id); nothing changed"
+            await audit("promote", ["revision": id, "tier": destination, "force": String(force), "reason": reason ?? ""], message, caller)
+            return message
         }
         let fingerprints = ((try? await store.fingerprints(at: id)) ?? [:]).mapValues(\.digest)
         if let refusal = scheduler.promotionRefusal(of: id, to: destination, fingerprints: fingerprints) {
             guard force else { throw .promotionRefused(revision: id, tier: destination, reason: refusal) }
             guard let reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw .invalidParameter("--force needs --reason: say why the gate is overridden (it goes to the audit log)")
+                throw .invalidParameter("reason", reason: "--force needs --reason: say why the gate is overridden (it goes to the audit log)")
             }
             logger.warning("promotion of \(id) to \(destination) forced: \(refusal); reason: \(reason)")
         }
@@ -31,7 +34,6 @@ extension Fleet {
         scheduler.tiers[destination] = control
         let message = "\(destination) now targets \(id)"
         await audit("promote", ["revision": id, "tier": destination, "force": String(force), "reason": reason ?? ""], message, caller)
-        emit("promote", message, tier: destination)
         return message
     }
 
@@ -47,7 +49,6 @@ extension Fleet {
         }
         let message = changed.isEmpty ? "\(id) was already released; nothing changed" : "released \(id) in \(changed.joined(separator: ", "))"
         await audit("release", ["revision": id, "tier": tier ?? "*"], message, caller)
-        emit("release", message)
         return message
     }
 
@@ -56,7 +57,11 @@ extension Fleet {
     public func deploy(_ revision: String, tier: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
         let id = try resolve(revision)
         try checkTier(tier)
-        if scheduler.tiers[tier]?.target == id { return "\(tier) is already pinned to \(id); nothing changed" }
+        if scheduler.tiers[tier]?.target == id {
+            let message = "\(tier) is already pinned to \(id); nothing changed"
+            await audit("deploy", ["revision": id, "tier": tier], message, caller)
+            return message
+        }
         var control = scheduler.tiers[tier] ?? TierControl()
         control.target = id
         control.wavesFinished = [:]
@@ -81,15 +86,26 @@ extension Fleet {
         let message: String
         if let database {
             try checkDatabase(database)
-            if paused { scheduler.pause(database: database) } else { scheduler.resume(database: database) }
-            try? await store.setPaused(database, paused)
-            message = "\(database) \(verb)"
+            if scheduler.pausedDatabases.contains(database) == paused {
+                message = "\(database) was already \(paused ? "paused" : "running"); nothing changed"
+            } else {
+                if paused { scheduler.pause(database: database) } else { scheduler.resume(database: database) }
+                do { try await store.setPaused(database, paused) } catch { throw .stateStore("cannot record the pause of \(database): \(error)") }
+                message = "\(database) \(verb)"
+            }
         } else {
             let tiers = try tier.map { name throws(FleetError) in try checkTier(name); return [name] } ?? manifest.fleet.pipeline
-            for name in tiers {
+            // Resuming a halted tier changes it even when it was not paused.
+            let changed = tiers.filter { name in
+                let control = scheduler.tiers[name] ?? TierControl()
+                return paused ? !control.paused : (control.paused || control.halt != nil)
+            }
+            for name in changed {
                 if paused { scheduler.pause(tier: name) } else { scheduler.resume(tier: name) }
             }
-            message = "\(tiers.joined(separator: ", ")) \(verb)"
+            message = changed.isEmpty
+                ? "\(tiers.joined(separator: ", ")) \(tiers.count == 1 ? "was" : "were") already \(paused ? "paused" : "running"); nothing changed"
+                : "\(changed.joined(separator: ", ")) \(verb)"
         }
         await audit(paused ? "pause" : "resume", ["tier": tier ?? "", "db": database ?? ""], message, caller)
         return message
@@ -99,50 +115,52 @@ extension Fleet {
     @discardableResult
     public func retry(_ database: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
         try checkDatabase(database)
+        let failed = scheduler.runtime[database]?.failure != nil
         scheduler.retry(database)
         try? await store.setFailure(database, nil)
         lastObserved[database] = nil
-        await audit("retry", ["db": database], "retrying \(database)", caller)
-        return "retrying \(database)"
+        let message = failed ? "retrying \(database)" : "\(database) has no failure to clear; it is read again now"
+        await audit("retry", ["db": database], message, caller)
+        return message
     }
 
     /// Runs a revision's revert on one database (only before its contract).
     @discardableResult
     public func revert(_ database: String, revision: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
-        let (runner, session) = try prepareManual(database)
+        let (runner, session) = try prepareManual(database, by: caller)
         let id = try resolve(revision)
         do {
             let outcome = try await runner.run(PlannedStep(revision: id, phase: .revert), on: session)
             await session.close()
             lastObserved[database] = nil
-            try? await store.appendHistory(HistoryEntry(database: database, revision: id, phase: .revert, outcome: "reverted", startedAt: clock().addingTimeInterval(-outcome.duration.seconds), finishedAt: clock(), rows: outcome.rows, error: nil, actor: actorName))
+            try? await store.appendHistory(HistoryEntry(database: database, revision: id, phase: .revert, outcome: "reverted", startedAt: clock().addingTimeInterval(-outcome.duration.seconds), finishedAt: clock(), rows: outcome.rows, error: nil, actor: caller.name ?? actorName))
             await audit("revert", ["db": database, "revision": id], "reverted", caller)
             return "reverted \(id) on \(database)"
         } catch {
             await session.close()
-            throw .runner(error)
+            throw .phaseFailed(database: database, error)
         }
     }
 
     /// Records a revision (or one phase of it) as applied without running it.
     @discardableResult
     public func stamp(_ database: String, revision: String, phase: Phase? = nil, reason: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
-        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalidParameter("stamp needs --reason (it goes to the audit log)") }
-        let (runner, session) = try prepareManual(database)
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalidParameter("reason", reason: "stamp needs --reason (it goes to the audit log)") }
+        let (runner, session) = try prepareManual(database, by: caller)
         let id = try resolve(revision)
         do {
             let steps = try await runner.stamp(id, phase: phase, note: reason, on: session)
             await session.close()
             lastObserved[database] = nil
             for step in steps {
-                try? await store.appendHistory(HistoryEntry(database: database, revision: step.revision, phase: step.phase, outcome: "stamped", startedAt: clock(), finishedAt: clock(), rows: 0, error: nil, actor: actorName))
+                try? await store.appendHistory(HistoryEntry(database: database, revision: step.revision, phase: step.phase, outcome: "stamped", startedAt: clock(), finishedAt: clock(), rows: 0, error: nil, actor: caller.name ?? actorName))
             }
             let message = "stamped \(steps.map(\.description).joined(separator: ", ")) on \(database)"
             await audit("stamp", ["db": database, "revision": id, "phase": phase?.rawValue ?? "", "reason": reason], message, caller)
             return message
         } catch {
             await session.close()
-            throw .runner(error)
+            throw .phaseFailed(database: database, error)
         }
     }
 
@@ -196,11 +214,11 @@ extension Fleet {
         }
     }
 
-    func checkTier(_ tier: String) throws(FleetError) {
+    public func checkTier(_ tier: String) throws(FleetError) {
         guard manifest.fleet.pipeline.contains(tier) else { throw .unknownTier(tier, known: manifest.fleet.pipeline) }
     }
 
-    func checkDatabase(_ name: String) throws(FleetError) {
+    public func checkDatabase(_ name: String) throws(FleetError) {
         guard scheduler.database(named: name) != nil else {
             let names = manifest.databases.map(\.name)
             throw .unknownDatabase(name, suggestion: names.min { Self.distance(name, $0) < Self.distance(name, $1) })
@@ -211,18 +229,26 @@ extension Fleet {
         abs(a.count - b.count) + zip(a, b).count { $0 != $1 }
     }
 
-    private func prepareManual(_ database: String) throws(FleetError) -> (PhaseRunner, RunnerSession) {
+    private func prepareManual(_ database: String, by caller: Caller) throws(FleetError) -> (PhaseRunner, RunnerSession) {
         try checkDatabase(database)
         guard running[database] == nil else { throw .busy(database: database, reason: "a phase is running on it; try again when it has finished") }
         guard let spec = scheduler.database(named: database) else { throw .unknownDatabase(database, suggestion: nil) }
         do {
-            return (PhaseRunner(graph: graph, actor: actorName, logger: logger), RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet)))
+            // applied_by in the tracking table names the operator too.
+            let actor = caller.name.map { "\($0) via \(actorName)" } ?? actorName
+            return (PhaseRunner(graph: graph, actor: actor, logger: logger), RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet)))
         } catch {
-            throw .runner(error)
+            throw .phaseFailed(database: database, error)
         }
     }
 
-    private func audit(_ action: String, _ parameters: [String: String], _ result: String, _ caller: Caller) async {
+    /// A changing request that was refused or failed: audited like a change, with
+    /// the reason as its result.
+    public func auditRefusal(_ action: String, _ parameters: [String: String], reason: String, by caller: Caller) async {
+        await audit(action, parameters, "refused: \(reason)", caller)
+    }
+
+    func audit(_ action: String, _ parameters: [String: String], _ result: String, _ caller: Caller) async {
         let text = parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         do {
             try await store.appendAudit(action: action, parameters: text, result: result, uid: caller.uid, pid: caller.pid, at: clock())
@@ -230,12 +256,8 @@ extension Fleet {
             logger.error("cannot write the audit log: \(error)")
         }
         logger.notice("\(action): \(result)", metadata: ["uid": "\(caller.uid.map(String.init) ?? "-")", "pid": "\(caller.pid.map(String.init) ?? "-")"])
+        // Every change and refusal is also an event for `droverctl watch`.
+        emit(action, result + (caller.name.map { " (by \($0))" } ?? ""), database: parameters["db"].flatMap { $0.isEmpty ? nil : $0 },
+             tier: parameters["tier"].flatMap { $0.isEmpty || $0 == "*" ? nil : $0 })
     }
-}
-
-/// One database that differs from the others at its revision.
-public struct DriftReport: Sendable, Codable, Hashable {
-    public var database: String
-    public var revision: String
-    public var differences: [String]
 }

@@ -40,7 +40,7 @@ extension Fleet {
                                 connection = try await PostgresConnection.connect(Self.observerConfiguration(targets[0].connection))
                             }
                             let batch = try await runner.observe(targets, on: connection!)
-                            return (dsn, connection, members.map { ($0.name, batch[$0.name].map { .success($0) } ?? .failure(FleetError.invalidParameter("not observed"))) })
+                            return (dsn, connection, members.map { ($0.name, batch[$0.name].map { .success($0) } ?? .failure(FleetError.busy(database: $0.name, reason: "not in the batch read of its database"))) })
                         } catch {
                             if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
                             return (dsn, connection, members.map { ($0.name, .failure(error)) })

@@ -1,4 +1,5 @@
 import DroverCore
+import DroverProtocol
 import DroverRunner
 import Foundation
 
@@ -71,9 +72,9 @@ extension Fleet {
             versions = try await runner.observe(session).alembicVersions ?? []
             await session.close()
         } catch {
-            throw .runner(error)
+            throw .phaseFailed(database: database, error)
         }
-        guard !versions.isEmpty else { throw .invalidParameter("\(database) has no alembic_version rows: nothing to adopt") }
+        guard !versions.isEmpty else { throw .invalidParameter("db", reason: "\(database) has no alembic_version rows: nothing to adopt") }
         if let unknown = versions.first(where: { graph[$0] == nil }) {
             throw .unknownRevision(unknown, reason: "\(database) is at Alembic revision \(unknown), which the revision repository does not have")
         }
@@ -83,35 +84,4 @@ extension Fleet {
         }
         return "adopted \(database): " + messages.joined(separator: "; ")
     }
-}
-
-public struct PlanReport: Sendable, Codable, Hashable {
-    public var revision: String
-    public var tier: String
-    /// Why promote would be refused now, if it would.
-    public var refused: String?
-    public var databases: [DatabasePlan]
-
-    public struct DatabasePlan: Sendable, Codable, Hashable {
-        public var name: String
-        public var wave: String
-        public var phases: [PhasePlan]
-    }
-
-    public struct PhasePlan: Sendable, Codable, Hashable {
-        public var revision: String
-        public var phase: Phase
-        public var sql: String
-        /// For window-bound phases: the earliest moment it may start.
-        public var earliest_start: String?
-    }
-}
-
-public struct WindowRow: Sendable, Codable, Hashable {
-    public var database: String
-    public var window: String
-    public var timezone: String?
-    public var open: Bool
-    public var next_open: String?
-    public var next_close: String?
 }

@@ -1,4 +1,5 @@
 import DroverCore
+import DroverProtocol
 import DroverPostgres
 import DroverRunner
 import Foundation

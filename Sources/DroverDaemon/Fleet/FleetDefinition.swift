@@ -22,4 +22,11 @@ public struct FleetDefinition: Sendable {
         if let directory = environment["STATE_DIRECTORY"]?.split(separator: ":").first { return "\(directory)/state.db" }
         return ".drover/state.db"
     }
+
+    /// `fleet.socket`, else `$RUNTIME_DIRECTORY/control.sock`, else `./.drover/control.sock`.
+    public func socketPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let socket = manifest.fleet.socket { return socket }
+        if let directory = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first { return "\(directory)/control.sock" }
+        return ".drover/control.sock"
+    }
 }

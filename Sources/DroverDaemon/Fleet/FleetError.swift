@@ -9,10 +9,12 @@ public enum FleetError: Error, Sendable, CustomStringConvertible {
     case unknownDatabase(String, suggestion: String?)
     case unknownRevision(String, reason: String)
     case unknownTier(String, known: [String])
-    case invalidParameter(String)
+    /// A request parameter that cannot be acted on, and why.
+    case invalidParameter(String, reason: String)
     case manifestInvalid([Diagnostic])
     case busy(database: String, reason: String)
-    case runner(RunnerError)
+    /// A manual phase (revert, stamp, adopt) failed on a database.
+    case phaseFailed(database: String, RunnerError)
     case stateStore(String)
 
     public var description: String {
@@ -21,10 +23,10 @@ public enum FleetError: Error, Sendable, CustomStringConvertible {
         case .unknownDatabase(let name, let suggestion): "unknown database \(name)" + (suggestion.map { " (did you mean \($0)?)" } ?? "")
         case .unknownRevision(_, let reason): reason
         case .unknownTier(let tier, let known): "unknown tier \(tier) (tiers: \(known.joined(separator: ", ")))"
-        case .invalidParameter(let message): message
+        case .invalidParameter(_, let reason): reason
         case .manifestInvalid(let diagnostics): "the manifest or migrations have errors; still running on the previous ones:\n" + diagnostics.errors.map(\.description).joined(separator: "\n")
         case .busy(let database, let reason): "\(database): \(reason)"
-        case .runner(let error): error.description
+        case .phaseFailed(let database, let error): "\(database): \(error.description)"
         case .stateStore(let message): message
         }
     }

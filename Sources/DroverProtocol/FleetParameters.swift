@@ -1,0 +1,77 @@
+/// The parameters of each `io.drover.Fleet` call, as the interface description
+/// declares them. droverctl encodes them; droverd decodes them, and a field of the
+/// wrong type is an `org.varlink.service.InvalidParameter` naming it.
+public enum FleetParameters {
+    public struct Status: Codable, Sendable {
+        public var tier: String?
+        public var db: String?
+        public init(tier: String? = nil, db: String? = nil) { self.tier = tier; self.db = db }
+    }
+
+    public struct Plan: Codable, Sendable {
+        public var revision: String
+        public var to: String?
+        public init(revision: String, to: String? = nil) { self.revision = revision; self.to = to }
+    }
+
+    public struct History: Codable, Sendable {
+        public var db: String?
+        public init(db: String? = nil) { self.db = db }
+    }
+
+    /// Drift, Windows, Watch, Reload.
+    public struct None: Codable, Sendable {
+        public init() {}
+    }
+
+    public struct Promote: Codable, Sendable {
+        public var revision: String
+        public var to: String?
+        public var force: Bool?
+        public var reason: String?
+        public init(revision: String, to: String? = nil, force: Bool? = nil, reason: String? = nil) {
+            self.revision = revision; self.to = to; self.force = force; self.reason = reason
+        }
+    }
+
+    public struct Release: Codable, Sendable {
+        public var revision: String
+        public var tier: String?
+        public init(revision: String, tier: String? = nil) { self.revision = revision; self.tier = tier }
+    }
+
+    public struct Deploy: Codable, Sendable {
+        public var revision: String
+        public var tier: String
+        public init(revision: String, tier: String) { self.revision = revision; self.tier = tier }
+    }
+
+    /// Pause and Resume: a tier, a database, or (neither) every tier.
+    public struct Scope: Codable, Sendable {
+        public var tier: String?
+        public var db: String?
+        public init(tier: String? = nil, db: String? = nil) { self.tier = tier; self.db = db }
+    }
+
+    /// Retry and Adopt.
+    public struct Database: Codable, Sendable {
+        public var db: String
+        public init(db: String) { self.db = db }
+    }
+
+    public struct Revert: Codable, Sendable {
+        public var db: String
+        public var revision: String
+        public init(db: String, revision: String) { self.db = db; self.revision = revision }
+    }
+
+    public struct Stamp: Codable, Sendable {
+        public var db: String
+        public var revision: String
+        public var phase: String?
+        public var reason: String
+        public init(db: String, revision: String, phase: String? = nil, reason: String) {
+            self.db = db; self.revision = revision; self.phase = phase; self.reason = reason
+        }
+    }
+}

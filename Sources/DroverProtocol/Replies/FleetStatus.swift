@@ -1,0 +1,81 @@
+import DroverCore
+
+/// `Status` and `droverctl status --json` (SPEC §8): `{"databases": [...], "tiers": [...]}`.
+public struct FleetStatus: Sendable, Codable, Hashable {
+    public var databases: [DatabaseRow]
+    public var tiers: [TierRow]
+
+    public init(databases: [DatabaseRow], tiers: [TierRow]) {
+        self.databases = databases
+        self.tiers = tiers
+    }
+
+    public struct DatabaseRow: Sendable, Codable, Hashable {
+        public var name: String
+        public var tier: String
+        public var wave: String?
+        /// host:port, never the full conninfo.
+        public var server: String?
+        public var schema: String?
+        public var expanded: String?
+        public var contracted: String?
+        public var target: String?
+        public var state: DatabaseStateWord
+        public var next_window: String?
+        public var error: String?
+        public var alembic: String?
+
+        public init(
+            name: String, tier: String, wave: String?, server: String?, schema: String?, expanded: String?, contracted: String?,
+            target: String?, state: DatabaseStateWord, next_window: String?, error: String?, alembic: String?
+        ) {
+            self.name = name; self.tier = tier; self.wave = wave; self.server = server; self.schema = schema
+            self.expanded = expanded; self.contracted = contracted; self.target = target; self.state = state
+            self.next_window = next_window; self.error = error; self.alembic = alembic
+        }
+
+        // Absent optionals are written as `null` (SPEC §8: "null where there is none").
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(tier, forKey: .tier)
+            try container.encode(wave, forKey: .wave)
+            try container.encode(server, forKey: .server)
+            try container.encode(schema, forKey: .schema)
+            try container.encode(expanded, forKey: .expanded)
+            try container.encode(contracted, forKey: .contracted)
+            try container.encode(target, forKey: .target)
+            try container.encode(state, forKey: .state)
+            try container.encode(next_window, forKey: .next_window)
+            try container.encode(error, forKey: .error)
+            try container.encode(alembic, forKey: .alembic)
+        }
+    }
+
+    public struct TierRow: Sendable, Codable, Hashable {
+        public var name: String
+        public var target: String?
+        public var released: String?
+        /// `idle`, `rolling`, `halted`, `paused` or `done`.
+        public var state: String
+        public var wave: String?
+        public var failed: [String]
+
+        public init(name: String, target: String?, released: String?, state: String, wave: String?, failed: [String]) {
+            self.name = name; self.target = target; self.released = released; self.state = state; self.wave = wave; self.failed = failed
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(target, forKey: .target)
+            try container.encode(released, forKey: .released)
+            try container.encode(state, forKey: .state)
+            try container.encode(wave, forKey: .wave)
+            try container.encode(failed, forKey: .failed)
+        }
+    }
+
+    public func database(_ name: String) -> DatabaseRow? { databases.first { $0.name == name } }
+    public func tier(_ name: String) -> TierRow? { tiers.first { $0.name == name } }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import DroverProtocol
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Talking to droverd: one call, its reply decoded, and every way it can go wrong
+/// turned into a message a person can act on and the exit code scripts rely on
+/// (1 refused or failed, 3 unreachable).
+struct Daemon {
+    let options: GlobalOptions
+
+    /// Calls `method` and decodes its reply.
+    func call<P: Encodable & Sendable, R: Decodable>(_ method: FleetMethod, _ parameters: P, as reply: R.Type) throws -> R {
+        let client = try connect()
+        let answer: VarlinkReply
+        do {
+            answer = try client.call(method.qualifiedName, parameters)
+        } catch {
+            throw unreachable("\(error)")
+        }
+        return try decode(answer, as: reply)
+    }
+
+    /// A changing call: prints the daemon's message (or `{"message": ...}` with --json).
+    func change<P: Encodable & Sendable>(_ method: FleetMethod, _ parameters: P) throws {
+        let reply = try call(method, parameters, as: MessageReply.self)
+        if options.json { Output.json(reply) } else { Output.line(reply.message) }
+    }
+
+    func connect() throws -> VarlinkClient {
+        let path = options.socketPath
+        do {
+            return try VarlinkClient(path: path)
+        } catch VarlinkClient.Failure.cannotConnect(_, let code) {
+            let hint = switch code {
+            case EACCES, EPERM: " — is your user in droverd's operators group (fleet.operators_group, default drover)?"
+            case ENOENT, ECONNREFUSED: " — is droverd running? If it listens elsewhere, pass --socket or set DROVER_SOCKET."
+            default: ""
+            }
+            throw unreachable("cannot connect to \(path): \(String(cString: strerror(code)))\(hint)")
+        } catch {
+            throw unreachable("\(error)")
+        }
+    }
+
+    func decode<R: Decodable>(_ answer: VarlinkReply, as reply: R.Type) throws -> R {
+        if let error = answer.error {
+            if options.json { Output.json(ErrorOutput(error: error, parameters: answer.parameters)) }
+            Output.error(Self.describe(error: error, parameters: answer.parameters))
+            throw ExitCode(ExitStatus.failed)
+        }
+        do {
+            return try VarlinkCodec.decode(reply, from: answer.parameters)
+        } catch {
+            throw unreachable("droverd's reply is not what this droverctl expects (\(error)); are both the same version?")
+        }
+    }
+
+    /// One line for a varlink error: drover's own carry a message; the standard
+    /// ones name what was wrong.
+    static func describe(error: String, parameters: JSONValue?) -> String {
+        if let message = parameters?["message"]?.string { return "droverctl: \(message)" }
+        let detail = parameters?["parameter"]?.string.map { "parameter \($0)" }
+            ?? parameters?["method"]?.string ?? parameters?["interface"]?.string
+        return "droverctl: droverd answered \(error)" + (detail.map { ": \($0)" } ?? "")
+    }
+
+    private func unreachable(_ message: String) -> ExitCode {
+        Output.error("droverctl: \(message)")
+        return ExitCode(ExitStatus.unreachable)
+    }
+
+    struct ErrorOutput: Encodable {
+        var error: String
+        var parameters: JSONValue?
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import DroverProtocol
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show every database's revisions and state, and each tier's target.",
+        discussion: """
+            One row per database: its tier and wave, the revision expanded and contracted in it,
+            its tier's target, its state (current, pending, expanding, backfilling,
+            waiting-window, waiting-release, contracting, failed, tampered, unreachable, paused,
+            locked, gone), the next opening of its window, and its last error. Below, one row per
+            tier: its target, what is released, its state (idle, rolling, halted, paused, done),
+            its current wave and the databases that failed in it.
+
+            --json prints {"databases": [...], "tiers": [...]} with revision ids in full.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Only this tier.", valueName: "tier"))
+    var tier: String?
+
+    @Option(help: ArgumentHelp("Only this database.", valueName: "name"))
+    var db: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let status = try Daemon(options: global).call(.status, FleetParameters.Status(tier: tier, db: db), as: FleetStatus.self)
+        if global.json { return Output.json(status) }
+        var databases = Table("DATABASE", "TIER", "WAVE", "EXPANDED", "CONTRACTED", "TARGET", "STATE", "NEXT WINDOW", "ERROR")
+        for row in status.databases {
+            databases.add([
+                .init(text: row.name), .init(text: row.tier), .init(text: Format.text(row.wave)),
+                .init(text: Format.revision(row.expanded)), .init(text: Format.revision(row.contracted)), .init(text: Format.revision(row.target)),
+                .init(text: row.state.rawValue, colour: Format.colour(of: row.state)),
+                .init(text: Format.time(row.next_window)), .init(text: Format.text(row.error?.split(separator: "\n").first.map(String.init))),
+            ])
+        }
+        Output.line(databases.render())
+        Output.line()
+        var tiers = Table("TIER", "TARGET", "RELEASED", "STATE", "WAVE", "FAILED")
+        for row in status.tiers {
+            tiers.add([
+                .init(text: row.name), .init(text: Format.revision(row.target)), .init(text: Format.revision(row.released)),
+                .init(text: row.state, colour: Format.colour(ofTierState: row.state)), .init(text: Format.text(row.wave)),
+                .init(text: row.failed.isEmpty ? "-" : row.failed.joined(separator: ", "), colour: row.failed.isEmpty ? nil : .red),
+            ])
+        }
+        Output.line(tiers.render())
+    }
+}

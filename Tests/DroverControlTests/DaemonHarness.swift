@@ -1,0 +1,88 @@
+import DroverProtocol
+import DroverTestSupport
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real droverd process on a fixture fleet, reachable on the fixture's socket,
+/// and droverctl runs against it.
+struct RunningDaemon {
+    let fixture: FleetFixture
+    let process: BackgroundProcess
+    var socket: String { fixture.socketPath }
+
+    static func start(_ fixture: FleetFixture, arguments: [String] = [], socketDirectoryMode: mode_t? = nil) async throws -> RunningDaemon {
+        if let socketDirectoryMode {
+            // An administrator's choice of who may reach the socket at all.
+            try FileManager.default.createDirectory(atPath: fixture.directory + "/run", withIntermediateDirectories: true)
+            chmod(fixture.directory + "/run", socketDirectoryMode)
+        }
+        let process = try BackgroundProcess([try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory,
+                                             "--poll-interval", "200ms", "--shutdown-grace", "2s"] + arguments)
+        let daemon = RunningDaemon(fixture: fixture, process: process)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if (try? VarlinkClient(path: daemon.socket)) != nil { return daemon }
+            if await process.wait(timeout: .milliseconds(1)) != nil { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("droverd did not listen on \(daemon.socket): \(process.output)")
+        throw CancellationError()
+    }
+
+    /// droverctl with this daemon's socket.
+    func ctl(_ arguments: String..., environment: [String: String] = ["NO_COLOR": "1"]) throws -> Subprocess.Result {
+        try Subprocess.run([try Subprocess.builtProduct("droverctl")] + arguments + ["--socket", socket], environment: environment)
+    }
+
+    /// `ctl(..., "--json")` decoded.
+    func json<T: Decodable>(_ type: T.Type, _ arguments: String...) throws -> T {
+        let result = try Subprocess.run([try Subprocess.builtProduct("droverctl")] + arguments + ["--socket", socket, "--json"])
+        guard result.status == 0 else { throw HarnessError(description: "droverctl \(arguments) exited \(result.status): \(result.errors)") }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(type, from: Data(result.output.utf8))
+    }
+
+    func client() throws -> VarlinkClient {
+        try VarlinkClient(path: socket, receiveTimeout: .seconds(20))
+    }
+
+    /// Polls `status` until `condition` holds.
+    func waitFor(_ what: String, timeout: Duration = .seconds(40), _ condition: (FleetStatus) -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var last: FleetStatus?
+        while ContinuousClock.now < deadline {
+            if let status = try? json(FleetStatus.self, "status") {
+                if condition(status) { return }
+                last = status
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("timed out waiting for \(what); last status: \(String(describing: last?.databases.map { "\($0.name)=\($0.state.rawValue)/\($0.expanded ?? "-")/\($0.contracted ?? "-")" }))")
+        throw CancellationError()
+    }
+
+    /// Rows of the audit log, read from the state file with Python's sqlite3 (the
+    /// daemon holds the store's lock; SQLite readers do not need it).
+    func audit() throws -> [String] {
+        let script = "import sqlite3,sys\nfor r in sqlite3.connect(sys.argv[1]).execute('SELECT action, parameters, result, uid, pid FROM audit ORDER BY rowid'): print('|'.join(map(str, r)))"
+        let result = try Subprocess.run(["python3", "-c", script, fixture.statePath])
+        return result.output.split(separator: "\n").map(String.init)
+    }
+
+    func stop() async {
+        process.signal(SIGTERM)
+        _ = await process.wait(timeout: .seconds(20))
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+}
+
+extension VarlinkReply {
+    var message: String? { parameters?["message"]?.string }
+}

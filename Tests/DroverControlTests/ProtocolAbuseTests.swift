@@ -1,0 +1,106 @@
+import DroverProtocol
+import DroverTestSupport
+import Foundation
+import Testing
+
+/// A raw varlink call: the JSON as given, with its NUL.
+private func raw(_ json: String) -> [UInt8] { Array(json.utf8) + [0] }
+
+@Suite("the control socket under bad and hostile input")
+struct ProtocolAbuseTests {
+    @Test("oversized, not JSON, unknown method or interface, wrong types, unknown fields: named errors, and the daemon serves on")
+    func badInput() async throws {
+        let fixture = try await FleetFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        let daemon = try await RunningDaemon.start(fixture)
+        defer { Task { await daemon.stop() } }
+        let bystander = try daemon.client()
+
+        // 2 MiB without a terminator: ProtocolError, then the connection is closed.
+        let flood = try daemon.client()
+        try? flood.write([UInt8](repeating: UInt8(ascii: "a"), count: 2 << 20))
+        let tooLong = try flood.next()
+        #expect(tooLong.error == "io.drover.Fleet.ProtocolError")
+        #expect(tooLong.message?.contains("longer than 1048576 bytes") == true)
+        #expect(throws: VarlinkClient.Failure.self) { _ = try flood.next() }
+
+        let garbage = try daemon.client()
+        try garbage.write(raw("{not json"))
+        #expect(try garbage.next().error == "io.drover.Fleet.ProtocolError")
+        #expect(throws: VarlinkClient.Failure.self) { _ = try garbage.next() }
+
+        // Errors about the call itself leave the connection open.
+        let client = try daemon.client()
+        try client.write(raw(#"{"method": "io.drover.Fleet.Explode"}"#))
+        let notFound = try client.next()
+        #expect(notFound.error == "org.varlink.service.MethodNotFound" && notFound.parameters?["method"]?.string == "io.drover.Fleet.Explode")
+        try client.write(raw(#"{"method": "com.example.Other.Call"}"#))
+        #expect(try client.next().error == "org.varlink.service.InterfaceNotFound")
+        try client.write(raw(#"{"method": "io.drover.Fleet.Status", "parameters": {"tier": 5}}"#))
+        let wrongType = try client.next()
+        #expect(wrongType.error == "org.varlink.service.InvalidParameter" && wrongType.parameters?["parameter"]?.string == "tier")
+        try client.write(raw(#"{"method": "io.drover.Fleet.Pause", "parameters": {"teir": "tenants"}}"#))
+        let misspelt = try client.next()
+        #expect(misspelt.error == "org.varlink.service.InvalidParameter" && misspelt.parameters?["parameter"]?.string == "teir")
+        try client.write(raw(#"{"method": "io.drover.Fleet.Promote", "parameters": {}}"#))
+        #expect(try client.next().parameters?["parameter"]?.string == "revision")
+        try client.write(raw(#"{"method": "io.drover.Fleet.Watch"}"#))
+        #expect(try client.next().error == "org.varlink.service.ExpectedMore")
+        let status = try client.call(FleetMethod.status.qualifiedName, FleetParameters.Status())
+        #expect(status.error == nil && status.parameters?["databases"] != nil)
+
+        // Meanwhile the first connection was never disturbed.
+        #expect(try bystander.call(FleetMethod.status.qualifiedName, FleetParameters.Status(tier: "preview")).error == nil)
+        // Nothing above changed the fleet: the misspelt pause paused nothing.
+        #expect(try daemon.json(FleetStatus.self, "status").tiers.allSatisfy { $0.state != "paused" })
+    }
+
+    @Test("the service interface describes itself with the .varlink text; oneway calls act without a reply")
+    func serviceInterfaceAndOneway() async throws {
+        let fixture = try await FleetFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        let daemon = try await RunningDaemon.start(fixture)
+        defer { Task { await daemon.stop() } }
+        let client = try daemon.client()
+
+        let info = try client.call("org.varlink.service.GetInfo", FleetParameters.None())
+        #expect(info.parameters?["product"]?.string == "droverd")
+        #expect(info.parameters?["interfaces"] == .array([.string("org.varlink.service"), .string("io.drover.Fleet")]))
+        struct Interface: Encodable, Sendable { var interface: String }
+        let description = try client.call("org.varlink.service.GetInterfaceDescription", Interface(interface: "io.drover.Fleet"))
+        #expect(description.parameters?["description"]?.string == Interfaces.fleet.text)
+        #expect(try client.call("org.varlink.service.GetInterfaceDescription", Interface(interface: "no.such")).error == "org.varlink.service.InterfaceNotFound")
+
+        // A oneway pause gets no reply: the next reply on the connection is Status's.
+        try client.send(FleetMethod.pause.qualifiedName, FleetParameters.Scope(tier: "tenants"), oneway: true)
+        let status = try VarlinkCodec.decode(FleetStatus.self, from: try client.call(FleetMethod.status.qualifiedName, FleetParameters.Status()).parameters)
+        #expect(status.tier("tenants")?.state == "paused")
+    }
+
+    @Test("idle and half-sent connections are closed after the idle timeout; connection caps hold and free up")
+    func limits() async throws {
+        let fixture = try await FleetFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        let daemon = try await RunningDaemon.start(fixture, arguments: ["--idle-timeout", "1s", "--max-connections", "4"])
+        defer { Task { await daemon.stop() } }
+
+        let silent = try daemon.client()
+        let trickle = try daemon.client()
+        try trickle.write(Array(#"{"method": "io.drover.Fleet.Sta"#.utf8))
+        let started = ContinuousClock.now
+        #expect(throws: VarlinkClient.Failure.self) { _ = try silent.next() }
+        #expect(throws: VarlinkClient.Failure.self) { _ = try trickle.next() }
+        #expect(ContinuousClock.now - started < .seconds(10))
+
+        // Four open connections (the cap); a fifth is told so and closed.
+        let open = try (0..<4).map { _ in try daemon.client() }
+        for client in open { #expect(try client.call(FleetMethod.drift.qualifiedName, FleetParameters.None()).error == nil) }
+        let fifth = try daemon.client()
+        let refused = try fifth.next()
+        #expect(refused.error == "io.drover.Fleet.TooManyConnections" && refused.parameters?["scope"]?.string == "total")
+        // Idle ones time out and make room again.
+        #expect(try await eventually(timeout: .seconds(15)) {
+            (try? daemon.client().call(FleetMethod.drift.qualifiedName, FleetParameters.None()).error) == .some(nil)
+        })
+    }
+}
