@@ -7,10 +7,7 @@ struct CheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Validate the manifest and the revision files, and lint expand sections (offline).",
         discussion: """
-            DIR is the manifest directory (default: fleet.d); the revisions are found through
-            its fleet.migrations. A directory holding only *.sql files is checked as a revision
-            repository on its own. Errors exit 1; lint findings are warnings (exit 0) unless
-            --strict.
+            DIR is the manifest directory (default: fleet.d); the revisions are found through its fleet.migrations. A directory holding only *.sql files is checked as a revision repository on its own. Errors exit 1; lint findings are warnings (exit 0) unless --strict.
             """
     )
 

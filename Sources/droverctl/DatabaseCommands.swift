@@ -42,8 +42,7 @@ struct StampCommand: ParsableCommand {
         commandName: "stamp",
         abstract: "Record a revision as applied on one database without running it.",
         discussion: """
-            For schema changes that were made by hand. Without --phase, every phase of REV (and of
-            its ancestors not yet recorded) is stamped. The reason goes to the audit log.
+            For schema changes that were made by hand. Without --phase, every phase of REV (and of its ancestors not yet recorded) is stamped. The reason goes to the audit log.
             """
     )
 

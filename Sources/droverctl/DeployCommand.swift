@@ -6,8 +6,7 @@ struct DeployCommand: ParsableCommand {
         commandName: "deploy",
         abstract: "Pin a tier's target to a revision.",
         discussion: """
-            For preview, which otherwise follows the newest revision; or to move a tier's target
-            back before its contract has run. Unlike promote, deploy does not check the previous tier.
+            For preview, which otherwise follows the newest revision; or to move a tier's target back before its contract has run. Unlike promote, deploy does not check the previous tier.
             """
     )
 

@@ -6,10 +6,7 @@ struct DriftCommand: ParsableCommand {
         commandName: "drift",
         abstract: "List databases whose schema differs from the others at the same revision.",
         discussion: """
-            drover records a fingerprint of each database's managed schema (tables, columns, types,
-            defaults, nullability, indexes, constraints; not data) after every phase. A database
-            that differs from the majority at its revision is listed with what differs. Exits 0
-            either way; --json for scripts.
+            drover records a fingerprint of each database's managed schema (tables, columns, types, defaults, nullability, indexes, constraints; not data) after every phase. A database that differs from the majority at its revision is listed with what differs. Exits 0 either way; --json for scripts.
             """
     )
 

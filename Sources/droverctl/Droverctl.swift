@@ -9,15 +9,17 @@ struct Droverctl: AsyncParsableCommand {
         commandName: "droverctl",
         abstract: "Control drover, which moves a fleet of PostgreSQL databases from one schema revision to the next.",
         discussion: """
-            droverd moves every database of the fleet manifest (fleet.d/*.yaml) through each
-            revision's expand, backfill and contract phases: preview follows the newest revision,
-            later tiers move when you promote a revision the previous tier has proven, tenants
-            move in waves, and contracts wait for a release and a maintenance window.
+            droverd moves every database of the fleet manifest (fleet.d/*.yaml) through each revision's expand, backfill and contract phases: preview follows the newest revision, later tiers move when you promote a revision the previous tier has proven, tenants move in waves, and contracts wait for a release and a maintenance window.
 
-            Most commands talk to droverd over its control socket (--socket, $DROVER_SOCKET).
-            Reading commands work for anyone who can open the socket; changing ones need root or
-            membership of the operators group (fleet.operators_group, default drover).
-            check and new work offline on the files.
+            Most commands talk to droverd over its control socket (--socket, $DROVER_SOCKET). Reading commands work for anyone who can open the socket; changing ones need root or membership of the operators group (fleet.operators_group, default drover). check and new work offline on the files.
+
+            A release, step by step:
+              droverctl status                         where every database is
+              droverctl plan 3f2a9c1e                  what promoting would do
+              droverctl promote 3f2a9c1e               production expands and backfills
+              droverctl release 3f2a9c1e               contracts may now run, in windows
+              droverctl promote 3f2a9c1e --to tenants  tenants follow, wave by wave
+              droverctl watch                          follow it live
 
             Exit codes: 0 success, 1 refused or failed, 2 bad usage, 3 daemon unreachable.
             """,

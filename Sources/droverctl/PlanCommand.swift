@@ -6,10 +6,7 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Show what promoting a revision would do, without changing anything.",
         discussion: """
-            Lists the databases of the tier in wave order with the phases each would run to reach
-            REV (contracts only up to what the tier has released), the SQL of each phase, and for
-            phases bound to a maintenance window the earliest moment they may start. Says whether
-            promote would be refused now, and why.
+            Lists the databases of the tier in wave order with the phases each would run to reach REV (contracts only up to what the tier has released), the SQL of each phase, and for phases bound to a maintenance window the earliest moment they may start. Says whether promote would be refused now, and why.
             """
     )
 

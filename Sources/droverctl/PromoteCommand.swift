@@ -6,10 +6,7 @@ struct PromoteCommand: ParsableCommand {
         commandName: "promote",
         abstract: "Set the next tier's target to a revision that the previous tier has proven.",
         discussion: """
-            Refused, with the reason, unless every database of the previous tier has REV expanded,
-            none of them failed, and their schemas agree at REV (no drift). --force overrides the
-            gate; it needs --reason, and both go to the audit log. Promoting a tier's current
-            target again changes nothing. Run `droverctl plan REV` first to see what will happen.
+            Refused, with the reason, unless every database of the previous tier has REV expanded, none of them failed, and their schemas agree at REV (no drift). --force overrides the gate; it needs --reason, and both go to the audit log. Promoting a tier's current target again changes nothing. Run `droverctl plan REV` first to see what will happen.
             """
     )
 

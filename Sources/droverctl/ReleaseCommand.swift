@@ -6,9 +6,7 @@ struct ReleaseCommand: ParsableCommand {
         commandName: "release",
         abstract: "Allow contracts up to a revision: the application no longer needs the older schema.",
         discussion: """
-            Contracts (dropping columns, setting NOT NULL, ...) run only after a release, and then
-            only inside each database's maintenance window. Without --tier, REV is released in
-            every tier. Releasing again changes nothing.
+            Contracts (dropping columns, setting NOT NULL, ...) run only after a release, and then only inside each database's maintenance window. Without --tier, REV is released in every tier. Releasing again changes nothing.
             """
     )
 

@@ -6,12 +6,7 @@ struct StatusCommand: ParsableCommand {
         commandName: "status",
         abstract: "Show every database's revisions and state, and each tier's target.",
         discussion: """
-            One row per database: its tier and wave, the revision expanded and contracted in it,
-            its tier's target, its state (current, pending, expanding, backfilling,
-            waiting-window, waiting-release, contracting, failed, tampered, unreachable, paused,
-            locked, gone), the next opening of its window, and its last error. Below, one row per
-            tier: its target, what is released, its state (idle, rolling, halted, paused, done),
-            its current wave and the databases that failed in it.
+            One row per database: its tier and wave, the revision expanded and contracted in it, its tier's target, its state (current, pending, expanding, backfilling, waiting-window, waiting-release, contracting, failed, tampered, unreachable, paused, locked, gone), the next opening of its window, and its last error. Below, one row per tier: its target, what is released, its state (idle, rolling, halted, paused, done), its current wave and the databases that failed in it.
 
             --json prints {"databases": [...], "tiers": [...]} with revision ids in full.
             """

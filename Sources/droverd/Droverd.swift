@@ -16,11 +16,7 @@ struct Droverd: AsyncParsableCommand {
         commandName: "droverd",
         abstract: "The drover daemon: moves a fleet of PostgreSQL databases through expand, backfill and contract.",
         discussion: """
-            droverd reads the manifest directory (fleet.d/*.yaml) and the revision repository it
-            names, keeps its state in fleet.state, and answers droverctl on the control socket
-            (fleet.socket, or the socket systemd passes through LISTEN_FDS). SIGHUP re-reads the
-            manifest and the migrations; SIGTERM stops starting phases, lets running ones finish
-            within --shutdown-grace, and exits.
+            droverd reads the manifest directory (fleet.d/*.yaml) and the revision repository it names, keeps its state in fleet.state, and answers droverctl on the control socket (fleet.socket, or the socket systemd passes through LISTEN_FDS). SIGHUP re-reads the manifest and the migrations; SIGTERM stops starting phases, lets running ones finish within --shutdown-grace, and exits.
             """,
         version: DroverVersion.current
     )

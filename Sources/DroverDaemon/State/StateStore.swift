@@ -163,6 +163,7 @@ public final class StateStore: Sendable {
 
     // MARK: Plumbing
 
+    @discardableResult
     private func run<T: Sendable>(_ work: @escaping @Sendable (SQLite) throws -> T) async throws -> T {
         try await thread.runIfActive { [self] in
             try database.withLock { box in try work(box.sqlite) }
