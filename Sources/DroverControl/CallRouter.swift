@@ -88,7 +88,7 @@ struct CallRouter: Sendable {
             return try reply(try await fleet.plan(p.revision, to: p.to))
         case .history:
             let p = try decode(FleetParameters.History.self, call)
-            let entries = try await fleet.history(p.db).map {
+            let entries = try await fleet.history(p.db).reversed().map {  // newest first, as declared
                 HistoryRow(database: $0.database, revision: $0.revision, phase: $0.phase, outcome: $0.outcome, started_at: $0.startedAt,
                            finished_at: $0.finishedAt, rows: $0.rows, error: $0.error, actor: $0.actor)
             }

@@ -19,8 +19,10 @@ public struct OutgoingCall<Parameters: Encodable & Sendable>: Encodable, Sendabl
 }
 
 /// A blocking varlink client over a Unix stream socket, for droverctl and tests:
-/// one call at a time, replies read until one without `continues`.
-public final class VarlinkClient {
+/// one call at a time, replies read until one without `continues`. Sendable so
+/// that a test can move it to a thread of its own; it must be used by one caller
+/// at a time.
+public final class VarlinkClient: @unchecked Sendable {
     public enum Failure: Error, Sendable, CustomStringConvertible {
         /// The socket could not be opened; `code` is the errno.
         case cannotConnect(path: String, code: Int32)

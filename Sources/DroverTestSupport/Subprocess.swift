@@ -15,6 +15,12 @@ public enum Subprocess {
         public var errors: String
     }
 
+    /// The same on a thread of its own: waiting for a process must not hold one of
+    /// the cooperative pool's two threads, which every other test needs.
+    public static func run(_ arguments: [String], environment: [String: String]? = nil) async throws -> Result {
+        try await offThePool { try run(arguments, environment: environment) }
+    }
+
     public static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> Result {
         let base = "/tmp/drv-cmd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let outputPath = base + ".out", errorPath = base + ".err"
@@ -114,5 +120,13 @@ public final class BackgroundProcess: Sendable {
         var status: Int32 = 0
         waitpid(pid, &status, WNOHANG)
         unlink(outputPath)
+    }
+}
+
+/// Runs blocking work (waitpid, a blocking socket) on a thread of its own, so that
+/// tests never stall the two threads of the cooperative pool.
+public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }

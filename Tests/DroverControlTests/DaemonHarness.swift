@@ -24,7 +24,9 @@ struct RunningDaemon {
         let daemon = RunningDaemon(fixture: fixture, process: process)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            if (try? VarlinkClient(path: daemon.socket)) != nil { return daemon }
+            // Listening, and past start-up: its signal handlers are in place (a
+            // SIGTERM before that ends the process without cleanup, as any daemon).
+            if (try? VarlinkClient(path: daemon.socket)) != nil && process.output.contains("control socket listening") { return daemon }
             if await process.wait(timeout: .milliseconds(1)) != nil { break }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -33,13 +35,13 @@ struct RunningDaemon {
     }
 
     /// droverctl with this daemon's socket.
-    func ctl(_ arguments: String..., environment: [String: String] = ["NO_COLOR": "1"]) throws -> Subprocess.Result {
-        try Subprocess.run([try Subprocess.builtProduct("droverctl")] + arguments + ["--socket", socket], environment: environment)
+    func ctl(_ arguments: String..., environment: [String: String] = ["NO_COLOR": "1"]) async throws -> Subprocess.Result {
+        try await Subprocess.run([try Subprocess.builtProduct("droverctl")] + arguments + ["--socket", socket], environment: environment)
     }
 
     /// `ctl(..., "--json")` decoded.
-    func json<T: Decodable>(_ type: T.Type, _ arguments: String...) throws -> T {
-        let result = try Subprocess.run([try Subprocess.builtProduct("droverctl")] + arguments + ["--socket", socket, "--json"])
+    func json<T: Decodable>(_ type: T.Type, _ arguments: String...) async throws -> T {
+        let result = try await Subprocess.run([try Subprocess.builtProduct("droverctl")] + arguments + ["--socket", socket, "--json"])
         guard result.status == 0 else { throw HarnessError(description: "droverctl \(arguments) exited \(result.status): \(result.errors)") }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -55,7 +57,7 @@ struct RunningDaemon {
         let deadline = ContinuousClock.now + timeout
         var last: FleetStatus?
         while ContinuousClock.now < deadline {
-            if let status = try? json(FleetStatus.self, "status") {
+            if let status = try? await json(FleetStatus.self, "status") {
                 if condition(status) { return }
                 last = status
             }
@@ -67,20 +69,31 @@ struct RunningDaemon {
 
     /// Rows of the audit log, read from the state file with Python's sqlite3 (the
     /// daemon holds the store's lock; SQLite readers do not need it).
-    func audit() throws -> [String] {
+    func audit() async throws -> [String] {
         let script = "import sqlite3,sys\nfor r in sqlite3.connect(sys.argv[1]).execute('SELECT action, parameters, result, uid, pid FROM audit ORDER BY rowid'): print('|'.join(map(str, r)))"
-        let result = try Subprocess.run(["python3", "-c", script, fixture.statePath])
+        let result = try await Subprocess.run(["python3", "-c", script, fixture.statePath])
         return result.output.split(separator: "\n").map(String.init)
     }
 
     func stop() async {
         process.signal(SIGTERM)
-        _ = await process.wait(timeout: .seconds(20))
+        if await process.wait(timeout: .seconds(20)) == nil {
+            Issue.record("droverd did not exit within 20 s of SIGTERM:\n\(process.output)")
+        }
     }
 }
 
 struct HarnessError: Error, CustomStringConvertible {
     var description: String
+}
+
+/// The blocking client's calls, off the cooperative pool.
+extension VarlinkClient {
+    func reply() async throws -> VarlinkReply { try await offThePool { try self.next() } }
+    func send(raw bytes: [UInt8]) async throws { try await offThePool { try self.write(bytes) } }
+    func request<P: Encodable & Sendable>(_ method: String, _ parameters: P) async throws -> VarlinkReply {
+        try await offThePool { try self.call(method, parameters) }
+    }
 }
 
 extension VarlinkReply {

@@ -14,33 +14,33 @@ struct DroverctlTests {
         defer { Task { await daemon.stop() } }
 
         try await daemon.waitFor("preview expanded to r2") { $0.database("preview")?.expanded == "r2" }
-        #expect(try daemon.json(FleetStatus.self, "status", "--db", "preview").database("preview")?.state == .waitingRelease)
+        #expect(try await daemon.json(FleetStatus.self, "status", "--db", "preview").database("preview")?.state == .waitingRelease)
 
-        let plan = try daemon.json(PlanReport.self, "plan", "r2")
+        let plan = try await daemon.json(PlanReport.self, "plan", "r2")
         #expect(plan.tier == "production" && plan.refused == nil)
         #expect(plan.databases.map(\.name) == ["production"])
         #expect(plan.databases[0].phases.map { "\($0.phase.rawValue) \($0.revision)" } == ["expand r1", "expand r2", "backfill r2"])
         #expect(plan.databases[0].phases[0].sql.contains("CREATE TABLE docs"))
-        let humanPlan = try daemon.ctl("plan", "r2")
+        let humanPlan = try await daemon.ctl("plan", "r2")
         #expect(humanPlan.status == 0 && humanPlan.output.contains("promote r2 to production: would be accepted now"), "\(humanPlan.output)")
 
-        let first = try daemon.ctl("promote", "r2")
+        let first = try await daemon.ctl("promote", "r2")
         #expect(first.status == 0 && first.output == "production now targets r2\n", "\(first.output)\(first.errors)")
-        let again = try daemon.ctl("promote", "r2")
+        let again = try await daemon.ctl("promote", "r2")
         #expect(again.status == 0 && again.output.contains("nothing changed"))
         try await daemon.waitFor("production expanded to r2") { $0.database("production")?.expanded == "r2" }
 
-        #expect(try daemon.ctl("release", "r2").status == 0)
+        #expect(try await daemon.ctl("release", "r2").status == 0)
         try await daemon.waitFor("contracts in preview and production") { status in
             ["preview", "production"].allSatisfy { status.database($0)?.state == .current && status.database($0)?.contracted == "r2" }
         }
-        #expect(try daemon.ctl("promote", "r2", "--to", "tenants").status == 0)
+        #expect(try await daemon.ctl("promote", "r2", "--to", "tenants").status == 0)
         try await daemon.waitFor("tenants current") { status in
             status.tier("tenants")?.state == "done" && status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.contracted == "r2" }
         }
 
         // The JSON status has every field of SPEC §8, nulls included.
-        let raw = try daemon.ctl("status", "--json")
+        let raw = try await daemon.ctl("status", "--json")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(raw.output.utf8)) as? [String: Any])
         let row = try #require((object["databases"] as? [[String: Any]])?.first)
         #expect(Set(row.keys).isSuperset(of: ["name", "tier", "wave", "server", "schema", "expanded", "contracted", "target", "state", "next_window", "error", "alembic"]))
@@ -48,15 +48,17 @@ struct DroverctlTests {
         let tier = try #require((object["tiers"] as? [[String: Any]])?.first)
         #expect(Set(tier.keys).isSuperset(of: ["name", "target", "released", "state", "wave", "failed"]))
 
-        let history = try daemon.json(HistoryReply.self, "history", "production")
+        let history = try await daemon.json(HistoryReply.self, "history", "production")
         #expect(history.entries.contains { $0.revision == "r2" && $0.phase == .contract && $0.outcome == "applied" && $0.actor.hasPrefix("droverd@") })
         #expect(history.entries.allSatisfy { $0.database == "production" && $0.seconds >= 0 })
-        let humanHistory = try daemon.ctl("history")
+        #expect(history.entries.first?.phase == .contract, "newest first")
+        #expect(history.entries.map(\.started_at) == history.entries.map(\.started_at).sorted(by: >))
+        let humanHistory = try await daemon.ctl("history")
         #expect(humanHistory.output.hasPrefix("STARTED ") && humanHistory.output.contains("DURATION") && !humanHistory.output.contains("\u{1B}["))
 
         // Each change is in the audit log once, with the caller's uid and pid; the
         // repeated promote is there as "nothing changed".
-        let audit = try daemon.audit()
+        let audit = try await daemon.audit()
         #expect(audit.filter { $0.hasPrefix("promote|") }.count == 3, "\(audit)")
         #expect(audit.contains { $0.hasPrefix("promote|") && $0.contains("nothing changed|\(getuid())|") })
     }
@@ -68,7 +70,7 @@ struct DroverctlTests {
         let daemon = try await RunningDaemon.start(fixture)
         defer { Task { await daemon.stop() } }
 
-        let status = try daemon.ctl("status")
+        let status = try await daemon.ctl("status")
         #expect(status.status == 0)
         let lines = status.output.split(separator: "\n")
         #expect(lines.first?.hasPrefix("DATABASE ") == true && lines.contains { $0.hasPrefix("TIER ") })
@@ -76,32 +78,32 @@ struct DroverctlTests {
         let tierColumn = try #require(lines.first?.range(of: "TIER")?.lowerBound.utf16Offset(in: String(lines[0])))
         for line in lines.dropFirst().prefix(3) { #expect(String(line).dropFirst(tierColumn).first != " ", "\(line)") }
 
-        let unknown = try daemon.ctl("retry", "tenant-acm")
+        let unknown = try await daemon.ctl("retry", "tenant-acm")
         #expect(unknown.status == 1 && unknown.errors.contains("unknown database tenant-acm (did you mean tenant-acme?)"), "\(unknown.errors)")
-        let json = try daemon.ctl("status", "--db", "nope", "--json")
+        let json = try await daemon.ctl("status", "--db", "nope", "--json")
         #expect(json.status == 1 && json.output.contains("\"error\" : \"io.drover.Fleet.UnknownDatabase\""), "\(json.output)")
-        let refused = try daemon.ctl("promote", "r2", "--to", "tenants")
+        let refused = try await daemon.ctl("promote", "r2", "--to", "tenants")
         #expect(refused.status == 1 && refused.errors.contains("promotion of r2 to tenants refused"), "\(refused.errors)")
-        #expect(try daemon.ctl("deploy", "r9", "--tier", "preview").status == 1)
-        #expect(try daemon.ctl("promote").status == 2)
-        #expect(try daemon.ctl("promote", "r2", "--force").status == 2)
-        #expect(try daemon.ctl("pause", "--tier", "tenants", "--db", "tenant-acme").status == 2)
-        #expect(try daemon.ctl("stamp", "preview", "r1", "--phase", "sideways", "--reason", "x").status == 2)
+        #expect(try await daemon.ctl("deploy", "r9", "--tier", "preview").status == 1)
+        #expect(try await daemon.ctl("promote").status == 2)
+        #expect(try await daemon.ctl("promote", "r2", "--force").status == 2)
+        #expect(try await daemon.ctl("pause", "--tier", "tenants", "--db", "tenant-acme").status == 2)
+        #expect(try await daemon.ctl("stamp", "preview", "r1", "--phase", "sideways", "--reason", "x").status == 2)
 
-        let paused = try daemon.ctl("pause", "--db", "tenant-acme")
+        let paused = try await daemon.ctl("pause", "--db", "tenant-acme")
         #expect(paused.status == 0 && paused.output == "tenant-acme paused\n")
-        #expect(try daemon.ctl("pause", "--db", "tenant-acme").output.contains("already paused; nothing changed"))
+        #expect(try await daemon.ctl("pause", "--db", "tenant-acme").output.contains("already paused; nothing changed"))
         try await daemon.waitFor("tenant-acme paused") { $0.database("tenant-acme")?.state == .paused }
-        #expect(try daemon.ctl("resume", "--db", "tenant-acme").status == 0)
+        #expect(try await daemon.ctl("resume", "--db", "tenant-acme").status == 0)
 
-        let windows = try daemon.json(WindowsReply.self, "windows")
+        let windows = try await daemon.json(WindowsReply.self, "windows")
         #expect(windows.windows.count == 3 && windows.windows.allSatisfy { $0.open && $0.window == "always" })
-        #expect(try daemon.json(DriftReply.self, "drift").databases.isEmpty)
+        #expect(try await daemon.json(DriftReply.self, "drift").databases.isEmpty)
 
-        let missing = try Subprocess.run([try Subprocess.builtProduct("droverctl"), "status", "--socket", fixture.directory + "/nowhere.sock"])
+        let missing = try await Subprocess.run([try Subprocess.builtProduct("droverctl"), "status", "--socket", fixture.directory + "/nowhere.sock"])
         #expect(missing.status == 3)
         #expect(missing.errors.contains("cannot connect to \(fixture.directory)/nowhere.sock") && missing.errors.contains("is droverd running?"), "\(missing.errors)")
-        let viaEnvironment = try Subprocess.run([try Subprocess.builtProduct("droverctl"), "status", "--json"], environment: ["DROVER_SOCKET": daemon.socket])
+        let viaEnvironment = try await Subprocess.run([try Subprocess.builtProduct("droverctl"), "status", "--json"], environment: ["DROVER_SOCKET": daemon.socket])
         #expect(viaEnvironment.status == 0)
     }
 
@@ -112,7 +114,7 @@ struct DroverctlTests {
         let daemon = try await RunningDaemon.start(fixture)
         let watcher = try BackgroundProcess([try Subprocess.builtProduct("droverctl"), "watch", "--json", "--socket", daemon.socket])
         try await Task.sleep(for: .milliseconds(500))
-        #expect(try daemon.ctl("pause", "--tier", "tenants").status == 0)
+        #expect(try await daemon.ctl("pause", "--tier", "tenants").status == 0)
         #expect(try await eventually { watcher.output.contains("\"kind\":\"pause\"") }, "\(watcher.output)")
         let line = try #require(watcher.output.split(separator: "\n").first { $0.contains("\"kind\":\"pause\"") })
         let event = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]

@@ -6,11 +6,11 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
 
 /// Python with PyPI's `varlink` package, in the virtualenv scripts/test makes
 /// (made here when a developer runs `swift test` alone).
-private func varlinkPython() throws -> String {
+private func varlinkPython() async throws -> String {
     let python = repositoryRoot + "/.venv-test/bin/python"
-    if (try? Subprocess.run([python, "-c", "import varlink"]).status) != 0 {
-        _ = try Subprocess.run(["python3", "-m", "venv", repositoryRoot + "/.venv-test"])
-        let install = try Subprocess.run([repositoryRoot + "/.venv-test/bin/pip", "install", "--quiet", "--disable-pip-version-check", "varlink"])
+    if (try? await Subprocess.run([python, "-c", "import varlink"]).status) != 0 {
+        _ = try await Subprocess.run(["python3", "-m", "venv", repositoryRoot + "/.venv-test"])
+        let install = try await Subprocess.run([repositoryRoot + "/.venv-test/bin/pip", "install", "--quiet", "--disable-pip-version-check", "varlink"])
         try #require(install.status == 0, "cannot install the Python varlink package: \(install.errors)")
     }
     return python
@@ -20,7 +20,7 @@ private func varlinkPython() throws -> String {
 struct VarlinkPeerTests {
     @Test("Python's varlink client reads the interface description, calls GetInfo and Status, and gets named errors")
     func pythonClient() async throws {
-        let python = try varlinkPython()
+        let python = try await varlinkPython()
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         let daemon = try await RunningDaemon.start(fixture)
@@ -45,7 +45,7 @@ struct VarlinkPeerTests {
                     except varlink.VarlinkError as error:
                         print("error", error.error(), error.parameters()["revision"])
             """
-        let result = try Subprocess.run([python, "-c", script, daemon.socket])
+        let result = try await Subprocess.run([python, "-c", script, daemon.socket])
         #expect(result.status == 0, "\(result.errors)")
         let lines = result.output.split(separator: "\n").map(String.init)
         #expect(lines.contains("interfaces org.varlink.service,io.drover.Fleet"), "\(lines)")

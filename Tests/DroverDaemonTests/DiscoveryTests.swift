@@ -22,7 +22,7 @@ struct DiscoveryTests {
                 every: 1s
             """
         try discover.write(toFile: fixture.manifestDirectory + "/30-discover.yaml", atomically: true, encoding: .utf8)
-        let check = try Subprocess.run([try Subprocess.builtProduct("droverctl"), "check", fixture.manifestDirectory])
+        let check = try await Subprocess.run([try Subprocess.builtProduct("droverctl"), "check", fixture.manifestDirectory])
         #expect(check.status == 0, "\(check.errors)")
         let (fleet, loop) = try await fixture.start()
         try await fleet.deploy("r1", tier: "tenants")
