@@ -1,5 +1,6 @@
 import CSocket
 import CSystemd
+import DroverProtocol
 import Foundation
 import NIOCore
 #if canImport(Glibc)
@@ -58,19 +59,7 @@ enum Syscalls {
 
     /// Whether a process accepts connections on the socket file at `path`.
     static func socketIsLive(_ path: String) -> Bool {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-            raw[path.utf8.count] = 0
-        }
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        } == 0
+        (try? VarlinkClient(path: path)) != nil
     }
 
     static func removeFile(_ path: String) throws(ControlError) {

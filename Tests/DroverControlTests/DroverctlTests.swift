@@ -125,12 +125,3 @@ struct DroverctlTests {
         #expect(await watcher.wait(timeout: .seconds(10)) == 3)
     }
 }
-
-func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return false
-}

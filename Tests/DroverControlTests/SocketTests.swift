@@ -6,6 +6,12 @@ import Testing
 import Glibc
 #endif
 
+/// A socket file left behind by a process that is gone.
+private func leaveStaleSocket(at path: String) async throws {
+    let result = try await Subprocess.run(["python3", "-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", path])
+    try #require(result.status == 0 && FileManager.default.fileExists(atPath: path), "\(result.errors)")
+}
+
 @Suite("where droverd listens")
 struct SocketTests {
     @Test("the socket file is 0660 in a 0750 directory; a stale one is replaced, a live one is not, and it is removed at exit")
@@ -20,7 +26,7 @@ struct SocketTests {
         await first.stop()
         #expect(!FileManager.default.fileExists(atPath: fixture.socketPath), "removed at a clean exit: \(first.process.output)")
 
-        _ = try await Subprocess.run(["python3", "-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", fixture.socketPath])
+        try await leaveStaleSocket(at: fixture.socketPath)
         let second = try await RunningDaemon.start(fixture)
         #expect(second.process.output.contains("replacing the stale control socket"), "\(second.process.output)")
 

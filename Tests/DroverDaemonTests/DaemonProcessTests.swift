@@ -19,15 +19,6 @@ func droverd(_ fixture: DaemonFixture) throws -> BackgroundProcess {
     try BackgroundProcess([try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms", "--shutdown-grace", "2s"])
 }
 
-func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return false
-}
-
 @Suite("droverd as a process")
 struct DaemonProcessTests {
     @Test("SIGKILL in the middle of a backfill, restart: every phase at target, each expand applied once")
