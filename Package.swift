@@ -75,6 +75,7 @@ let package = Package(
             name: "DroverDaemon",
             dependencies: [
                 "CSQLite",
+                "CSystemd",
                 "DroverCore",
                 "DroverPostgres",
                 "DroverProtocol",
@@ -106,7 +107,6 @@ let package = Package(
         .executableTarget(
             name: "droverd",
             dependencies: [
-                "CSystemd",
                 "DroverControl",
                 "DroverCore",
                 "DroverDaemon",

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CSystemd
 import DroverControl
 import DroverCore
 import DroverDaemon
@@ -47,7 +46,14 @@ struct Droverd: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        // Under systemd, stderr is the journal: log there with structured fields.
+        let journal = JournalLogHandler.stderrIsJournal()
         LoggingSystem.bootstrap { label in
+            if journal {
+                var handler = JournalLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
@@ -91,11 +97,14 @@ struct Droverd: AsyncParsableCommand {
             throw ExitCode.failure
         }
         logger.notice("droverd \(ProcessInfo.processInfo.processIdentifier): fleet \(definition.manifest.fleet.name), \(definition.manifest.databases.count) databases, head \(definition.repository.head ?? "none"), state \(store.path)")
-        _ = sd_notify(0, "STATUS=\(await fleet.summary())")
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            // Shut down in reverse: the fleet drains first, operators can still read
-            // status meanwhile, then the socket closes.
-            services: [.init(service: control), .init(service: FleetService(fleet: fleet, grace: grace, logger: logger))],
+            // Shut down in reverse: STOPPING=1 first, then the fleet drains while
+            // operators can still read status, then the socket closes.
+            services: [
+                .init(service: control),
+                .init(service: FleetService(fleet: fleet, grace: grace, logger: logger)),
+                .init(service: SystemdService(fleet: fleet, grace: grace, logger: logger)),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

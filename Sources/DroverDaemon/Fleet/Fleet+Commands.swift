@@ -192,9 +192,11 @@ extension Fleet {
     /// Re-reads manifest and migrations; on any error the old ones stay in force.
     @discardableResult
     public func reload(environment: [String: String] = ProcessInfo.processInfo.environment, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        emit("reloading", "re-reading \(definition.manifestDirectory) and the migrations")
         switch FleetDefinition.load(manifestDirectory: definition.manifestDirectory, environment: environment) {
         case .failure(let error):
             logger.error("reload refused; still running on the previous manifest: \(error)")
+            emit("reload-failed", error.description)
             throw error
         case .success(let loaded):
             definition = loaded

@@ -21,6 +21,11 @@ public actor Fleet {
     let pollInterval: Duration
     let tickInterval: Duration
 
+    /// Beats every round of the loop, for the systemd watchdog.
+    public nonisolated let heartbeat = Heartbeat()
+    var started = false
+    var startWaiters: [CheckedContinuation<Void, Never>] = []
+
     var running: [String: Task<Void, Never>] = [:]
     var lastObserved: [String: Date] = [:]
     var alembic: [String: [String]] = [:]
@@ -66,11 +71,27 @@ public actor Fleet {
     public func run(grace: Duration = .seconds(30)) async {
         await reportIntents()
         await discoverDue(force: true)
+        markStarted()
         while !Task.isCancelled && !stopping {
+            heartbeat.beat()
+            await Failpoints.current.reach("scheduler-loop")
             await step()
             try? await Task.sleep(for: tickInterval)
         }
         await drain(grace: grace)
+    }
+
+    /// Returns once the loop has reconciled what was in flight and run discovery
+    /// (systemd's READY=1 waits for this).
+    public func waitUntilStarted() async {
+        guard !started else { return }
+        await withCheckedContinuation { startWaiters.append($0) }
+    }
+
+    private func markStarted() {
+        started = true
+        for waiter in startWaiters { waiter.resume() }
+        startWaiters = []
     }
 
     /// One round: observe what is due, tick, act. Exposed for tests.
