@@ -29,7 +29,10 @@ public struct JournalLogHandler: LogHandler {
         }
         defer { for buffer in buffers { free(buffer.pointer) } }
         var vectors = buffers.map { iovec(iov_base: UnsafeMutableRawPointer($0.pointer), iov_len: $0.length) }
-        _ = sd_journal_sendv(&vectors, Int32(vectors.count))
+        if sd_journal_sendv(&vectors, Int32(vectors.count)) < 0 {
+            // The journal went away (journald restarting): the line still goes somewhere.
+            FileHandle.standardError.write(Data("\(event.level) \(event.message)\n".utf8))
+        }
     }
 
     /// Whether stderr is connected to the journal: `JOURNAL_STREAM` names its
