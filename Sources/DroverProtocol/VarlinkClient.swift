@@ -98,6 +98,17 @@ public final class VarlinkClient: @unchecked Sendable {
 
     /// The next reply, waiting for it.
     public func next() throws(Failure) -> VarlinkReply {
+        let message = try nextMessage()
+        do {
+            return try VarlinkCodec.decodeReply(message)
+        } catch {
+            throw .connectionLost(path: path, reason: "\(error)")
+        }
+    }
+
+    /// The next reply's bytes (its JSON without the NUL), for decoding straight
+    /// into a typed reply.
+    public func nextMessage() throws(Failure) -> [UInt8] {
         while received.isEmpty {
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
             let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
@@ -111,12 +122,7 @@ public final class VarlinkClient: @unchecked Sendable {
                 throw .connectionLost(path: path, reason: "a reply longer than \(framer.maximumLength) bytes")
             }
         }
-        let message = received.removeFirst()
-        do {
-            return try VarlinkCodec.decodeReply(message)
-        } catch {
-            throw .connectionLost(path: path, reason: "\(error)")
-        }
+        return received.removeFirst()
     }
 
     /// One call, one reply.

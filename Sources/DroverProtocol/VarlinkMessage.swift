@@ -50,6 +50,17 @@ public struct OutgoingReply<Parameters: Encodable & Sendable>: Encodable, Sendab
     }
 }
 
+/// A reply as received, with typed parameters.
+public struct TypedReply<Parameters: Decodable>: Decodable {
+    public var parameters: Parameters
+    public var continues: Bool?
+}
+
+public enum DecodedReply<Parameters: Decodable> {
+    case reply(TypedReply<Parameters>)
+    case error(VarlinkReply)
+}
+
 /// JSON for varlink messages: sorted keys, dates as ISO 8601 strings.
 public enum VarlinkCodec {
     public enum Failure: Error, Sendable, Equatable {
@@ -79,6 +90,18 @@ public enum VarlinkCodec {
         encoder.dateEncodingStrategy = .iso8601
         return Array(try encoder.encode(value))
     }
+
+    /// A reply decoded straight into typed parameters: a large reply (status of
+    /// ten thousand databases) is parsed once, not first into a `JSONValue` tree.
+    /// An error reply comes back as `.error` with its parameters.
+    public static func decodeReply<P: Decodable>(_ bytes: [UInt8], as type: P.Type) throws -> DecodedReply<P> {
+        let data = Data(bytes)
+        let envelope = try decoder.decode(ErrorEnvelope.self, from: data)
+        if envelope.error != nil { return .error(try decoder.decode(VarlinkReply.self, from: data)) }
+        return .reply(try decoder.decode(TypedReply<P>.self, from: data))
+    }
+
+    private struct ErrorEnvelope: Decodable { var error: String? }
 
     /// Typed parameters from a call's or reply's `JSONValue`.
     public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue?) throws -> T {

@@ -14,13 +14,14 @@ struct Daemon {
     /// Calls `method` and decodes its reply.
     func call<P: Encodable & Sendable, R: Decodable>(_ method: FleetMethod, _ parameters: P, as reply: R.Type) throws -> R {
         let client = try connect()
-        let answer: VarlinkReply
+        let message: [UInt8]
         do {
-            answer = try client.call(method.qualifiedName, parameters)
+            try client.send(method.qualifiedName, parameters)
+            message = try client.nextMessage()
         } catch {
             throw unreachable("\(error)")
         }
-        return try decode(answer, as: reply)
+        return try decode(message, as: reply).parameters
     }
 
     /// A changing call: prints the daemon's message (or `{"message": ...}` with --json).
@@ -45,16 +46,22 @@ struct Daemon {
         }
     }
 
-    func decode<R: Decodable>(_ answer: VarlinkReply, as reply: R.Type) throws -> R {
-        if let error = answer.error {
+    /// A reply's typed parameters; an error reply is printed and exits 1.
+    func decode<R: Decodable>(_ message: [UInt8], as reply: R.Type) throws -> TypedReply<R> {
+        let result: DecodedReply<R>
+        do {
+            result = try VarlinkCodec.decodeReply(message, as: reply)
+        } catch {
+            throw unreachable("droverd's reply is not what this droverctl expects (\(error)); are both the same version?")
+        }
+        switch result {
+        case .reply(let typed):
+            return typed
+        case .error(let answer):
+            let error = answer.error ?? "unknown"
             if options.json { Output.json(ErrorOutput(error: error, parameters: answer.parameters)) }
             Output.error(Self.describe(error: error, parameters: answer.parameters))
             throw ExitCode(ExitStatus.failed)
-        }
-        do {
-            return try VarlinkCodec.decode(reply, from: answer.parameters)
-        } catch {
-            throw unreachable("droverd's reply is not what this droverctl expects (\(error)); are both the same version?")
         }
     }
 

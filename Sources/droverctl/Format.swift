@@ -16,9 +16,17 @@ enum Format {
 
     /// An ISO 8601 time as "2026-11-28 02:00 +01:00" in `zone` (the local one by default).
     static func time(_ iso: String?, in zone: TimeZone = .current) -> String {
-        guard let iso, let date = parse(iso) else { return iso ?? "-" }
-        return time(date, in: zone)
+        guard let iso else { return "-" }
+        let key = iso + "@" + zone.identifier
+        // Ten thousand rows share a few windows: format each time once.
+        if let known = formatted[key] { return known }
+        let text = parse(iso).map { time($0, in: zone) } ?? iso
+        formatted[key] = text
+        return text
     }
+
+    // droverctl runs one command on one thread.
+    nonisolated(unsafe) private static var formatted: [String: String] = [:]
 
     static func time(_ date: Date, in zone: TimeZone = .current) -> String {
         let formatter = DateFormatter()

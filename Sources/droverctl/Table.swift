@@ -1,5 +1,3 @@
-import Foundation
-
 /// An aligned text table for people: a header row and columns padded to their
 /// widest cell. Colour codes do not count towards the width.
 struct Table {
@@ -22,17 +20,20 @@ struct Table {
 
     func render(colour: Bool = Output.colour) -> String {
         let all = [headers.map { Cell(text: $0) }] + rows
+        let lengths = all.map { row in row.map(\.text.count) }
         var widths = [Int](repeating: 0, count: headers.count)
-        for row in all { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.text.count) } }
-        return all.map { row in
-            row.enumerated().map { index, cell in
-                let last = index == row.count - 1
-                let padded = last ? cell.text : cell.text.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-                guard colour, let code = cell.colour else { return padded }
-                // Colour the text, not the padding.
-                return "\u{1B}[\(code.rawValue)m\(cell.text)\u{1B}[0m" + String(repeating: " ", count: padded.count - cell.text.count)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        for row in lengths { for (index, length) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], length) } }
+        var output = ""
+        for (rowIndex, row) in all.enumerated() {
+            if rowIndex > 0 { output += "\n" }
+            for (index, cell) in row.enumerated() {
+                if index > 0 { output += "  " }
+                // Colour the text, not the padding; the last column is not padded.
+                if colour, let code = cell.colour { output += "\u{1B}[\(code.rawValue)m\(cell.text)\u{1B}[0m" } else { output += cell.text }
+                if index < row.count - 1 && index < widths.count { output += String(repeating: " ", count: widths[index] - lengths[rowIndex][index]) }
+            }
+        }
+        return output
     }
 }
 

@@ -20,14 +20,15 @@ struct WatchCommand: ParsableCommand {
             throw ExitCode(ExitStatus.unreachable)
         }
         while true {
-            let answer: VarlinkReply
+            let message: [UInt8]
             do {
-                answer = try client.next()
+                message = try client.nextMessage()
             } catch {
                 Output.error("droverctl: \(error)")
                 throw ExitCode(ExitStatus.unreachable)
             }
-            let event = try daemon.decode(answer, as: WatchReply.self).event
+            let answer = try daemon.decode(message, as: WatchReply.self)
+            let event = answer.parameters.event
             if global.json {
                 Output.json(event, pretty: false)
             } else {

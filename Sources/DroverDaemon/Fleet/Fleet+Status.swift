@@ -14,25 +14,31 @@ extension Fleet {
                 for name in members { waveNames[name] = manifest.waves(ofTier: tierName)[index].name }
             }
         }
+        // Thousands of databases share a few windows and servers: compute each once.
+        var nextOpenings: [String: String?] = [:]
+        var servers: [String: String?] = [:]
         for spec in manifest.databases where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
             let records = scheduler.observations[spec.name]?.records ?? []
             let state = RevisionState(graph: graph, records: records)
             let runtime = scheduler.runtime[spec.name]
-            let schedule = manifest.windows[spec.window].map(WindowSchedule.init)
-            let nextWindow = schedule.flatMap { schedule in
-                schedule.isOpen(at: now) ? now : schedule.nextOpening(after: now)?.start
+            if nextOpenings[spec.window] == nil {
+                let schedule = manifest.windows[spec.window].map(WindowSchedule.init)
+                nextOpenings[spec.window] = .some(schedule.flatMap { schedule in
+                    schedule.isOpen(at: now) ? now : schedule.nextOpening(after: now)?.start
+                }.map(Self.isoTime))
             }
+            if servers[spec.dsn] == nil { servers[spec.dsn] = .some(ConninfoInspection.server(of: spec.dsn)) }
             rows.append(FleetStatus.DatabaseRow(
                 name: spec.name,
                 tier: spec.tier,
                 wave: waveNames[spec.name],
-                server: ConninfoInspection.server(of: spec.dsn),
+                server: servers[spec.dsn] ?? nil,
                 schema: spec.schema,
                 expanded: state.expanded,
                 contracted: state.contracted,
                 target: scheduler.target(ofTier: spec.tier),
                 state: scheduler.stateWord(of: spec.name, now: now),
-                next_window: nextWindow.map(Self.isoTime),
+                next_window: nextOpenings[spec.window] ?? nil,
                 error: runtime?.failure?.message ?? (scheduler.observations[spec.name]?.reachable == false ? runtime?.lastProblem ?? "unreachable" : nil),
                 alembic: alembic[spec.name]?.joined(separator: ",")
             ))

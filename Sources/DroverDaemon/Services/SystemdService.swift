@@ -13,7 +13,7 @@ public struct SystemdService: Service {
     /// How often STATUS= is refreshed when the watchdog does not ask for more.
     let statusInterval: Duration
 
-    public init(fleet: Fleet, grace: Duration, logger: Logger, statusInterval: Duration = .seconds(2)) {
+    public init(fleet: Fleet, grace: Duration, logger: Logger, statusInterval: Duration = .seconds(5)) {
         self.fleet = fleet
         self.grace = grace
         self.logger = logger
@@ -21,6 +21,8 @@ public struct SystemdService: Service {
     }
 
     public func run() async throws {
+        // Not under systemd: nothing to tell, and no summaries to compute.
+        guard Notify.isEnabled else { return try await gracefulShutdown() }
         await fleet.waitUntilStarted()
         Notify.ready(status: await fleet.summary())
         let watchdog = Notify.watchdogInterval()

@@ -7,6 +7,9 @@ import Glibc
 /// sd_notify(3) messages to the service manager. Without `NOTIFY_SOCKET` (not
 /// under systemd) every call does nothing.
 public enum Notify {
+    /// Whether a service manager listens (`NOTIFY_SOCKET` is set).
+    public static var isEnabled: Bool { ProcessInfo.processInfo.environment["NOTIFY_SOCKET"] != nil }
+
     public static func ready(status: String) { send("READY=1\nSTATUS=\(status)") }
     public static func status(_ text: String) { send("STATUS=\(text)") }
     /// Before a reload; systemd 252 has no Type=notify-reload, but honours this
