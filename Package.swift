@@ -3,7 +3,7 @@ import PackageDescription
 
 // Floors, bottom up (each target imports only targets below it):
 //   1  CLibPQ, CSystemd, CSQLite,  system-library shims
-//      CSocket
+//      CSocket, CProcess
 //   1  DroverCore                  pure: manifest, revisions, planning, scheduling
 //   2  DroverPostgres              libpq on dedicated threads
 //   2  DroverProtocol              the io.drover.Fleet varlink interface, framing
@@ -39,6 +39,7 @@ let package = Package(
             providers: [.apt(["libsystemd-dev"])]
         ),
         .systemLibrary(name: "CSocket"),
+        .systemLibrary(name: "CProcess"),
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -66,6 +67,7 @@ let package = Package(
         .target(
             name: "DroverRunner",
             dependencies: [
+                "CProcess",
                 "DroverCore",
                 "DroverPostgres",
                 .product(name: "Logging", package: "swift-log"),

@@ -90,7 +90,7 @@ struct CallRouter: Sendable {
             let p = try decode(FleetParameters.History.self, call)
             let entries = try await fleet.history(p.db).reversed().map {  // newest first, as declared
                 HistoryRow(database: $0.database, revision: $0.revision, phase: $0.phase, outcome: $0.outcome, started_at: $0.startedAt,
-                           finished_at: $0.finishedAt, rows: $0.rows, error: $0.error, actor: $0.actor)
+                           finished_at: $0.finishedAt, rows: $0.rows, error: $0.error, actor: $0.actor, output: $0.output)
             }
             return try reply(HistoryReply(entries: entries))
         case .drift:

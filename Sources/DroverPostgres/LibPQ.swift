@@ -170,6 +170,24 @@ enum LibPQ {
         return parts.joined(separator: " ")
     }
 
+    /// The options a live connection actually uses (service file and environment
+    /// resolved), without passwords: what a helper program needs to reach the same
+    /// database.
+    static func effectiveOptions(_ conn: OpaquePointer) -> [String: String] {
+        guard let options = PQconninfo(conn) else { return [:] }
+        defer { PQconninfoFree(options) }
+        var result: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            let key = String(cString: keyword)
+            if let value = option.pointee.val, !key.contains("password") {
+                result[key] = String(cString: value)
+            }
+            option += 1
+        }
+        return result
+    }
+
     /// Whether the conninfo itself carries a password (it should come from a file).
     static func conninfoHasPassword(_ conninfo: String) -> Bool {
         var errorText: UnsafeMutablePointer<CChar>?

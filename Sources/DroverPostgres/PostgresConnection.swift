@@ -12,12 +12,17 @@ public final class PostgresConnection: Sendable {
     private let cancelHandle: Mutex<CHandle?>
     private let notices: NoticeSink
     private let pool: NIOThreadPool
-    private let password: Secret?
 
     /// The server process serving this connection (`pg_backend_pid()`).
     public let backendPID: Int32
     /// e.g. 150018 for 15.18.
     public let serverVersion: Int
+    /// The connection options in effect (host, port, user, dbname, sslmode, ...),
+    /// never a password. See `LibPQ.effectiveOptions`.
+    public let options: [String: String]
+    /// The password this connection was opened with, for a helper program that must
+    /// reach the same database (passed through its environment, never a command line).
+    public let password: Secret?
 
     private init(_ conn: OpaquePointer, pool: NIOThreadPool, password: Secret?) {
         let sink = NoticeSink()
@@ -25,6 +30,7 @@ public final class PostgresConnection: Sendable {
         self.notices = sink
         self.backendPID = LibPQ.backendPID(conn)
         self.serverVersion = LibPQ.serverVersion(conn)
+        self.options = LibPQ.effectiveOptions(conn)
         self.cancelHandle = Mutex(LibPQ.makeCancel(conn).map(CHandle.init))
         self.connection = Mutex(CHandle(conn))
         self.pool = pool

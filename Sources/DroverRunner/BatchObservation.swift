@@ -7,14 +7,15 @@ extension PhaseRunner {
     /// exist, their rows through UNION ALL in chunks, and drover's advisory locks.
     public func observe(_ targets: [DatabaseTarget], on connection: PostgresConnection) async throws(PostgresError) -> [String: DatabaseObservation] {
         let trackingSchemas = targets.map(\.trackingSchema)
-        let tenantSchemas = targets.map { $0.schema ?? "public" }
+        let versionTables = Array(Set(targets.map(\.alembicVersionTable)))
         let present = try await connection.query("""
-            SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            SELECT n.nspname, c.relname, n.nspname = ANY ($1::text[]) AND c.relname = 'revisions'
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE (c.relname = 'revisions' AND n.nspname = ANY ($1::text[]))
-                OR (c.relname = 'alembic_version' AND n.nspname = ANY ($2::text[]))
-            """, [Self.arrayLiteral(trackingSchemas), Self.arrayLiteral(tenantSchemas)])
-        let tracked = Set(present.rows.filter { $0[1] == "revisions" }.compactMap { $0[0] })
-        let alembicSchemas = Set(present.rows.filter { $0[1] == "alembic_version" }.compactMap { $0[0] })
+                OR (n.nspname, c.relname) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+            """, [Self.arrayLiteral(trackingSchemas), Self.arrayLiteral(versionTables.map(\.schema)), Self.arrayLiteral(versionTables.map(\.table))])
+        let tracked = Set(present.rows.filter { $0[2] == "t" }.compactMap { $0[0] })
+        let presentTables = Set(present.rows.compactMap { row in row[0].flatMap { schema in row[1].map { AlembicVersionTable(schema: schema, table: $0) } } })
 
         var records: [String: [TrackingRecord]] = [:]
         for chunk in Self.chunks(trackingSchemas.filter(tracked.contains), of: 200) {
@@ -25,11 +26,12 @@ extension PhaseRunner {
                 if let schema = row[0], let record = TrackingTable.record(from: row.dropFirst()) { records[schema, default: []].append(record) }
             }
         }
-        var alembic: [String: [String]] = [:]
-        for chunk in Self.chunks(tenantSchemas.filter(alembicSchemas.contains), of: 200) {
-            let union = chunk.map { "SELECT \(SQLQuoting.literal($0)), version_num::text FROM \(SQLQuoting.identifier($0)).alembic_version" }.joined(separator: " UNION ALL ")
+        var alembic: [AlembicVersionTable: [String]] = [:]
+        let readable = versionTables.filter(presentTables.contains)
+        for chunk in Self.chunks(readable, of: 200) {
+            let union = chunk.enumerated().map { "SELECT \($0.offset), version_num::text FROM \($0.element.qualified)" }.joined(separator: " UNION ALL ")
             for row in try await connection.query(union + " ORDER BY 1, 2").rows {
-                if let schema = row[0], let version = row[1] { alembic[schema, default: []].append(version) }
+                if let index = row[0].flatMap({ Int($0) }), let version = row[1] { alembic[chunk[chunk.startIndex + index], default: []].append(version) }
             }
         }
         let locks = try await connection.query("""
@@ -45,13 +47,13 @@ extension PhaseRunner {
 
         var observations: [String: DatabaseObservation] = [:]
         for target in targets {
-            let rows = records[target.trackingSchema] ?? []
             let key = Int64(UInt32(bitPattern: target.advisoryLockKey.objectID))
+            let versions = presentTables.contains(target.alembicVersionTable) ? (alembic[target.alembicVersionTable] ?? []) : nil
             observations[target.name] = DatabaseObservation(
-                records: rows,
-                alembicVersions: alembicSchemas.contains(target.schema ?? "public") ? (alembic[target.schema ?? "public"] ?? []) : nil,
-                lockHolderPID: holders[key],
-                state: RevisionState(graph: graph, records: rows)
+                graph: graph,
+                trackingRecords: records[target.trackingSchema] ?? [],
+                alembicVersions: versions,
+                lockHolderPID: holders[key]
             )
         }
         return observations

@@ -40,6 +40,12 @@ public struct DatabaseTarget: Sendable {
         )
     }
 
+    /// Where Alembic keeps this database's revision: the configured table, in the
+    /// configured schema, else the tenant schema, else `public`.
+    public var alembicVersionTable: AlembicVersionTable {
+        AlembicVersionTable(schema: settings.alembicVersionTableSchema ?? schema ?? "public", table: settings.alembicVersionTable)
+    }
+
     /// `drover_acme` for tracking schema `drover` and tenant schema `acme`.
     public static func tenantTrackingSchema(_ trackingSchema: String, schema: String) -> String {
         String("\(trackingSchema)_\(schema)".prefix(63))

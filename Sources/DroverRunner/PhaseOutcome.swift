@@ -13,4 +13,8 @@ public struct PhaseOutcome: Sendable, Hashable {
     public var duration: Duration
     /// Server notices, e.g. "relation already exists, skipping".
     public var notices: [String]
+    /// What a helper program (Alembic) printed, passwords removed.
+    public var output: String? = nil
+    /// The Alembic version table after the phase (Alembic projects).
+    public var alembicVersions: [String]? = nil
 }

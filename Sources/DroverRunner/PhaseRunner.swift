@@ -11,11 +11,14 @@ public struct PhaseRunner: Sendable {
     /// Written to `applied_by`, e.g. `droverd@host`.
     public var actor: String
     public var logger: Logger
+    /// How to run revisions of an Alembic project; `nil` for drover's own SQL.
+    public var alembic: AlembicRunner?
 
-    public init(graph: RevisionGraph, actor: String, logger: Logger = Logger(label: "drover.runner")) {
+    public init(graph: RevisionGraph, actor: String, logger: Logger = Logger(label: "drover.runner"), alembic: AlembicRunner? = nil) {
         self.graph = graph
         self.actor = actor
         self.logger = logger
+        self.alembic = alembic
     }
 
     /// Runs `step` on the session's database. Returns once the phase is applied
@@ -49,7 +52,14 @@ public struct PhaseRunner: Sendable {
                     connection: connection, probe: probe, actor: actor
                 )
                 var outcome = try await AdvisoryLock.withLock(connection, target: target) {
-                    try await execution.run(&loop)
+                    guard section.engine == .alembic else { return try await execution.run(&loop) }
+                    guard let alembic else {
+                        throw RunnerError.refused(database: target.name, reason: "\(step.revision) is an Alembic revision but no Alembic project is configured")
+                    }
+                    return try await AlembicExecution(
+                        graph: graph, revision: revision, section: section, step: step, target: target,
+                        connection: connection, actor: actor, alembic: alembic
+                    ).run()
                 }
                 outcome.attempts = loop.totalAttempts
                 outcome.duration = clock.now - started
@@ -96,10 +106,10 @@ public struct PhaseRunner: Sendable {
     /// The same on a connection the caller owns: the daemon's observer shares one
     /// connection among the schema tenants of a database.
     public func observe(_ target: DatabaseTarget, on connection: PostgresConnection) async throws(PostgresError) -> DatabaseObservation {
-        let records = try await TrackingTable(schema: target.trackingSchema).records(connection)
-        let alembic = try await AlembicVersion.read(connection, schema: target.schema)
+        let tracked = try await TrackingTable(schema: target.trackingSchema).records(connection)
+        let alembic = try await AlembicVersion.read(connection, table: target.alembicVersionTable)
         let holder = try await AdvisoryLock.holder(connection, target: target)
-        return DatabaseObservation(records: records, alembicVersions: alembic, lockHolderPID: holder, state: RevisionState(graph: graph, records: records))
+        return DatabaseObservation(graph: graph, trackingRecords: tracked, alembicVersions: alembic, lockHolderPID: holder)
     }
 
     private static let cancellation = PostgresError(kind: .cancelled, sqlState: "57014", message: "cancelled")
@@ -107,10 +117,24 @@ public struct PhaseRunner: Sendable {
 
 /// A database's own account of its revisions.
 public struct DatabaseObservation: Sendable {
+    /// What the state is computed from: the tracking rows, or in an Alembic project
+    /// those reconciled with the Alembic version table (`AlembicTruth`).
     public var records: [TrackingRecord]
+    /// The tracking rows as they are.
+    public var trackingRecords: [TrackingRecord]
     /// `alembic_version` rows, `nil` when the database has no such table.
     public var alembicVersions: [String]?
     /// Who holds drover's advisory lock right now, if anyone.
     public var lockHolderPID: Int32?
     public var state: RevisionState
+
+    init(graph: RevisionGraph, trackingRecords: [TrackingRecord], alembicVersions: [String]?, lockHolderPID: Int32?) {
+        self.trackingRecords = trackingRecords
+        self.records = graph.appliesInOrder
+            ? AlembicTruth.records(graph: graph, tracking: trackingRecords, heads: alembicVersions)
+            : trackingRecords
+        self.alembicVersions = alembicVersions
+        self.lockHolderPID = lockHolderPID
+        self.state = RevisionState(graph: graph, records: records)
+    }
 }

@@ -21,6 +21,15 @@ public enum RunnerError: Error, Sendable, CustomStringConvertible {
     /// Refused before anything ran.
     case refused(database: String, reason: String)
     case passwordFileUnreadable(database: String, path: String)
+    /// `alembic upgrade` did not apply the revision; `reason` has Alembic's last
+    /// error lines, `output` all it printed (passwords removed).
+    case alembicFailed(database: String, revision: String, phase: Phase, reason: String, output: String)
+
+    /// What a helper program printed, for history.
+    public var output: String? {
+        if case .alembicFailed(_, _, _, _, let output) = self { return output }
+        return nil
+    }
 
     public var description: String {
         switch self {
@@ -41,6 +50,8 @@ public enum RunnerError: Error, Sendable, CustomStringConvertible {
             return "\(database): \(reason)"
         case .passwordFileUnreadable(let database, let path):
             return "\(database): cannot read password_file \(path)"
+        case .alembicFailed(let database, let revision, let phase, let reason, _):
+            return "\(database): \(phase.rawValue) of \(revision) failed: \(reason)"
         }
     }
 }

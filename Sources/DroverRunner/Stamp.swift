@@ -6,7 +6,8 @@ extension PhaseRunner {
     /// phase, just that phase of `revision`; without, every forward phase of
     /// `revision` and of its ancestors that the database does not have yet.
     /// Stamping a section again records its current checksum, which is how an
-    /// operator clears `tampered` after checking the change.
+    /// operator clears `tampered` after checking the change. In an Alembic project
+    /// only what the Alembic version table holds can be stamped.
     public func stamp(_ revisionID: String, phase: Phase?, note: String, on session: RunnerSession) async throws(RunnerError) -> [PlannedStep] {
         let target = session.target
         guard let revision = graph[revisionID] else {
@@ -21,6 +22,14 @@ extension PhaseRunner {
             try await session.prepare(connection, revision: revisionID, phase: phase ?? .expand)
             return try await AdvisoryLock.withLock(connection, target: target) {
                 try await tracking.ensureExists(connection)
+                if graph.appliesInOrder {
+                    // The Alembic version table is the truth; drover's stamp only records it.
+                    let table = target.alembicVersionTable
+                    let heads = try await AlembicVersion.read(connection, table: table) ?? []
+                    guard AlembicTruth.applied(graph, heads: heads).contains(revisionID) else {
+                        throw RunnerError.refused(database: target.name, reason: "\(table) does not hold \(revisionID) (it holds \(heads.isEmpty ? "nothing" : heads.joined(separator: ", "))); in an Alembic project run 'alembic stamp \(revisionID)' first: drover's stamp records what Alembic has, e.g. to accept an edited revision file")
+                    }
+                }
                 let done = Set(try await tracking.records(connection).filter(\.status.isDone).map { "\($0.revision)/\($0.phase.rawValue)" })
                 var steps: [PlannedStep] = []
                 if let phase {

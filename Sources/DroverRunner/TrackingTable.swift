@@ -147,6 +147,18 @@ public struct TrackingTable: Sendable {
         try await markApplied(connection, revision: revision, phase: .revert, checksum: checksum, rows: 0, statements: 0, by: actor)
     }
 
+    /// Records the result of a phase run by another program (Alembic): `applied` or
+    /// `failed`, with its checksum, a note or an error.
+    public func upsert(_ connection: PostgresConnection, revision: String, phase: Phase, status: String, checksum: String?, by actor: String, note: String?, error: String?) async throws(PostgresError) {
+        try await connection.query("""
+            INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, applied_by, note, error)
+            VALUES ($1, $2, $3, $4, now(), clock_timestamp(), $5, $6, $7)
+            ON CONFLICT (revision, phase) DO UPDATE
+               SET status = EXCLUDED.status, checksum = EXCLUDED.checksum, started_at = EXCLUDED.started_at,
+                   finished_at = EXCLUDED.finished_at, applied_by = EXCLUDED.applied_by, note = EXCLUDED.note, error = EXCLUDED.error
+            """, [revision, phase.rawValue, status, checksum, actor, note, error])
+    }
+
     /// Records a phase as applied without running it (`droverctl stamp`).
     public func markStamped(_ connection: PostgresConnection, revision: String, phase: Phase, checksum: String?, by actor: String, note: String) async throws(PostgresError) {
         try await connection.query("""

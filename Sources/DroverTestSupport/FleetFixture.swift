@@ -11,6 +11,14 @@ public struct FleetFixture: Sendable {
     /// fleet.socket: in the fixture's folder, so that tests never share a socket.
     public var socketPath: String { directory + "/run/control.sock" }
 
+    /// A fleet a test laid out itself: a manifest in `directory`/fleet.d with
+    /// `state: ../state/state.db` and `socket: ../run/control.sock`.
+    public init(cluster: TestCluster, directory: String, databases: [String: String]) {
+        self.cluster = cluster
+        self.directory = directory
+        self.databases = databases
+    }
+
     public static let revisions = [
         "0001_docs.sql": """
             -- drover:revision r1

@@ -2,12 +2,14 @@ import ArgumentParser
 import DroverCore
 import Foundation
 
-struct CheckCommand: ParsableCommand {
+struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate the manifest and the revision files, and lint expand sections (offline).",
+        abstract: "Validate the manifest and the revision files, and lint expand sections (needs no daemon).",
         discussion: """
-            DIR is the manifest directory (default: fleet.d); the revisions are found through its fleet.migrations. A directory holding only *.sql files is checked as a revision repository on its own. Errors exit 1; lint findings are warnings (exit 0) unless --strict.
+            DIR is the manifest directory (default: fleet.d); the revisions are found through its fleet.migrations (a folder of *.sql files, or an Alembic project). A directory holding only *.sql files, or an Alembic project, is checked as a revision repository on its own. Errors exit 1; lint findings are warnings (exit 0) unless --strict.
+
+            With a manifest, check also reads every database's Alembic version table (read only, 5 s connect timeout) and warns about an Alembic revision the repository does not have: deploying that repository would leave the database stuck. Databases it cannot reach are listed as notes, not warnings. --offline skips this.
             """
     )
 
@@ -16,6 +18,9 @@ struct CheckCommand: ParsableCommand {
 
     @Flag(help: "Treat lint warnings as errors (exit 1).")
     var strict = false
+
+    @Flag(help: "Do not connect to the databases (skip the Alembic revision check).")
+    var offline = false
 
     @OptionGroup var global: GlobalOptions
 
@@ -26,6 +31,14 @@ struct CheckCommand: ParsableCommand {
         var databases: Int?
         var revisions: Int?
         var head: String?
+        /// Databases whose Alembic version table was read, and those that could not be.
+        var databases_checked: Int?
+        var unreachable: [Unreachable]?
+
+        struct Unreachable: Encodable {
+            var database: String
+            var reason: String
+        }
 
         struct Entry: Encodable {
             var file: String?
@@ -34,18 +47,20 @@ struct CheckCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         var diagnostics: [Diagnostic] = []
         var report = Report(valid: false, errors: [], warnings: [])
-        let isRevisionFolder = Self.holdsOnlyRevisions(directory)
+        let isRevisionFolder = Self.holdsOnlyRevisions(directory) || AlembicProject.isProject(directory)
         var migrations: String?
+        var manifest: Manifest?
         if isRevisionFolder {
             migrations = directory
         } else {
-            let (manifest, found) = ManifestLoader().load(directory: directory)
+            let (loaded, found) = ManifestLoader().load(directory: directory)
             diagnostics += found
-            migrations = manifest?.fleet.migrations
-            report.databases = manifest?.databases.count
+            manifest = loaded
+            migrations = loaded?.fleet.migrations
+            report.databases = loaded?.databases.count
         }
         if let migrations {
             let (repository, found) = RevisionRepository.load(directory: migrations)
@@ -54,6 +69,12 @@ struct CheckCommand: ParsableCommand {
                 diagnostics += repository.lint()
                 report.revisions = repository.graph.order.count
                 report.head = repository.head
+                if let manifest, !offline, !manifest.databases.isEmpty {
+                    let result = await AlembicRevisionCheck(manifest: manifest, graph: repository.graph).run()
+                    diagnostics += result.warnings
+                    report.databases_checked = result.checked
+                    report.unreachable = result.unreachable.map { Report.Unreachable(database: $0.name, reason: $0.reason) }
+                }
             }
         }
         let errors = diagnostics.errors + (strict ? diagnostics.warnings : [])
@@ -66,9 +87,13 @@ struct CheckCommand: ParsableCommand {
             Output.json(report)
         } else {
             for diagnostic in (errors + warnings).sorted(by: Self.byLocation) { Output.error(diagnostic.description) }
+            for database in report.unreachable ?? [] {
+                Output.error("note: cannot read \(database.database) (\(database.reason)); its Alembic revision was not checked")
+            }
             var summary: [String] = []
             if let databases = report.databases { summary.append("\(databases) database\(databases == 1 ? "" : "s")") }
             if let revisions = report.revisions { summary.append("\(revisions) revision\(revisions == 1 ? "" : "s")" + (report.head.map { ", head \($0)" } ?? "")) }
+            if let checked = report.databases_checked { summary.append("\(checked) of \(report.databases ?? 0) databases read") }
             summary.append("\(errors.count) error\(errors.count == 1 ? "" : "s"), \(warnings.count) warning\(warnings.count == 1 ? "" : "s")")
             Output.line("\(directory): \(report.valid ? "valid" : "invalid"): " + summary.joined(separator: "; "))
         }

@@ -11,6 +11,9 @@ struct HistoryCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Only this database.", valueName: "name"))
     var name: String?
 
+    @Flag(help: "Also print what Alembic printed for each phase it ran (Alembic projects).")
+    var output = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -26,5 +29,11 @@ struct HistoryCommand: ParsableCommand {
             ])
         }
         Output.line(history.entries.isEmpty ? "no phases recorded yet" : table.render())
+        guard output else { return }
+        for entry in history.entries {
+            guard let text = entry.output?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { continue }
+            Output.line("\n── \(entry.database) \(entry.phase.rawValue) \(entry.revision) (\(entry.outcome), \(Format.time(entry.started_at)))")
+            Output.line(text)
+        }
     }
 }

@@ -50,7 +50,8 @@ struct MigrateLocalCommand: AsyncParsableCommand {
         let target = try resolve(to ?? head, in: repository)
         let contract = try contractThrough.map { try resolve($0, in: repository) }
 
-        let runner = PhaseRunner(graph: repository.graph, actor: "droverctl@\(ProcessInfo.processInfo.hostName)")
+        let alembic = repository.alembic.map { AlembicRunner(project: $0, command: loaded.fleet.alembic) }
+        let runner = PhaseRunner(graph: repository.graph, actor: "droverctl@\(ProcessInfo.processInfo.hostName)", alembic: alembic)
         let session = RunnerSession(target: try DatabaseTarget(spec, fleet: loaded.fleet))
         do {
             let outcomes = try await runner.migrate(session, to: target, contractThrough: contract)

@@ -31,6 +31,10 @@ struct NewCommand: ParsableCommand {
 
     func run() throws {
         let folder = try revisionFolder()
+        if AlembicProject.isProject(folder) {
+            Output.error("\(folder) is an Alembic project: write revisions with 'alembic revision -m \"\(message)\"' (add drover_phase = \"contract\" to a contract revision)")
+            throw ExitCode(ExitStatus.usage)
+        }
         let (repository, diagnostics) = RevisionRepository.load(directory: folder)
         var parents: [String]
         if let repository {

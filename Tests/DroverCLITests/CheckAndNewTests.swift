@@ -19,7 +19,10 @@ struct CheckAndNewTests {
     func exampleIsValid() throws {
         let result = try droverctl("check", repositoryRoot + "/fleet.d")
         #expect(result.status == 0, "\(result.errors)")
-        #expect(result.output.contains("valid: 5 databases; 3 revisions, head c27d5e0f4a93; 0 errors, 0 warnings"))
+        #expect(result.output.contains("valid: 5 databases; 3 revisions, head c27d5e0f4a93; 0 of 5 databases read; 0 errors, 0 warnings"), "\(result.output)")
+        #expect(result.errors.contains("note: cannot read production ("), "databases that cannot be reached are notes: \(result.errors)")
+        let offline = try droverctl("check", "--offline", repositoryRoot + "/fleet.d")
+        #expect(offline.output.contains("valid: 5 databases; 3 revisions, head c27d5e0f4a93; 0 errors, 0 warnings") && offline.errors.isEmpty, "\(offline.output)\(offline.errors)")
     }
 
     static let fixtureNames = ["unknown-key", "duplicate-database", "undefined-variable", "unknown-parent", "concurrent-index-in-transaction", "two-heads", "lint-warnings"]

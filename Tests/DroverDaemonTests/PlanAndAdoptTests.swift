@@ -40,7 +40,8 @@ struct PlanAndAdoptTests {
         let (fleet, loop) = try await fixture.start()
         try await waitFor(fleet, "status shows the Alembic revision") { $0.database("production")?.alembic == "r1" }
         let message = try await fleet.adopt("production")
-        #expect(message.contains("stamped expand r1"))
+        #expect(message == "adopted production at Alembic r1: 1 phase recorded as applied")
+        #expect(try await fleet.adopt("production").hasSuffix("nothing changed"))
         try await waitFor(fleet, "preview at the head") { $0.database("preview")?.expanded == "r2" }
         try await fleet.promote("r2")
         try await waitFor(fleet, "production moved on from the adopted revision") { $0.database("production")?.expanded == "r2" }

@@ -33,12 +33,15 @@ public struct FleetSettings: Sendable, Hashable {
     public var socket: String?
     public var trackingSchema: String
     public var operatorsGroup: String
+    /// How to run an Alembic project's `alembic` (when `migrations` is one).
+    public var alembic: AlembicCommand
 
     public init(
         name: String, migrations: String, pipeline: [String] = FleetSettings.defaultPipeline, state: String? = nil,
         socket: String? = nil, trackingSchema: String = FleetSettings.defaultTrackingSchema,
-        operatorsGroup: String = FleetSettings.defaultOperatorsGroup
+        operatorsGroup: String = FleetSettings.defaultOperatorsGroup, alembic: AlembicCommand = AlembicCommand()
     ) {
+        self.alembic = alembic
         self.name = name
         self.migrations = migrations
         self.pipeline = pipeline
@@ -51,6 +54,31 @@ public struct FleetSettings: Sendable, Hashable {
     public static let defaultPipeline = ["preview", "production", "tenants"]
     public static let defaultTrackingSchema = "drover"
     public static let defaultOperatorsGroup = "drover"
+}
+
+/// `fleet.alembic`: the project's own `alembic` and how it learns the database.
+/// The URL drover hands over never holds a password: that goes through the
+/// environment (`PGPASSWORD`), which libpq (psycopg2, psycopg) reads.
+public struct AlembicCommand: Sendable, Hashable {
+    /// The program and leading arguments, e.g. `[".venv/bin/alembic"]` or
+    /// `["poetry", "run", "alembic"]`.
+    public var command: [String]
+    /// The environment variable the URL is put in (the cookbook's `DATABASE_URL`).
+    public var urlVariable: String?
+    /// When set, the URL is also passed as `-x NAME=URL`, for an env.py that reads
+    /// `context.get_x_argument()`.
+    public var urlArgument: String?
+    /// The URL's scheme, which picks SQLAlchemy's driver: `postgresql` is the
+    /// installed SQLAlchemy's default (psycopg2 before 2.1, psycopg from 2.1);
+    /// `postgresql+psycopg2` or `postgresql+psycopg` name one.
+    public var urlScheme: String
+
+    public init(command: [String] = ["alembic"], urlVariable: String? = "DATABASE_URL", urlArgument: String? = nil, urlScheme: String = "postgresql") {
+        self.command = command
+        self.urlVariable = urlVariable
+        self.urlArgument = urlArgument
+        self.urlScheme = urlScheme
+    }
 }
 
 /// When a phase may start.
@@ -84,6 +112,11 @@ public struct DatabaseSettings: Sendable, Hashable {
     public var maxPerServer = 2
     public var expand: WindowPolicy = .anytime
     public var contract: WindowPolicy = .inWindow
+    /// Alembic's `version_table` and `version_table_schema` for this database: where
+    /// status and adopt read its Alembic revision. The schema defaults to the
+    /// tenant schema, else `public`.
+    public var alembicVersionTable = "alembic_version"
+    public var alembicVersionTableSchema: String?
 
     public init() {}
 }
@@ -161,6 +194,8 @@ public struct SettingsLayer: Sendable, Hashable {
     public var maxPerServer: Int?
     public var expand: WindowPolicy?
     public var contract: WindowPolicy?
+    public var alembicVersionTable: String?
+    public var alembicVersionTableSchema: String?
 
     public init() {}
 
@@ -183,6 +218,8 @@ public struct SettingsLayer: Sendable, Hashable {
         if let maxPerServer { result.maxPerServer = maxPerServer }
         if let expand { result.expand = expand }
         if let contract { result.contract = contract }
+        if let alembicVersionTable { result.alembicVersionTable = alembicVersionTable }
+        if let alembicVersionTableSchema { result.alembicVersionTableSchema = alembicVersionTableSchema }
         return result
     }
 
@@ -199,6 +236,8 @@ public struct SettingsLayer: Sendable, Hashable {
         if let maxPerServer { settings.maxPerServer = maxPerServer }
         if let expand { settings.expand = expand }
         if let contract { settings.contract = contract }
+        if let alembicVersionTable { settings.alembicVersionTable = alembicVersionTable }
+        if let alembicVersionTableSchema { settings.alembicVersionTableSchema = alembicVersionTableSchema }
         return settings
     }
 }

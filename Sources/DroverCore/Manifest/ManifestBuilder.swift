@@ -17,6 +17,7 @@ struct ManifestBuilder {
     var socket: Located<String>?
     var trackingSchema: Located<String>?
     var operatorsGroup: Located<String>?
+    var alembic = AlembicCommand()
     var defaults = SettingsLayer()
     /// Where each `defaults` key was last set, for messages about it.
     var defaultsLocations: [String: SourceLocation] = [:]
@@ -103,7 +104,8 @@ struct ManifestBuilder {
             state: state?.value,
             socket: socket?.value,
             trackingSchema: trackingSchema?.value ?? FleetSettings.defaultTrackingSchema,
-            operatorsGroup: operatorsGroup?.value ?? FleetSettings.defaultOperatorsGroup
+            operatorsGroup: operatorsGroup?.value ?? FleetSettings.defaultOperatorsGroup,
+            alembic: alembic
         )
         return Manifest(
             fleet: fleet,

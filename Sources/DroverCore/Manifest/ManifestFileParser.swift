@@ -57,6 +57,45 @@ struct ManifestFileParser {
                 }
             case "operators_group":
                 if let group = reader.nonEmptyString(value, "fleet.operators_group") { builder.operatorsGroup = Located(value: group, location: at) }
+            case "alembic":
+                readFleetAlembic(value)
+            default: break
+            }
+        }
+    }
+
+    /// `fleet.alembic`: `command` (a string or a list; a path with a slash resolves
+    /// against this file), `url_env`, `url_x`, `url_scheme`.
+    private mutating func readFleetAlembic(_ node: Node) {
+        guard let entries = reader.mapping(node, "fleet.alembic", allowed: ManifestKeys.fleetAlembic) else { return }
+        for (key, _, value) in entries {
+            let what = "fleet.alembic.\(key)"
+            switch key {
+            case "command":
+                var words: [String]?
+                if case .scalar = value { words = reader.nonEmptyString(value, what).map { [$0] } } else { words = reader.stringList(value, what) }
+                guard var words, !words.isEmpty else {
+                    if case .sequence = value { reader.error(value, "\(what) must name a program") }
+                    continue
+                }
+                if words[0].contains("/") { words[0] = resolvePath(words[0]) }
+                builder.alembic.command = words
+            case "url_env":
+                guard let name = reader.string(value, what) else { continue }
+                if !name.isEmpty && !Identifier.isEnvironmentName(name) {
+                    reader.error(value, "\(what) '\(name)' is not an environment variable name (letters, digits, _)")
+                }
+                builder.alembic.urlVariable = name.isEmpty ? nil : name
+            case "url_x":
+                guard let name = reader.nonEmptyString(value, what) else { continue }
+                if name.contains("=") || name.contains(where: \.isWhitespace) { reader.error(value, "\(what) '\(name)' must be a bare -x key (no '=' or spaces)") }
+                builder.alembic.urlArgument = name
+            case "url_scheme":
+                guard let scheme = reader.nonEmptyString(value, what) else { continue }
+                if !scheme.hasPrefix("postgresql") || scheme.contains(":") || scheme.contains("/") {
+                    reader.error(value, "\(what) '\(scheme)' must be a SQLAlchemy PostgreSQL scheme such as postgresql, postgresql+psycopg2 or postgresql+psycopg (without '://')")
+                }
+                builder.alembic.urlScheme = scheme
             default: break
             }
         }
@@ -128,6 +167,15 @@ struct ManifestFileParser {
             case "max_per_server": layer.maxPerServer = reader.int(value, what, atLeast: 1)
             case "expand": layer.expand = reader.choice(value, what, WindowPolicy.self)
             case "contract": layer.contract = reader.choice(value, what, WindowPolicy.self)
+            case "alembic":
+                guard let alembic = reader.mapping(value, what, allowed: ManifestKeys.databaseAlembic) else { continue }
+                for (alembicKey, _, alembicValue) in alembic {
+                    let name = reader.nonEmptyString(alembicValue, "\(what).\(alembicKey)")
+                    if let name, name.contains("\0") || name.count > 63 {
+                        reader.error(alembicValue, "\(what).\(alembicKey) must be a PostgreSQL identifier of at most 63 characters")
+                    }
+                    if alembicKey == "version_table" { layer.alembicVersionTable = name } else { layer.alembicVersionTableSchema = name }
+                }
             default: break
             }
         }
@@ -394,5 +442,10 @@ enum Identifier {
     static func isPlain(_ text: String) -> Bool {
         guard let first = text.first, first.isLetter || first == "_", text.count <= 63 else { return false }
         return text.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }
+    }
+
+    static func isEnvironmentName(_ text: String) -> Bool {
+        guard let first = text.first, first.isASCII, first.isLetter || first == "_" else { return false }
+        return text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
     }
 }

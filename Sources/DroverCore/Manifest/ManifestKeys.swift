@@ -2,13 +2,15 @@
 /// that names the nearest of these.
 enum ManifestKeys {
     static let top = ["fleet", "defaults", "windows", "databases", "discover", "waves"]
-    static let fleet = ["name", "migrations", "pipeline", "state", "socket", "tracking_schema", "operators_group"]
+    static let fleet = ["name", "migrations", "pipeline", "state", "socket", "tracking_schema", "operators_group", "alembic"]
+    static let fleetAlembic = ["command", "url_env", "url_x", "url_scheme"]
     /// Keys a database entry, `defaults` and a discover `template` share.
     static let settings = [
         "tier", "dsn", "password_file", "schema", "labels", "window",
         "lock_timeout", "statement_timeout", "connect_timeout", "retry",
-        "max_parallel", "max_per_server", "expand", "contract",
+        "max_parallel", "max_per_server", "expand", "contract", "alembic",
     ]
+    static let databaseAlembic = ["version_table", "version_table_schema"]
     static let database = ["name"] + settings
     static let retry = ["attempts", "min_backoff", "max_backoff"]
     static let window = ["days", "start", "duration", "timezone", "always"]

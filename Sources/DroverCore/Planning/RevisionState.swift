@@ -28,7 +28,12 @@ public struct RevisionState: Sendable, Hashable {
         for id in graph.order {
             guard let revision = graph[id] else { continue }
             let expandDone = [Phase.expand, .backfill].allSatisfy { revision.section($0) == nil || done.contains(PhaseKey(id, $0)) }
-            if expandDone && revision.parents.allSatisfy(expandedSet.contains) {
+            // In order (Alembic): code of a revision runs once everything before it is
+            // applied, contracts included.
+            let parentsReady = graph.appliesInOrder
+                ? revision.parents.allSatisfy(contractedSet.contains)
+                : revision.parents.allSatisfy(expandedSet.contains)
+            if expandDone && parentsReady {
                 expandedSet.insert(id)
                 expanded = id
             }

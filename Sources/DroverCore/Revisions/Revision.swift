@@ -27,7 +27,16 @@ public struct BackfillOptions: Sendable, Hashable {
     }
 }
 
-/// One phase's SQL in a revision file.
+/// What applies a section.
+public enum SectionEngine: Sendable, Hashable {
+    /// drover runs the section's SQL itself.
+    case sql
+    /// The project's own `alembic upgrade <revision>`; the section's body is the
+    /// revision's Python file, so a changed file shows as tampered.
+    case alembic
+}
+
+/// One phase's SQL in a revision file (or one Alembic revision).
 public struct Section: Sendable, Hashable {
     public var phase: Phase
     /// Where the `-- drover:<phase>` line is.
@@ -40,8 +49,9 @@ public struct Section: Sendable, Hashable {
     public var statements: [SQLStatement]
     /// SHA-256 (hex) of the normalised body; see `Checksum`.
     public var checksum: String
+    public var engine: SectionEngine = .sql
 
-    public var isEmpty: Bool { statements.isEmpty }
+    public var isEmpty: Bool { engine == .sql && statements.isEmpty }
 }
 
 /// One revision file.

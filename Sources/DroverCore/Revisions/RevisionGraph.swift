@@ -1,5 +1,14 @@
+/// Where a repository's revisions come from.
+public enum RevisionFormat: String, Sendable, Hashable {
+    /// drover's own `*.sql` files.
+    case sql
+    /// An Alembic project's `versions/*.py`, applied by `alembic upgrade`.
+    case alembic
+}
+
 /// Revisions linked through their parents: a DAG with exactly one head.
 public struct RevisionGraph: Sendable {
+    public private(set) var format: RevisionFormat = .sql
     public private(set) var revisions: [String: Revision] = [:]
     /// Every revision, parents before children. Ties are broken by file name, so the
     /// order is the same on every machine.
@@ -10,10 +19,16 @@ public struct RevisionGraph: Sendable {
 
     public init() {}
 
+    /// Whether a revision needs every ancestor fully applied, contracts included.
+    /// Alembic applies a chain in order, so there a later expand cannot run ahead of
+    /// an earlier contract as it can with drover's own sections (SPEC §5).
+    public var appliesInOrder: Bool { format == .alembic }
+
     /// Builds the graph and reports duplicate ids, unknown parents, cycles and
     /// several heads.
-    public static func build(_ candidates: [Revision]) -> (graph: RevisionGraph, diagnostics: [Diagnostic]) {
+    public static func build(_ candidates: [Revision], format: RevisionFormat = .sql) -> (graph: RevisionGraph, diagnostics: [Diagnostic]) {
         var graph = RevisionGraph()
+        graph.format = format
         var diagnostics: [Diagnostic] = []
         for revision in candidates.sorted(by: { $0.location < $1.location }) {
             if let first = graph.revisions[revision.id] {
@@ -61,8 +76,11 @@ public struct RevisionGraph: Sendable {
         let heads = graph.order.filter { children[$0, default: []].isEmpty }
         if heads.count > 1 {
             let listing = heads.map { "\($0) (\(graph.revisions[$0]!.location))" }.joined(separator: ", ")
+            let remedy = format == .alembic
+                ? "run 'alembic merge heads' to add a merge revision"
+                : "add a merge revision with '-- drover:parent \(heads.joined(separator: " "))'"
             for id in heads {
-                diagnostics.append(Diagnostic(at: graph.revisions[id]!.location, "several heads: \(listing); add a merge revision with '-- drover:parent \(heads.joined(separator: " "))'"))
+                diagnostics.append(Diagnostic(at: graph.revisions[id]!.location, "several heads: \(listing); \(remedy)"))
             }
         }
         graph.head = heads.last

@@ -33,6 +33,22 @@ extension Scheduler {
         return unreleased.isEmpty ? .current : .waitingRelease
     }
 
+    /// Why drover leaves a database alone because of what its Alembic version table
+    /// says, or `nil`. With drover's own SQL: a database Alembic manages and no one
+    /// has adopted (drover would otherwise run every revision from the first on
+    /// it). With an Alembic project: a database at an Alembic revision the
+    /// repository does not have (a newer or foreign branch).
+    public func alembicHold(_ name: String) -> String? {
+        guard let observation = observations[name], let versions = observation.alembicVersions, !versions.isEmpty else { return nil }
+        if graph.appliesInOrder {
+            let unknown = versions.filter { graph[$0] == nil }
+            guard !unknown.isEmpty else { return nil }
+            return "at Alembic revision \(unknown.joined(separator: ", ")), which the repository does not have; drover leaves it alone until the repository has it"
+        }
+        guard !observation.records.contains(where: { graph[$0.revision] != nil }) else { return nil }
+        return "managed by Alembic (at \(versions.joined(separator: ", "))) and not adopted: run 'droverctl adopt \(name)' to record those revisions, then drover moves it on"
+    }
+
     /// Why `revision` may not be promoted to `tier` (SPEC §6), or `nil` when it may:
     /// every database of the previous tier has it expanded, none failed, and their
     /// schema fingerprints at it agree (`fingerprints`: database → digest, for the

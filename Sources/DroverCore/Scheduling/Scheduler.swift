@@ -55,7 +55,9 @@ public struct Scheduler: Sendable {
         self.graph = graph
     }
 
-    public mutating func phaseSucceeded(_ name: String, step: PlannedStep, at now: Date, duration: Duration) {
+    /// `alembicVersions`: the Alembic version table after the phase, when it ran
+    /// through Alembic, so that status never shows it behind the phase.
+    public mutating func phaseSucceeded(_ name: String, step: PlannedStep, at now: Date, duration: Duration, alembicVersions: [String]? = nil) {
         runtime[name, default: DatabaseRuntime()].running = nil
         runtime[name]?.cancelRequested = false
         runtime[name]?.failure = nil
@@ -63,6 +65,7 @@ public struct Scheduler: Sendable {
         if var observation = observations[name] {
             observation.records.removeAll { $0.revision == step.revision && $0.phase == step.phase }
             observation.records.append(TrackingRecord(revision: step.revision, phase: step.phase, status: .applied, finishedAt: now))
+            if let alembicVersions { observation.alembicVersions = alembicVersions }
             observations[name] = observation
         }
         if let tier = specs[name]?.tier {
@@ -235,7 +238,7 @@ public struct Scheduler: Sendable {
         guard let observation = observations[name], observation.reachable || state.notBefore != nil else { return .blocked }
         if observation.lockedBy != nil && state.notBefore == nil { return .blocked }
         let revisionState = RevisionState(graph: graph, records: observation.records)
-        guard !revisionState.isTampered else { return .blocked }
+        guard !revisionState.isTampered, alembicHold(name) == nil else { return .blocked }
         guard let step = nextStep(name, tier: tier, target: target, records: observation.records) else { return .blocked }
 
         // Concurrency: per wave (or tier) and per server.

@@ -40,12 +40,15 @@ public struct ObservedDatabase: Sendable, Hashable {
     /// Another session holds drover's advisory lock.
     public var lockedBy: Int32?
     public var observedAt: Date
+    /// The rows of the database's Alembic version table; `nil` when it has none.
+    public var alembicVersions: [String]?
 
-    public init(reachable: Bool, records: [TrackingRecord] = [], lockedBy: Int32? = nil, observedAt: Date) {
+    public init(reachable: Bool, records: [TrackingRecord] = [], lockedBy: Int32? = nil, observedAt: Date, alembicVersions: [String]? = nil) {
         self.reachable = reachable
         self.records = records
         self.lockedBy = lockedBy
         self.observedAt = observedAt
+        self.alembicVersions = alembicVersions
     }
 }
 

@@ -146,18 +146,24 @@ extension Fleet {
     @discardableResult
     public func stamp(_ database: String, revision: String, phase: Phase? = nil, reason: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalidParameter("reason", reason: "stamp needs --reason (it goes to the audit log)") }
-        let (runner, session) = try prepareManual(database, by: caller)
         let id = try resolve(revision)
+        let steps = try await recordStamp(database, revision: id, phase: phase, note: reason, by: caller)
+        let message = "stamped \(steps.map(\.description).joined(separator: ", ")) on \(database)"
+        await audit("stamp", ["db": database, "revision": id, "phase": phase?.rawValue ?? "", "reason": reason], message, caller)
+        return message
+    }
+
+    /// Stamps in the database and writes the history; the caller audits.
+    func recordStamp(_ database: String, revision id: String, phase: Phase?, note: String, by caller: Caller) async throws(FleetError) -> [PlannedStep] {
+        let (runner, session) = try prepareManual(database, by: caller)
         do {
-            let steps = try await runner.stamp(id, phase: phase, note: reason, on: session)
+            let steps = try await runner.stamp(id, phase: phase, note: note, on: session)
             await session.close()
             lastObserved[database] = nil
             for step in steps {
                 try? await store.appendHistory(HistoryEntry(database: database, revision: step.revision, phase: step.phase, outcome: "stamped", startedAt: clock(), finishedAt: clock(), rows: 0, error: nil, actor: caller.name ?? actorName))
             }
-            let message = "stamped \(steps.map(\.description).joined(separator: ", ")) on \(database)"
-            await audit("stamp", ["db": database, "revision": id, "phase": phase?.rawValue ?? "", "reason": reason], message, caller)
-            return message
+            return steps
         } catch {
             await session.close()
             throw .phaseFailed(database: database, error)
@@ -238,7 +244,7 @@ extension Fleet {
         do {
             // applied_by in the tracking table names the operator too.
             let actor = caller.name.map { "\($0) via \(actorName)" } ?? actorName
-            return (PhaseRunner(graph: graph, actor: actor, logger: logger), RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet)))
+            return (makeRunner(actor: actor), RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet)))
         } catch {
             throw .phaseFailed(database: database, error)
         }

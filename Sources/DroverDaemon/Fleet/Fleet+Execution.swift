@@ -39,7 +39,7 @@ extension Fleet {
         }
         logger.info("starting \(step)", metadata: ["db": "\(name)", "revision": "\(step.revision)", "phase": "\(step.phase.rawValue)"])
         emit("start", "\(step)", database: name, step: step)
-        let runner = PhaseRunner(graph: graph, actor: actorName, logger: logger)
+        let runner = makeRunner()
         let fleet = manifest.fleet
         running[name] = Task {
             let result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>
@@ -62,13 +62,13 @@ extension Fleet {
         try? await store.clearIntent(name)
         switch result {
         case .success(let (outcome, snapshot)):
-            scheduler.phaseSucceeded(name, step: step, at: now, duration: outcome.duration)
+            scheduler.phaseSucceeded(name, step: step, at: now, duration: outcome.duration, alembicVersions: outcome.alembicVersions)
             let tier = scheduler.database(named: name)?.tier ?? ""
             try? await store.setExpectedDuration("\(tier)/\(step.revision)/\(step.phase.rawValue)", outcome.duration)
             try? await store.setFailure(name, nil)
             if let snapshot { try? await store.saveFingerprint(name, revision: step.revision, snapshot: snapshot, at: now) }
             if !outcome.alreadyApplied {
-                try? await store.appendHistory(HistoryEntry(database: name, revision: step.revision, phase: step.phase, outcome: "applied", startedAt: startedAt, finishedAt: now, rows: outcome.rows, error: nil, actor: actorName))
+                try? await store.appendHistory(HistoryEntry(database: name, revision: step.revision, phase: step.phase, outcome: "applied", startedAt: startedAt, finishedAt: now, rows: outcome.rows, error: nil, actor: actorName, output: outcome.output))
             }
             logger.info("\(step) applied", metadata: ["db": "\(name)", "rows": "\(outcome.rows)"])
             emit("applied", "\(step): \(outcome.rows) rows", database: name, step: step)
@@ -77,7 +77,7 @@ extension Fleet {
             scheduler.phaseFailed(name, step: step, failure, at: now)
             if case .failed = failure {
                 try? await store.setFailure(name, scheduler.runtime[name]?.failure)
-                try? await store.appendHistory(HistoryEntry(database: name, revision: step.revision, phase: step.phase, outcome: "failed", startedAt: startedAt, finishedAt: now, rows: 0, error: error.description, actor: actorName))
+                try? await store.appendHistory(HistoryEntry(database: name, revision: step.revision, phase: step.phase, outcome: "failed", startedAt: startedAt, finishedAt: now, rows: 0, error: error.description, actor: actorName, output: error.output))
             }
             logger.error("\(step) did not complete: \(error)", metadata: ["db": "\(name)"])
             emit("failed", error.description, database: name, step: step)

@@ -14,7 +14,7 @@ extension Fleet {
         }
         guard !due.isEmpty else { return }
         let groups = Dictionary(grouping: due, by: \.dsn)
-        let runner = PhaseRunner(graph: graph, actor: actorName, logger: logger)
+        let runner = makeRunner()
         let fleet = manifest.fleet
         var connections = observerConnections
         observerConnections = [:]
@@ -80,11 +80,10 @@ extension Fleet {
                 guard running[name] == nil else { continue }
                 switch result {
                 case .success(let observation):
-                    alembic[name] = observation.alembicVersions
-                    scheduler.observed(name, ObservedDatabase(reachable: true, records: observation.records, lockedBy: observation.lockHolderPID, observedAt: at))
+                    scheduler.observed(name, ObservedDatabase(reachable: true, records: observation.records, lockedBy: observation.lockHolderPID, observedAt: at, alembicVersions: observation.alembicVersions))
                 case .failure(let error):
-                    let previous = scheduler.observations[name]?.records ?? []
-                    scheduler.observed(name, ObservedDatabase(reachable: false, records: previous, observedAt: at))
+                    let previous = scheduler.observations[name]
+                    scheduler.observed(name, ObservedDatabase(reachable: false, records: previous?.records ?? [], observedAt: at, alembicVersions: previous?.alembicVersions))
                     logger.warning("cannot read the database: \(error)", metadata: ["db": "\(name)"])
                 }
             }

@@ -31,7 +31,7 @@ extension Fleet {
                         let expected = scheduler.expectedDurations["\(destination)/\(step.revision)/\(step.phase.rawValue)"] ?? Scheduler.defaultExpectedDuration
                         earliest = WindowSchedule(window).earliestStart(from: now, expected: expected).map(Self.isoTime) ?? "never (no opening of \(spec.window) is long enough)"
                     }
-                    return PlanReport.PhasePlan(revision: step.revision, phase: step.phase, sql: graph[step.revision]?.sections[step.phase]?.body.trimmingCharacters(in: .whitespacesAndNewlines) ?? "", earliest_start: earliest)
+                    return PlanReport.PhasePlan(revision: step.revision, phase: step.phase, sql: Self.planText(graph[step.revision]?.sections[step.phase], revision: step.revision), earliest_start: earliest)
                 }
                 rows.append(PlanReport.DatabasePlan(name: name, wave: waves[index].name, phases: phases))
             }
@@ -59,29 +59,10 @@ extension Fleet {
         }
     }
 
-    /// Takes over an Alembic-managed database (SPEC §4): its `alembic_version`
-    /// revisions are recorded as applied (every phase, with their ancestors).
-    @discardableResult
-    public func adopt(_ database: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
-        try checkDatabase(database)
-        guard let spec = scheduler.database(named: database) else { throw .unknownDatabase(database, suggestion: nil) }
-        let runner = PhaseRunner(graph: graph, actor: actorName, logger: logger)
-        let versions: [String]
-        do {
-            let session = RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet))
-            versions = try await runner.observe(session).alembicVersions ?? []
-            await session.close()
-        } catch {
-            throw .phaseFailed(database: database, error)
-        }
-        guard !versions.isEmpty else { throw .invalidParameter("db", reason: "\(database) has no alembic_version rows: nothing to adopt") }
-        if let unknown = versions.first(where: { graph[$0] == nil }) {
-            throw .unknownRevision(unknown, reason: "\(database) is at Alembic revision \(unknown), which the revision repository does not have")
-        }
-        var messages: [String] = []
-        for version in versions {
-            messages.append(try await stamp(database, revision: version, reason: "adopted from Alembic (alembic_version \(version))", by: caller))
-        }
-        return "adopted \(database): " + messages.joined(separator: "; ")
+    /// What a step will run: its SQL, or for an Alembic revision the command and file.
+    static func planText(_ section: Section?, revision: String) -> String {
+        guard let section else { return "" }
+        if section.engine == .alembic { return "alembic upgrade \(revision)    # \(section.location.file)" }
+        return section.body.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -39,8 +39,9 @@ extension Fleet {
                 target: scheduler.target(ofTier: spec.tier),
                 state: scheduler.stateWord(of: spec.name, now: now),
                 next_window: nextOpenings[spec.window] ?? nil,
-                error: runtime?.failure?.message ?? (scheduler.observations[spec.name]?.reachable == false ? runtime?.lastProblem ?? "unreachable" : nil),
-                alembic: alembic[spec.name]?.joined(separator: ",")
+                error: runtime?.failure?.message ?? (scheduler.observations[spec.name]?.reachable == false ? runtime?.lastProblem ?? "unreachable" : nil)
+                    ?? scheduler.alembicHold(spec.name),
+                alembic: scheduler.observations[spec.name]?.alembicVersions?.joined(separator: ",")
             ))
         }
         for spec in gone.values.sorted(by: { $0.name < $1.name }) where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {

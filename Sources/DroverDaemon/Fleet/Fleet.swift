@@ -28,7 +28,6 @@ public actor Fleet {
 
     var running: [String: Task<Void, Never>] = [:]
     var lastObserved: [String: Date] = [:]
-    var alembic: [String: [String]] = [:]
     var observerConnections: [String: PostgresConnection] = [:]
     var savedTiers: [String: TierControl] = [:]
     var stopping = false
@@ -63,6 +62,12 @@ public actor Fleet {
     /// The manifest in force, discovered databases included.
     var manifest: Manifest { scheduler.manifest }
     var graph: RevisionGraph { definition.repository.graph }
+
+    /// A phase runner for the repository in force; `actor` goes to `applied_by`.
+    func makeRunner(actor: String? = nil) -> PhaseRunner {
+        let alembic = definition.repository.alembic.map { AlembicRunner(project: $0, command: manifest.fleet.alembic) }
+        return PhaseRunner(graph: graph, actor: actor ?? actorName, logger: logger, alembic: alembic)
+    }
 
     // MARK: The loop
 

@@ -23,6 +23,10 @@ public final class StateStore: Sendable {
         lock = try StateFileLock(statePath: path)
         let sqlite = try SQLite(path: path)
         try sqlite.execute(Self.schema)
+        // State files from before history kept a helper program's output.
+        if !(try sqlite.query("SELECT name FROM pragma_table_info('history')")).contains(where: { $0.first == "output" }) {
+            try sqlite.execute("ALTER TABLE history ADD COLUMN output TEXT")
+        }
         self.path = path
         database = Mutex(SQLiteBox(sqlite))
         thread = NIOThreadPool(numberOfThreads: 1)
@@ -44,7 +48,7 @@ public final class StateStore: Sendable {
         CREATE TABLE IF NOT EXISTS history (
             id INTEGER PRIMARY KEY, database TEXT NOT NULL, revision TEXT NOT NULL, phase TEXT NOT NULL,
             outcome TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT NOT NULL, rows INTEGER NOT NULL,
-            error TEXT, actor TEXT NOT NULL);
+            error TEXT, actor TEXT NOT NULL, output TEXT);
         CREATE TABLE IF NOT EXISTS audit (
             id INTEGER PRIMARY KEY, at TEXT NOT NULL, uid INTEGER, pid INTEGER, action TEXT NOT NULL,
             parameters TEXT NOT NULL, result TEXT NOT NULL);
@@ -119,14 +123,14 @@ public final class StateStore: Sendable {
 
     public func appendHistory(_ entry: HistoryEntry) async throws {
         try await run { try $0.query(
-            "INSERT INTO history (database, revision, phase, outcome, started_at, finished_at, rows, error, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [entry.database, entry.revision, entry.phase.rawValue, entry.outcome, Self.time(entry.startedAt), Self.time(entry.finishedAt), String(entry.rows), entry.error, entry.actor]) }
+            "INSERT INTO history (database, revision, phase, outcome, started_at, finished_at, rows, error, actor, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [entry.database, entry.revision, entry.phase.rawValue, entry.outcome, Self.time(entry.startedAt), Self.time(entry.finishedAt), String(entry.rows), entry.error, entry.actor, entry.output]) }
     }
 
     public func history(database: String? = nil, limit: Int = 1000) async throws -> [HistoryEntry] {
         let rows = try await run { sqlite in
             try sqlite.query("""
-                SELECT database, revision, phase, outcome, started_at, finished_at, rows, error, actor FROM history
+                SELECT database, revision, phase, outcome, started_at, finished_at, rows, error, actor, output FROM history
                  WHERE ? IS NULL OR database = ? ORDER BY id DESC LIMIT ?
                 """, [database, database, String(limit)])
         }
@@ -134,7 +138,7 @@ public final class StateStore: Sendable {
             guard let name = row[0], let revision = row[1], let phase = row[2].flatMap(Phase.init), let outcome = row[3],
                   let started = row[4].flatMap(Self.date), let finished = row[5].flatMap(Self.date) else { return nil }
             return HistoryEntry(database: name, revision: revision, phase: phase, outcome: outcome, startedAt: started, finishedAt: finished,
-                                rows: row[6].flatMap { Int($0) } ?? 0, error: row[7], actor: row[8] ?? "")
+                                rows: row[6].flatMap { Int($0) } ?? 0, error: row[7], actor: row[8] ?? "", output: row[9])
         }
     }
 
@@ -210,8 +214,11 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var rows: Int
     public var error: String?
     public var actor: String
+    /// What a helper program (Alembic) printed while running the phase.
+    public var output: String?
 
-    public init(database: String, revision: String, phase: Phase, outcome: String, startedAt: Date, finishedAt: Date, rows: Int, error: String?, actor: String) {
+    public init(database: String, revision: String, phase: Phase, outcome: String, startedAt: Date, finishedAt: Date, rows: Int, error: String?, actor: String, output: String? = nil) {
+        self.output = output
         self.database = database
         self.revision = revision
         self.phase = phase

@@ -40,8 +40,10 @@ public struct HistoryRow: Sendable, Codable, Hashable {
     public var rows: Int
     public var error: String?
     public var actor: String
+    public var output: String?
 
-    public init(database: String, revision: String, phase: Phase, outcome: String, started_at: Date, finished_at: Date, rows: Int, error: String?, actor: String) {
+    public init(database: String, revision: String, phase: Phase, outcome: String, started_at: Date, finished_at: Date, rows: Int, error: String?, actor: String, output: String? = nil) {
+        self.output = output
         self.database = database; self.revision = revision; self.phase = phase; self.outcome = outcome
         self.started_at = started_at; self.finished_at = finished_at
         self.seconds = (finished_at.timeIntervalSince(started_at) * 1000).rounded() / 1000
