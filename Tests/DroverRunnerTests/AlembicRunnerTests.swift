@@ -179,6 +179,33 @@ struct AlembicRunnerTests {
         #expect(try await setup.effects() == before)
     }
 
+    @Test("a lock timeout inside Alembic is retried with backoff, like drover's own SQL")
+    func lockTimeoutRetried() async throws {
+        let setup = try await Self.setup([
+            "0001_root.py": Self.root,
+            "0002_alter.py": alembicRevision("aa0000000002", down: "aa0000000001", "op.execute(\"ALTER TABLE effects ADD COLUMN at timestamptz\")"),
+        ])
+        defer { setup.remove() }
+        _ = try await setup.runner().run(step("aa0000000001", .expand), on: setup.fixture.session())
+        let blocker = try await setup.fixture.cluster.connect(database: setup.fixture.database)
+        try await blocker.execute("BEGIN; SELECT * FROM effects;")  // ACCESS SHARE until COMMIT
+        var settings = Fixture.fastSettings
+        settings.retry = RetryPolicy(attempts: 20, minBackoff: .milliseconds(100), maxBackoff: .milliseconds(200))
+        let runner = setup.runner()
+        let session = setup.fixture.session(settings: settings)
+        let phase = Task { try await runner.run(step("aa0000000002", .expand), on: session) }
+        let waited = try await eventually(timeout: .seconds(20)) {
+            try await setup.fixture.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/aa0000000002/expand' AND wait_event_type = 'Lock'") == "1"
+        }
+        #expect(waited)
+        try await Task.sleep(for: .seconds(1))
+        try await blocker.execute("COMMIT")
+        await blocker.close()
+        let outcome = try await phase.value
+        #expect(outcome.attempts > 1)
+        #expect(try await setup.versions() == ["aa0000000002"])
+    }
+
     @Test("the version table is read where the database's alembic.version_table and version_table_schema say")
     func configuredVersionTable() async throws {
         let fixture = try await Fixture.make("alembicvt")
