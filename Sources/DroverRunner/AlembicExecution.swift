@@ -49,6 +49,7 @@ struct AlembicExecution {
             await stopLeftoverBackend()
             throw RunnerError.cancelled(database: target.name, revision: step.revision, phase: step.phase)
         }
+        await Failpoints.current.reach("alembic-after-upgrade")
         let after = try await AlembicVersion.read(connection, table: target.alembicVersionTable) ?? []
         if result.status == 0 && AlembicTruth.applied(graph, heads: after).contains(step.revision) {
             try await record(status: "applied", note: nil)

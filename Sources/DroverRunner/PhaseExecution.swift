@@ -65,6 +65,7 @@ struct PhaseExecution {
                 rows += try await execute(statement).affectedRows ?? 0
             }
             try await record(rows: rows)
+            await Failpoints.current.reach("phase-before-commit")
             return rows
         }
         return outcome(rows: rows)
@@ -87,6 +88,7 @@ struct PhaseExecution {
             }
             loop.progressed()
             if rows == 0 { break }
+            await Failpoints.current.reach("backfill-between-batches")
             if options.pause > .zero { try await Task.sleep(for: options.pause) }
         }
         let total = try await tracking.record(connection, revision: step.revision, phase: .backfill)?.rowsAffected ?? 0
@@ -123,6 +125,7 @@ struct PhaseExecution {
             }
             try await tracking.markProgress(connection, revision: step.revision, phase: step.phase, statementsApplied: index + 1)
             loop.progressed()
+            if index + 1 < statements.count { await Failpoints.current.reach("no-transaction-between-statements") }
         }
         if step.phase == .revert {
             try await connection.transaction {

@@ -205,6 +205,7 @@ extension Fleet {
             emit("reload-failed", error.description)
             throw error
         case .success(let loaded):
+            await Failpoints.current.reach("reload")
             definition = loaded
             await discoverDue(force: true)
             let message = "reloaded: \(manifest.databases.count) databases, head \(loaded.repository.head ?? "none")"

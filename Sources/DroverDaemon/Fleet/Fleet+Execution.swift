@@ -46,6 +46,7 @@ extension Fleet {
             do throws(RunnerError) {
                 let session = RunnerSession(target: try DatabaseTarget(spec, fleet: fleet))
                 let outcome = try await runner.run(step, on: session)
+                await Failpoints.current.reach("phase-after-commit")
                 let snapshot = try? await runner.fingerprint(session)
                 await session.close()
                 result = .success((outcome, snapshot))
