@@ -129,11 +129,11 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverCoreTests",
-            dependencies: ["DroverCore"]
+            dependencies: ["DroverCore", "DroverTestSupport"]
         ),
         .testTarget(
             name: "DroverProtocolTests",
-            dependencies: ["DroverProtocol"]
+            dependencies: ["DroverProtocol", "DroverTestSupport"]
         ),
         .testTarget(
             name: "DroverControlTests",

@@ -1,17 +1,7 @@
 @testable import DroverCore
+import DroverTestSupport
+import Foundation
 import Testing
-
-/// SplitMix64: a seeded generator, so a failing input can be reproduced.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The parsers must answer arbitrary input with diagnostics, never a crash or a hang:
 /// random bytes, and valid files mutated (bytes flipped, lines dropped, duplicated,
@@ -60,79 +50,72 @@ struct ParserFuzzTests {
         ":batch", "::", "E'\\'", "LIMIT :batch", "\n", "-", "#", "? ", "|", ">",
     ]
 
-    static func mutate(_ text: String, _ random: inout SeededGenerator) -> String {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        for _ in 0..<Int.random(in: 1...4, using: &random) {
-            guard !lines.isEmpty else { break }
-            let index = Int.random(in: 0..<lines.count, using: &random)
-            switch Int.random(in: 0..<6, using: &random) {
-            case 0: lines.remove(at: index)
-            case 1: lines.insert(lines[index], at: index)
-            case 2:
-                var scalars = Array(lines[index].unicodeScalars)
-                if !scalars.isEmpty { scalars[Int.random(in: 0..<scalars.count, using: &random)] = Unicode.Scalar(UInt8.random(in: 1...127, using: &random)) }
-                lines[index] = String(String.UnicodeScalarView(scalars))
-            case 3:
-                let cut = Int.random(in: 0...lines[index].count, using: &random)
-                lines[index] = String(lines[index].prefix(cut))
-            case 4:
-                let position = Int.random(in: 0...lines[index].count, using: &random)
-                let line = lines[index]
-                lines[index] = String(line.prefix(position)) + tokens.randomElement(using: &random)! + String(line.dropFirst(position))
-            default: lines.swapAt(index, Int.random(in: 0..<lines.count, using: &random))
-            }
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    static func randomText(_ random: inout SeededGenerator) -> String {
-        let length = Int.random(in: 0...400, using: &random)
-        var text = ""
-        for _ in 0..<length {
-            if Bool.random(using: &random) {
-                text += tokens.randomElement(using: &random)!
-            } else {
-                text.unicodeScalars.append(Unicode.Scalar(UInt8.random(in: 0...127, using: &random)))
-            }
-        }
-        return text
-    }
-
     @Test("the manifest parser never crashes on random or mutated input")
     func manifestFuzz() {
-        var random = SeededGenerator(state: 0xD20E_5EED)
         let loader = ManifestLoader(environment: ["H": "db"])
         #expect(loader.load(files: [("/f/a.yaml", Self.manifestSeed)]).manifest != nil)
-        for round in 0..<3_000 {
-            let text = round % 4 == 0 ? Self.randomText(&random) : Self.mutate(Self.manifestSeed, &random)
+        let report = Fuzz.run(seed: 0xD20E_5EED, rounds: Fuzz.rounds(default: 3_000), seeds: [Self.manifestSeed], tokens: Self.tokens) { text in
             let (manifest, diagnostics) = loader.load(files: [("/f/a.yaml", text)])
             if manifest == nil {
                 #expect(!diagnostics.errors.isEmpty, "rejected without a reason: \(text.debugDescription)")
                 #expect(diagnostics.errors.allSatisfy { $0.location != nil }, "an error without a place: \(diagnostics)")
             }
         }
+        #expect(report.slowest < .seconds(5), "\(report)")
     }
 
     @Test("the revision parser never crashes on random or mutated input")
     func revisionFuzz() {
-        var random = SeededGenerator(state: 0x5EED_0F5E)
         #expect(RevisionParser.parse(Self.revisionSeed, file: "r.sql").revision != nil)
-        for round in 0..<5_000 {
-            let text = round % 4 == 0 ? Self.randomText(&random) : Self.mutate(Self.revisionSeed, &random)
+        let report = Fuzz.run(seed: 0x5EED_0F5E, rounds: Fuzz.rounds(default: 5_000), seeds: [Self.revisionSeed], tokens: Self.tokens) { text in
             let (revision, diagnostics) = RevisionParser.parse(text, file: "r.sql")
             if revision == nil {
                 #expect(!diagnostics.errors.isEmpty, "rejected without a reason: \(text.debugDescription)")
             }
-            if let revision {
-                for section in revision.sections.values {
-                    for statement in section.statements {
-                        _ = SQLRules.lintExpand(statement)
-                        _ = SQLRules.concurrentlyCreatedIndex(statement)
-                        _ = SQLSplitter.substitute("batch", with: "1", in: statement)
-                    }
-                }
+            for statement in revision?.sections.values.flatMap(\.statements) ?? [] {
+                _ = SQLRules.lintExpand(statement)
+                _ = SQLRules.concurrentlyCreatedIndex(statement)
+                _ = SQLSplitter.substitute("batch", with: "1", in: statement)
             }
         }
+        #expect(report.slowest < .seconds(5), "\(report)")
+    }
+
+    static let alembicSeeds = [
+        #"""
+        """merge heads
+
+        Revision ID: e8d2b7a91c04
+        """
+        from alembic import op
+
+        revision = 'e8d2b7a91c04'
+        down_revision = (
+            '7be2d4c6a802',  # body
+            "c4a9e1f05b03",
+        )
+        branch_labels = ('tags',)
+        depends_on = None
+        drover_phase = "contract"
+
+        def upgrade():
+            op.execute("ALTER TABLE documents DROP COLUMN legacy")
+        """#,
+        "[alembic]\nscript_location = %(here)s/alembic\nversion_locations = %(here)s/a %(here)s/b\n  %(here)s/c\n[loggers]\nkeys = root\n",
+    ]
+
+    @Test("the Alembic revision-file and ini readers never crash on random or mutated input")
+    func alembicFuzz() {
+        #expect((try? AlembicRevisionFile.parse(Self.alembicSeeds[0], file: "v.py").get())?.parents == ["7be2d4c6a802", "c4a9e1f05b03"])
+        let tokens = Self.tokens + [#"""""#, "'''", "(", ")", ",", "=", "None", "revision", "down_revision", "drover_phase", "%(here)s", "%(", "[alembic]", "\\", "#"]
+        let report = Fuzz.run(seed: 0xA1E3_B1C0, rounds: Fuzz.rounds(default: 5_000), seeds: Self.alembicSeeds, tokens: tokens) { text in
+            switch AlembicRevisionFile.parse(text, file: "v.py") {
+            case .success(let file): #expect(!file.id.isEmpty)
+            case .failure(let diagnostic): #expect(diagnostic.location?.file == "v.py", "\(diagnostic)")
+            }
+            _ = try? AlembicIni.parse(text, file: "/p/alembic.ini")
+        }
+        #expect(report.slowest < .seconds(5), "\(report)")
     }
 
     @Test("revision templates written by `new` parse back")
