@@ -132,7 +132,7 @@ public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) 
 }
 
 /// Polls `condition` until it holds (at most `timeout`); whether it did.
-public func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
+public func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if (try? await condition()) == true { return true }

@@ -100,6 +100,10 @@ struct PhaseRunnerTests {
         var settings = Fixture.fastSettings
         settings.retry = RetryPolicy(attempts: 50, minBackoff: .milliseconds(100), maxBackoff: .milliseconds(200))
         let phase = Task { try await runner(revisions).run(step("dddd00000001", .expand), on: fixture.session(settings: settings)) }
+        // From the moment the ALTER waits (a loaded machine may take a while to get there).
+        #expect(try await eventually(timeout: .seconds(60)) {
+            try await fixture.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/dddd00000001/expand' AND wait_event_type = 'Lock'") == "1"
+        })
 
         // A third session keeps reading the table. While the ALTER waits for its lock,
         // readers queue behind it; lock_timeout bounds how long.
@@ -138,7 +142,9 @@ struct PhaseRunnerTests {
         let blocker = try await fixture.cluster.connect(database: fixture.database)
         try await blocker.execute("BEGIN; LOCK TABLE held IN ACCESS SHARE MODE;")
         var settings = Fixture.fastSettings
-        settings.lockTimeout = .milliseconds(600)
+        // Long enough for the probe's own connection on a loaded machine (the suite
+        // runs floods and daemons alongside).
+        settings.lockTimeout = .milliseconds(1500)
         let result = await Result(catching: { () async throws(RunnerError) in try await runner(revisions).run(step("eeee00000001", .expand), on: fixture.session(settings: settings)) })
         await blocker.close()
         guard case .failure(let error) = result, case let .lockTimeoutExhausted(_, _, _, attempts, statement, blockers) = error else {
@@ -192,9 +198,9 @@ struct PhaseRunnerTests {
             SELECT pg_sleep(CASE WHEN nextval('attempt_seq') = 1 THEN 20 ELSE 0 END);
             """)
         let phase = Task { try await runner(revisions).run(step("ffff00000002", .expand), on: fixture.session()) }
-        _ = try await eventually {
+        #expect(try await eventually(timeout: .seconds(60)) {
             try await fixture.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'drover/ffff00000002/expand' AND wait_event = 'PgSleep'") == "1"
-        }
+        })
         let outcome = try await phase.value
         #expect(outcome.attempts == 2)
         #expect(try await fixture.tableExists("made_once"))

@@ -224,6 +224,8 @@ struct ResumableAndTrackingTests {
         #expect(holder == other.backendPID)
         #expect(try await runner(revisions).observe(session).lockHolderPID == other.backendPID)
         await other.close()
+        // The server drops the lock when the closed session's backend has exited.
+        #expect(try await eventually { try await runner(revisions).observe(session).lockHolderPID == nil })
         _ = try await runner(revisions).run(step("111100000001", .expand), on: session)
         #expect(try await fixture.tableExists("items"))
         await session.close()

@@ -39,10 +39,8 @@ extension Fleet {
         let heads = versions.joined(separator: ", ")
         let message: String
         if missing {
-            var recorded = 0
-            for version in versions {
-                recorded += try await recordStamp(database, revision: version, phase: nil, note: "adopted from Alembic (\(table) \(version))", by: caller).count
-            }
+            // All heads in one stamp: nothing may start on the database in between.
+            let recorded = try await recordStamp(database, revisions: versions, phase: nil, note: "adopted from Alembic (\(table) \(heads))", by: caller).count
             message = "adopted \(database) at Alembic \(heads): \(recorded) phase\(recorded == 1 ? "" : "s") recorded as applied"
         } else {
             message = "\(database) is already adopted at Alembic \(heads); nothing changed"

@@ -147,17 +147,17 @@ extension Fleet {
     public func stamp(_ database: String, revision: String, phase: Phase? = nil, reason: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalidParameter("reason", reason: "stamp needs --reason (it goes to the audit log)") }
         let id = try resolve(revision)
-        let steps = try await recordStamp(database, revision: id, phase: phase, note: reason, by: caller)
+        let steps = try await recordStamp(database, revisions: [id], phase: phase, note: reason, by: caller)
         let message = "stamped \(steps.map(\.description).joined(separator: ", ")) on \(database)"
         await audit("stamp", ["db": database, "revision": id, "phase": phase?.rawValue ?? "", "reason": reason], message, caller)
         return message
     }
 
     /// Stamps in the database and writes the history; the caller audits.
-    func recordStamp(_ database: String, revision id: String, phase: Phase?, note: String, by caller: Caller) async throws(FleetError) -> [PlannedStep] {
+    func recordStamp(_ database: String, revisions: [String], phase: Phase?, note: String, by caller: Caller) async throws(FleetError) -> [PlannedStep] {
         let (runner, session) = try prepareManual(database, by: caller)
         do {
-            let steps = try await runner.stamp(id, phase: phase, note: note, on: session)
+            let steps = try await runner.stamp(revisions, phase: phase, note: note, on: session)
             await session.close()
             lastObserved[database] = nil
             for step in steps {
