@@ -206,6 +206,20 @@ struct AlembicRunnerTests {
         #expect(try await setup.versions() == ["aa0000000002"])
     }
 
+    @Test("a schema tenant: Alembic runs with the tenant's search_path, so its tables and its version table are in the tenant's schema")
+    func schemaTenant() async throws {
+        let setup = try await Self.setup(["0001_root.py": Self.root])
+        defer { setup.remove() }
+        try await setup.fixture.sql("CREATE SCHEMA acme")
+        let outcome = try await setup.runner().run(step("aa0000000001", .expand), on: setup.fixture.session(schema: "acme"))
+        #expect(!outcome.alreadyApplied && outcome.alembicVersions == ["aa0000000001"])
+        #expect(try await setup.fixture.scalar("SELECT string_agg(version_num, ',') FROM acme.alembic_version") == "aa0000000001")
+        #expect(try await setup.fixture.tableExists("acme.effects"))
+        #expect(try await !setup.fixture.tableExists("public.effects"))
+        #expect(try await setup.fixture.scalar("SELECT status FROM drover_acme.revisions WHERE revision = 'aa0000000001'") == "applied")
+        #expect(try await setup.runner().observe(setup.fixture.session(schema: "acme")).state.expanded == "aa0000000001")
+    }
+
     @Test("the version table is read where the database's alembic.version_table and version_table_schema say")
     func configuredVersionTable() async throws {
         let fixture = try await Fixture.make("alembicvt")
