@@ -28,10 +28,12 @@ extension Fleet {
             }
             logger.warning("promotion of \(id) to \(destination) forced: \(refusal); reason: \(reason)")
         }
+        let previous = scheduler.tiers
         var control = scheduler.tiers[destination] ?? TierControl()
         control.target = id
         control.wavesFinished = [:]
         scheduler.tiers[destination] = control
+        try await persistTierChange(undoing: previous)
         let message = "\(destination) now targets \(id)"
         await audit("promote", ["revision": id, "tier": destination, "force": String(force), "reason": reason ?? ""], message, caller)
         return message
@@ -43,10 +45,12 @@ extension Fleet {
         let id = try resolve(revision)
         let tiers = try tier.map { name throws(FleetError) in try checkTier(name); return [name] } ?? manifest.fleet.pipeline
         var changed: [String] = []
+        let previous = scheduler.tiers
         for name in tiers where scheduler.tiers[name]?.released != id {
             scheduler.tiers[name, default: TierControl()].released = id
             changed.append(name)
         }
+        try await persistTierChange(undoing: previous)
         let message = changed.isEmpty ? "\(id) was already released; nothing changed" : "released \(id) in \(changed.joined(separator: ", "))"
         await audit("release", ["revision": id, "tier": tier ?? "*"], message, caller)
         return message
@@ -62,10 +66,12 @@ extension Fleet {
             await audit("deploy", ["revision": id, "tier": tier], message, caller)
             return message
         }
+        let previous = scheduler.tiers
         var control = scheduler.tiers[tier] ?? TierControl()
         control.target = id
         control.wavesFinished = [:]
         scheduler.tiers[tier] = control
+        try await persistTierChange(undoing: previous)
         let message = "\(tier) pinned to \(id)"
         await audit("deploy", ["revision": id, "tier": tier], message, caller)
         return message
@@ -100,9 +106,11 @@ extension Fleet {
                 let control = scheduler.tiers[name] ?? TierControl()
                 return paused ? !control.paused : (control.paused || control.halt != nil)
             }
+            let previous = scheduler.tiers
             for name in changed {
                 if paused { scheduler.pause(tier: name) } else { scheduler.resume(tier: name) }
             }
+            try await persistTierChange(undoing: previous)
             message = changed.isEmpty
                 ? "\(tiers.joined(separator: ", ")) \(tiers.count == 1 ? "was" : "were") already \(paused ? "paused" : "running"); nothing changed"
                 : "\(changed.joined(separator: ", ")) \(verb)"

@@ -136,6 +136,21 @@ public actor Fleet {
         }
     }
 
+    /// Makes an operator's change of tier state (promote, release, deploy, pause,
+    /// resume) durable before it is acknowledged, so a crash right after the answer
+    /// cannot lose it. When the state store refuses, the change is undone.
+    func persistTierChange(undoing previous: [String: TierControl]) async throws(FleetError) {
+        for (tier, control) in scheduler.tiers.sorted(by: { $0.key < $1.key }) where savedTiers[tier] != control {
+            do {
+                try await store.save(tier: tier, control)
+                savedTiers[tier] = control
+            } catch {
+                scheduler.tiers = previous
+                throw .stateStore("cannot record the change of tier \(tier), so it was not made: \(error)")
+            }
+        }
+    }
+
     private func persistTiers() async {
         for (tier, control) in scheduler.tiers where savedTiers[tier] != control {
             do {
