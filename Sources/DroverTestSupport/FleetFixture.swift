@@ -41,8 +41,9 @@ public struct FleetFixture: Sendable {
             """,
     ]
 
-    public static func make(tenants: [String] = ["acme", "globex", "initech"], waves: String? = nil, extraRevisions: [String: String] = [:]) async throws -> FleetFixture {
-        let cluster = try await TestCluster.shared()
+    /// `cluster`: the shared one unless the test brings its own (`TestCluster.dedicated()`).
+    public static func make(tenants: [String] = ["acme", "globex", "initech"], waves: String? = nil, extraRevisions: [String: String] = [:], on cluster: TestCluster? = nil) async throws -> FleetFixture {
+        let cluster = try await cluster ?? TestCluster.shared()
         let preview = try await cluster.createDatabase("preview")
         let production = try await cluster.createDatabase("production")
         let shared = try await cluster.createDatabase("shared")

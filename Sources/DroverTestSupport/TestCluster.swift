@@ -27,18 +27,34 @@ public final class TestCluster: Sendable {
     public static func shared() async throws -> TestCluster {
         let task = startup.withLock { task in
             if let task { return task }
-            let started = Task { try await PostgresThreadPool.shared.runIfActive { try TestCluster.start() } }
+            let started = Task { try await PostgresThreadPool.shared.runIfActive { try TestCluster.start(durable: false) } }
             task = started
             return started
         }
         return try await task.value
     }
 
-    private init(directory: String, port: Int, binDirectory: String, osUser: String?) {
+    /// A cluster of the calling test's own, for tests that crash or restart the
+    /// server (the shared one serves tests running in parallel). Durable commits
+    /// (`synchronous_commit` on), so that an immediate shutdown loses nothing that
+    /// was acknowledged, as on a real server. Removed at process exit, or earlier
+    /// with `destroy()`.
+    public static func dedicated() async throws -> TestCluster {
+        try await PostgresThreadPool.shared.runIfActive { try TestCluster.start(durable: true) }
+    }
+
+    /// Server options for `pg_ctl -o`.
+    private let serverOptions: String
+
+    private init(directory: String, port: Int, binDirectory: String, osUser: String?, durable: Bool) {
         self.directory = directory
         self.port = port
         self.binDirectory = binDirectory
         self.osUser = osUser
+        // fsync off is safe for a process crash (the OS keeps the pages); an
+        // asynchronous commit is not, so only the shared cluster may skip the wait.
+        self.serverOptions = "-k \(directory) -p \(port) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300"
+            + (durable ? "" : " -c synchronous_commit=off")
     }
 
     public var socketDirectory: String { directory }
@@ -87,7 +103,7 @@ public final class TestCluster: Sendable {
 
     // MARK: Lifecycle
 
-    private static func start() throws -> TestCluster {
+    private static func start(durable: Bool) throws -> TestCluster {
         removeStaleClusters()
         let binDirectory = try findBinDirectory()
         let osUser = getuid() == 0 ? unprivilegedUser() : nil
@@ -97,7 +113,7 @@ public final class TestCluster: Sendable {
         try "\(getpid())".write(toFile: directory + "/owner.pid", atomically: true, encoding: .utf8)
         if let osUser { try shell("chown", "-R", osUser, directory) }
         let port = try freePort()
-        let cluster = TestCluster(directory: directory, port: port, binDirectory: binDirectory, osUser: osUser)
+        let cluster = TestCluster(directory: directory, port: port, binDirectory: binDirectory, osUser: osUser, durable: durable)
         registerCleanup(cluster)
         // Local socket: trust. TCP: scram, so that password handling is tested for real.
         let passwordFile = directory + "/superuser-password"
@@ -106,9 +122,12 @@ public final class TestCluster: Sendable {
         try cluster.asServerUser(
             binDirectory + "/initdb", "-D", cluster.dataDirectory, "-U", "postgres", "--auth-local=trust",
             "--auth-host=scram-sha-256", "--pwfile=\(passwordFile)", "-E", "UTF8", "--no-sync", "--locale=C")
-        let options = "-k \(directory) -p \(port) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        try cluster.asServerUser(binDirectory + "/pg_ctl", "-D", cluster.dataDirectory, "-l", cluster.logFile, "-w", "-t", "60", "-o", options, "start")
+        try cluster.startServer()
         return cluster
+    }
+
+    private func startServer() throws {
+        try asServerUser(binDirectory + "/pg_ctl", "-D", dataDirectory, "-l", logFile, "-w", "-t", "60", "-o", serverOptions, "start")
     }
 
     /// Stops the server at once and removes the directory.
@@ -117,10 +136,15 @@ public final class TestCluster: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// `pg_ctl restart -m immediate`: a crash and recovery, as tests of reconnection need.
-    public func restartImmediately() throws {
-        let options = "-k \(directory) -p \(port) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        try asServerUser(binDirectory + "/pg_ctl", "-D", dataDirectory, "-l", logFile, "-m", "immediate", "-w", "-o", options, "restart")
+    /// `pg_ctl restart -m immediate` in two halves, so that a test can look at its
+    /// clients while the server is down: `stopImmediately()` kills every backend
+    /// without a checkpoint (a crash), `startAfterCrash()` runs crash recovery.
+    public func stopImmediately() async throws {
+        try await offThePool { try self.asServerUser(self.binDirectory + "/pg_ctl", "-D", self.dataDirectory, "-m", "immediate", "-w", "stop") }
+    }
+
+    public func startAfterCrash() async throws {
+        try await offThePool { try self.startServer() }
     }
 
     private func asServerUser(_ arguments: String...) throws {
@@ -132,13 +156,18 @@ public final class TestCluster: Sendable {
     }
 
     private static func registerCleanup(_ cluster: TestCluster) {
-        cleanupTarget.withLock { $0 = cluster }
-        atexit {
-            TestCluster.cleanupTarget.withLock { $0?.destroy() }
+        let first = cleanupTargets.withLock { targets in
+            targets.append(cluster)
+            return targets.count == 1
+        }
+        if first {
+            atexit {
+                TestCluster.cleanupTargets.withLock { targets in targets.forEach { $0.destroy() } }
+            }
         }
     }
 
-    private static let cleanupTarget = Mutex<TestCluster?>(nil)
+    private static let cleanupTargets = Mutex<[TestCluster]>([])
 
     /// Clusters of test processes that died without cleaning up.
     private static func removeStaleClusters() {

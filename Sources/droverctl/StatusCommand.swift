@@ -8,7 +8,9 @@ struct StatusCommand: ParsableCommand {
         discussion: """
             One row per database: its tier and wave, the revision expanded and contracted in it, its tier's target, its state (current, pending, expanding, backfilling, waiting-window, waiting-release, contracting, failed, tampered, unreachable, paused, locked, gone), the next opening of its window, and its last error. Below, one row per tier: its target, what is released, its state (idle, rolling, halted, paused, done), its current wave and the databases that failed in it.
 
-            --json prints {"databases": [...], "tiers": [...]} with revision ids in full.
+            When droverd cannot write its own state store (disk full, read-only), a warning says so first: no phase starts until it can.
+
+            --json prints {"databases": [...], "tiers": [...], "state_store_error": ...} with revision ids in full.
             """
     )
 
@@ -23,6 +25,9 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let status = try Daemon(options: global).call(.status, FleetParameters.Status(tier: tier, db: db), as: FleetStatus.self)
         if global.json { return Output.json(status) }
+        if let problem = status.state_store_error {
+            Output.error("warning: \(problem); no phase starts until droverd can record it")
+        }
         var databases = Table("DATABASE", "TIER", "WAVE", "EXPANDED", "CONTRACTED", "TARGET", "STATE", "NEXT WINDOW", "ERROR")
         for row in status.databases {
             databases.add([

@@ -87,7 +87,7 @@ struct Droverd: AsyncParsableCommand {
             logger.critical("not starting: \(error)")
             throw ExitCode.failure
         }
-        let fleet = try await Fleet(definition: definition, store: store, logger: logger, pollInterval: poll)
+        let fleet = try await Fleet(definition: definition, store: store, logger: logger, pollInterval: poll, clock: TestClock.fromEnvironment())
         let control: ControlServer
         do {
             let source = try ControlServer.source(path: socket ?? definition.socketPath())

@@ -87,6 +87,9 @@ public struct Scheduler: Sendable {
         case .locked(let pid, let delay):
             runtime[name]?.notBefore = now.addingTimeInterval(delay.seconds)
             observations[name]?.lockedBy = pid ?? -1
+        case .notStarted(let message, let delay):
+            runtime[name]?.notBefore = now.addingTimeInterval(delay.seconds)
+            runtime[name]?.heldBecause = message
         case .cancelled:
             break
         }
@@ -143,6 +146,7 @@ public struct Scheduler: Sendable {
                     switch startableStep(spec, tier: tier, target: target, wave: wave, limits: limits, now: now) {
                     case .start(let step, let mustEndBy):
                         runtime[name, default: DatabaseRuntime()].running = .init(step: step, startedAt: now, mustEndBy: mustEndBy)
+                        runtime[name]?.heldBecause = nil
                         actions.append(.start(database: name, step: step))
                         runningInWave += 1
                         runningPerServer[Self.server(of: spec), default: 0] += 1

@@ -26,6 +26,10 @@ public enum PhaseFailure: Sendable, Hashable {
     case unreachable(String, retryAfter: Duration)
     /// Someone else holds the advisory lock: retried after `delay`.
     case locked(pid: Int32?, retryAfter: Duration)
+    /// droverd could not start the phase for a reason of its own (its state store
+    /// cannot record the intent): nothing happened to the database; retried after
+    /// `delay`, and the reason shows in status.
+    case notStarted(String, retryAfter: Duration)
     /// Cancelled (window end, shutdown) and rolled back: retried when allowed.
     case cancelled
 }

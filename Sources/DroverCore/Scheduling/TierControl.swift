@@ -63,6 +63,8 @@ public struct DatabaseRuntime: Sendable, Hashable {
     /// Not before this moment (unreachable, locked): a wait, not a failure.
     public var notBefore: Date?
     public var lastProblem: String?
+    /// Why droverd did not start the last phase it chose (`PhaseFailure.notStarted`).
+    public var heldBecause: String?
     /// A cancel was sent for `running` (window end).
     public var cancelRequested = false
 

@@ -32,9 +32,17 @@ extension Fleet {
         guard let spec = scheduler.database(named: name) else { return }
         do {
             try await store.recordIntent(name, step: step, at: now)
+            if stateStoreProblem != nil {
+                logger.notice("the state store \(store.path) is writable again")
+                stateStoreProblem = nil
+            }
         } catch {
-            logger.error("not starting \(step): cannot record its intent in the state store: \(error)", metadata: ["db": "\(name)"])
-            scheduler.phaseFailed(name, step: step, .unreachable("state store not writable: \(error)", retryAfter: .seconds(30)), at: now)
+            // A phase never runs without its intent on disk: after a crash nothing
+            // else would tell which phase was in flight.
+            let problem = "droverd cannot write its state store \(store.path): \(error)"
+            logger.error("not starting \(step): \(problem)", metadata: ["db": "\(name)"])
+            stateStoreProblem = problem
+            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: \(problem)", retryAfter: Self.stateStoreRetry), at: now)
             return
         }
         logger.info("starting \(step)", metadata: ["db": "\(name)", "revision": "\(step.revision)", "phase": "\(step.phase.rawValue)"])
@@ -85,6 +93,9 @@ extension Fleet {
         }
         lastObserved[name] = nil  // read it again at once
     }
+
+    /// How soon a phase held back by an unwritable state store is tried again.
+    static let stateStoreRetry: Duration = .seconds(5)
 
     static func classify(_ error: RunnerError) -> PhaseFailure {
         switch error {

@@ -40,7 +40,7 @@ extension Fleet {
                 state: scheduler.stateWord(of: spec.name, now: now),
                 next_window: nextOpenings[spec.window] ?? nil,
                 error: runtime?.failure?.message ?? (scheduler.observations[spec.name]?.reachable == false ? runtime?.lastProblem ?? "unreachable" : nil)
-                    ?? scheduler.alembicHold(spec.name),
+                    ?? runtime?.heldBecause ?? scheduler.alembicHold(spec.name),
                 alembic: scheduler.observations[spec.name]?.alembicVersions?.joined(separator: ",")
             ))
         }
@@ -50,7 +50,7 @@ extension Fleet {
                                                 expanded: state.expanded, contracted: state.contracted, target: nil, state: .gone, next_window: nil, error: nil, alembic: nil))
         }
         let tiers = manifest.fleet.pipeline.filter { tier == nil || $0 == tier }.map { tierRow($0, now: now) }
-        return FleetStatus(databases: rows, tiers: tiers)
+        return FleetStatus(databases: rows, tiers: tiers, state_store_error: stateStoreProblem)
     }
 
     private func tierRow(_ tier: String, now: Date) -> FleetStatus.TierRow {
@@ -91,6 +91,7 @@ extension Fleet {
             parts.append("\(tier)\(wave) \(done)/\(members.count) at \(target.prefix(8))")
         }
         if failedCount > 0 { parts.append("\(failedCount) failed") }
+        if stateStoreProblem != nil { parts.insert("state store not writable, no phase starts", at: 0) }
         return parts.isEmpty ? "idle" : parts.joined(separator: "; ")
     }
 

@@ -31,6 +31,8 @@ public actor Fleet {
     var observerConnections: [String: PostgresConnection] = [:]
     var savedTiers: [String: TierControl] = [:]
     var stopping = false
+    /// Why the state store refused the last write droverd needed, until one succeeds.
+    var stateStoreProblem: String?
     var listeners: [UUID: AsyncStream<FleetEvent>.Continuation] = [:]
     /// Databases found by each discover block (by index), and those that vanished.
     var discovered: [Int: [DatabaseSpec]] = [:]

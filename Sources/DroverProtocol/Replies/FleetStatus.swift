@@ -4,10 +4,20 @@ import DroverCore
 public struct FleetStatus: Sendable, Codable, Hashable {
     public var databases: [DatabaseRow]
     public var tiers: [TierRow]
+    /// Set while droverd cannot write its state store: no phase starts meanwhile.
+    public var state_store_error: String?
 
-    public init(databases: [DatabaseRow], tiers: [TierRow]) {
+    public init(databases: [DatabaseRow], tiers: [TierRow], state_store_error: String? = nil) {
         self.databases = databases
         self.tiers = tiers
+        self.state_store_error = state_store_error
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(databases, forKey: .databases)
+        try container.encode(tiers, forKey: .tiers)
+        try container.encode(state_store_error, forKey: .state_store_error)
     }
 
     public struct DatabaseRow: Sendable, Codable, Hashable {
