@@ -66,6 +66,19 @@ struct AlembicExecution {
         throw RunnerError.alembicFailed(database: target.name, revision: step.revision, phase: step.phase, reason: failure.summary, output: output)
     }
 
+    /// For a revision that was in flight when droverd stopped: when the version table
+    /// has it but the tracking table does not (Alembic committed, droverd died before
+    /// its own row), writes the row. Runs nothing; whether a row was written.
+    func recordIfApplied() async throws -> Bool {
+        try await tracking.ensureExists(connection)
+        let heads = try await AlembicVersion.read(connection, table: target.alembicVersionTable) ?? []
+        guard AlembicTruth.applied(graph, heads: heads).contains(step.revision) else { return false }
+        let tracked = try await tracking.records(connection)
+        guard !tracked.contains(where: { $0.revision == step.revision && $0.phase == step.phase && $0.status == .applied }) else { return false }
+        try await record(status: "applied", note: "applied by alembic upgrade before droverd stopped; recorded at restart")
+        return true
+    }
+
     /// A revision's tracking row. The checksum is the revision file's, so a file
     /// edited after it ran shows as tampered.
     private func record(status: String, note: String?, error: String? = nil) async throws {

@@ -79,6 +79,31 @@ public struct PhaseRunner: Sendable {
         }
     }
 
+    /// After a restart, for a phase that was in flight: an Alembic revision that
+    /// Alembic committed before droverd died gets its tracking row (under the
+    /// advisory lock). Nothing runs; drover's own SQL needs nothing, since its
+    /// phases commit with their rows. Whether a row was written.
+    public func recordInFlight(_ step: PlannedStep, on session: RunnerSession) async throws(RunnerError) -> Bool {
+        let target = session.target
+        guard let alembic, let revision = graph[step.revision], let section = revision.section(step.phase), section.engine == .alembic else { return false }
+        do {
+            let connection = try await session.connect()
+            try await session.prepare(connection, revision: step.revision, phase: step.phase)
+            return try await AdvisoryLock.withLock(connection, target: target) {
+                try await AlembicExecution(
+                    graph: graph, revision: revision, section: section, step: step, target: target,
+                    connection: connection, actor: actor, alembic: alembic
+                ).recordIfApplied()
+            }
+        } catch let error as RunnerError {
+            throw error
+        } catch let error as PostgresError {
+            throw .connectionFailed(database: target.name, attempts: 1, error: error)
+        } catch {
+            throw .refused(database: target.name, reason: "\(error)")
+        }
+    }
+
     /// Every pending phase up to `revision` (contracts up to `contractThrough`), in
     /// order, on one connection. For manual runs and the demo; the daemon schedules
     /// phase by phase instead.

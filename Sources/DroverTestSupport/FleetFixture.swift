@@ -43,7 +43,7 @@ public struct FleetFixture: Sendable {
 
     /// `cluster`: the shared one unless the test brings its own (`TestCluster.dedicated()`).
     public static func make(tenants: [String] = ["acme", "globex", "initech"], waves: String? = nil, extraRevisions: [String: String] = [:], on cluster: TestCluster? = nil) async throws -> FleetFixture {
-        let cluster = try await cluster ?? TestCluster.shared()
+        let cluster = if let cluster { cluster } else { try await TestCluster.shared() }
         let preview = try await cluster.createDatabase("preview")
         let production = try await cluster.createDatabase("production")
         let shared = try await cluster.createDatabase("shared")

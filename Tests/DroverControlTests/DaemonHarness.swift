@@ -13,14 +13,14 @@ struct RunningDaemon {
     let process: BackgroundProcess
     var socket: String { fixture.socketPath }
 
-    static func start(_ fixture: FleetFixture, arguments: [String] = [], socketDirectoryMode: mode_t? = nil) async throws -> RunningDaemon {
+    static func start(_ fixture: FleetFixture, arguments: [String] = [], environment: [String: String] = [:], socketDirectoryMode: mode_t? = nil) async throws -> RunningDaemon {
         if let socketDirectoryMode {
             // An administrator's choice of who may reach the socket at all.
             try FileManager.default.createDirectory(atPath: fixture.directory + "/run", withIntermediateDirectories: true)
             chmod(fixture.directory + "/run", socketDirectoryMode)
         }
         let process = try BackgroundProcess([try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory,
-                                             "--poll-interval", "200ms", "--shutdown-grace", "2s"] + arguments)
+                                             "--poll-interval", "200ms", "--shutdown-grace", "2s"] + arguments, environment: environment)
         let daemon = RunningDaemon(fixture: fixture, process: process)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
@@ -36,6 +36,10 @@ struct RunningDaemon {
 
     /// droverctl with this daemon's socket.
     func ctl(_ arguments: String..., environment: [String: String] = ["NO_COLOR": "1"]) async throws -> Subprocess.Result {
+        try await ctl(arguments, environment: environment)
+    }
+
+    func ctl(_ arguments: [String], environment: [String: String] = ["NO_COLOR": "1"]) async throws -> Subprocess.Result {
         try await Subprocess.run([try Subprocess.builtProduct("droverctl")] + arguments + ["--socket", socket], environment: environment)
     }
 

@@ -234,6 +234,19 @@ struct SchedulerTests {
         #expect(starts(fleet.tick(now: monday.addingTimeInterval(30))) == ["preview: expand r1"])
     }
 
+    @Test("a phase droverd could not start (its state store refused the intent) stays pending with the reason and is tried again later")
+    func notStarted() {
+        var fleet = scheduler()
+        _ = fleet.tick(now: monday)
+        fleet.phaseFailed("preview", step: PlannedStep(revision: "r1", phase: .expand), .notStarted("expand r1 not started: disk full", retryAfter: .seconds(5)), at: monday)
+        #expect(fleet.stateWord(of: "preview", now: monday) == .pending, "the database is fine; nothing failed")
+        #expect(fleet.runtime["preview"]?.heldBecause == "expand r1 not started: disk full")
+        #expect(fleet.runtime["preview"]?.failure == nil)
+        #expect(starts(fleet.tick(now: monday.addingTimeInterval(4))) == [])
+        #expect(starts(fleet.tick(now: monday.addingTimeInterval(5))) == ["preview: expand r1"])
+        #expect(fleet.runtime["preview"]?.heldBecause == nil, "a phase that starts clears the reason")
+    }
+
     @Test("pause during a wave stops new phases without touching running ones")
     func pauseDuringWave() {
         var fleet = scheduler()

@@ -21,7 +21,8 @@ private let noTransaction = [
 @Suite("droverd SIGKILLed at each failpoint (issue #7)")
 struct CrashAtFailpointTests {
     @Test("SIGKILL at the failpoint, restart: preview at target, every effect exactly once, no phase recorded twice",
-          arguments: ["phase-before-commit=crash", "phase-after-commit=crash@2", "backfill-between-batches=crash@2", "no-transaction-between-statements=crash@1"])
+          arguments: ["phase-before-commit=crash", "phase-after-commit=crash@2", "backfill-between-batches=crash@2", "no-transaction-between-statements=crash@1",
+                     "scheduler-loop=crash@4"])
     func crashAndRestart(failpoint: String) async throws {
         let fixture = try await DaemonFixture.make(tenants: ["acme"], extraRevisions: noTransaction)
         defer { fixture.remove() }
@@ -48,6 +49,31 @@ struct CrashAtFailpointTests {
         // The state store's history never claims a phase twice.
         let script = "import sqlite3,sys\nfor r in sqlite3.connect(sys.argv[1]).execute(\"SELECT revision, phase, count(*) FROM history WHERE database = 'preview' AND outcome = 'applied' GROUP BY 1, 2 HAVING count(*) > 1\"): print(r)"
         #expect(try await Subprocess.run(["python3", "-c", script, fixture.statePath]).output.isEmpty)
+        second.signal(SIGTERM)
+        #expect(await second.wait() == 0)
+    }
+
+    @Test("SIGKILL while a reload is taken (new manifest read, not yet in force), restart: the new revision applies once")
+    func crashDuringReload() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        let arguments = [try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms", "--shutdown-grace", "2s"]
+        let first = try BackgroundProcess(arguments, environment: ["DROVER_FAILPOINTS": "reload=crash"])
+        #expect(try await eventually(timeout: .seconds(60)) {
+            try await fixture.scalar("SELECT count(*) FROM drover.revisions WHERE revision = 'r2' AND phase = 'backfill' AND status = 'applied'", in: "preview") == "1"
+        }, "\(first.output)")
+        try noTransaction["0003_nt.sql"]!.write(toFile: fixture.directory + "/migrations/0003_nt.sql", atomically: true, encoding: .utf8)
+        first.signal(SIGHUP)
+        #expect(await first.wait(timeout: .seconds(30)) == 128 + SIGKILL, "\(first.output)")
+        #expect(first.output.contains("failpoint reload: crashing"))
+        #expect(try await fixture.scalar("SELECT count(*) FROM effects WHERE note LIKE 'r3%'", in: "preview") == "0", "the reload never came into force")
+
+        let second = try BackgroundProcess(arguments)
+        #expect(try await eventually(timeout: .seconds(60)) {
+            try await fixture.scalar("SELECT count(*) FROM drover.revisions WHERE revision = 'r3' AND status = 'applied'", in: "preview") == "1"
+        }, "\(second.output)")
+        let effects = try await fixture.cluster.run("SELECT note, count(*) FROM effects GROUP BY note ORDER BY note", database: fixture.databases["preview"]!).rows
+        #expect(effects.map { "\($0[0] ?? "")×\($0[1] ?? "")" } == ["r1 expand×1", "r2 expand×1", "r3 statement 1×1", "r3 statement 2×1", "r3 statement 3×1"])
         second.signal(SIGTERM)
         #expect(await second.wait() == 0)
     }

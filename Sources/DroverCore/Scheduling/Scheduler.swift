@@ -41,8 +41,10 @@ public struct Scheduler: Sendable {
         self.pausedDatabases = pausedDatabases
     }
 
-    public mutating func observed(_ name: String, _ observation: ObservedDatabase) {
+    /// `problem`: why an unreachable database could not be read, for status.
+    public mutating func observed(_ name: String, _ observation: ObservedDatabase, problem: String? = nil) {
         observations[name] = observation
+        if !observation.reachable, let problem { runtime[name, default: DatabaseRuntime()].lastProblem = problem }
     }
 
     /// The database list changed (reload, discovery). Databases that vanished keep

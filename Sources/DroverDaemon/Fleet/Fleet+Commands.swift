@@ -269,8 +269,9 @@ extension Fleet {
         let text = parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         do {
             try await store.appendAudit(action: action, parameters: text, result: result, uid: caller.uid, pid: caller.pid, at: clock())
+            stateStoreWritable()
         } catch {
-            logger.error("cannot write the audit log: \(error)")
+            logger.error("cannot write the audit log: \(stateStoreFailed(error))")
         }
         logger.notice("\(action): \(result)", metadata: ["uid": "\(caller.uid.map(String.init) ?? "-")", "pid": "\(caller.pid.map(String.init) ?? "-")"])
         // Every change and refusal is also an event for `droverctl watch`.

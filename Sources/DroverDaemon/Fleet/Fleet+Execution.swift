@@ -32,16 +32,12 @@ extension Fleet {
         guard let spec = scheduler.database(named: name) else { return }
         do {
             try await store.recordIntent(name, step: step, at: now)
-            if stateStoreProblem != nil {
-                logger.notice("the state store \(store.path) is writable again")
-                stateStoreProblem = nil
-            }
+            stateStoreWritable()
         } catch {
             // A phase never runs without its intent on disk: after a crash nothing
             // else would tell which phase was in flight.
-            let problem = "droverd cannot write its state store \(store.path): \(error)"
+            let problem = stateStoreFailed(error)
             logger.error("not starting \(step): \(problem)", metadata: ["db": "\(name)"])
-            stateStoreProblem = problem
             scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: \(problem)", retryAfter: Self.stateStoreRetry), at: now)
             return
         }
@@ -92,6 +88,20 @@ extension Fleet {
             emit("failed", error.description, database: name, step: step)
         }
         lastObserved[name] = nil  // read it again at once
+    }
+
+    /// Remembers why the state store refused a write (status and STATUS= show it);
+    /// returns the sentence.
+    func stateStoreFailed(_ error: any Error) -> String {
+        let problem = "droverd cannot write its state store \(store.path): \(error)"
+        stateStoreProblem = problem
+        return problem
+    }
+
+    func stateStoreWritable() {
+        guard stateStoreProblem != nil else { return }
+        logger.notice("the state store \(store.path) is writable again")
+        stateStoreProblem = nil
     }
 
     /// How soon a phase held back by an unwritable state store is tried again.

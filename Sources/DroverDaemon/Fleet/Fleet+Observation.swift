@@ -83,7 +83,8 @@ extension Fleet {
                     scheduler.observed(name, ObservedDatabase(reachable: true, records: observation.records, lockedBy: observation.lockHolderPID, observedAt: at, alembicVersions: observation.alembicVersions))
                 case .failure(let error):
                     let previous = scheduler.observations[name]
-                    scheduler.observed(name, ObservedDatabase(reachable: false, records: previous?.records ?? [], observedAt: at, alembicVersions: previous?.alembicVersions))
+                    scheduler.observed(name, ObservedDatabase(reachable: false, records: previous?.records ?? [], observedAt: at, alembicVersions: previous?.alembicVersions),
+                                       problem: "cannot read the database: \(error)")
                     logger.warning("cannot read the database: \(error)", metadata: ["db": "\(name)"])
                 }
             }

@@ -130,10 +130,29 @@ public actor Fleet {
 
     /// Phases that were in flight when the daemon last stopped. The databases'
     /// tracking tables decide what became of them; the scheduler resumes from there.
+    /// An Alembic revision that Alembic committed gets the tracking row droverd did
+    /// not live to write.
     private func reportIntents() async {
         guard let intents = try? await store.intents() else { return }
+        let runner = makeRunner()
         for (name, step) in intents.sorted(by: { $0.key < $1.key }) {
             logger.notice("\(step) was in flight when droverd stopped; the database's tracking table decides what happened to it", metadata: ["db": "\(name)"])
+            if definition.repository.alembic != nil, let spec = scheduler.database(named: name) {
+                var session: RunnerSession?
+                do throws(RunnerError) {
+                    session = RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet))
+                    if try await runner.recordInFlight(step, on: session!) {
+                        logger.notice("\(step) was committed by alembic; its tracking row is written now", metadata: ["db": "\(name)"])
+                    }
+                    await session?.close()
+                } catch {
+                    // The intent stays: the next start tries again. Observation reads
+                    // the version table as the truth meanwhile.
+                    await session?.close()
+                    logger.warning("cannot check \(step) after the restart: \(error)", metadata: ["db": "\(name)"])
+                    continue
+                }
+            }
             try? await store.clearIntent(name)
         }
     }
