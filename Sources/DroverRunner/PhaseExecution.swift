@@ -15,8 +15,7 @@ struct PhaseExecution {
     private var tracking: TrackingTable { TrackingTable(schema: target.trackingSchema) }
 
     func run(_ loop: inout RetryLoop) async throws -> PhaseOutcome {
-        try await tracking.ensureExists(connection)
-        let records = try await tracking.records(connection)
+        let records = try await tracking.ensureExistsAndRead(connection)
         let state = RevisionState(graph: graph, records: records)
         if state.isTampered {
             throw RunnerError.tampered(database: target.name, sections: state.tampered)

@@ -9,7 +9,20 @@ public final class RunnerSession: @unchecked Sendable {
     public let target: DatabaseTarget
     private var connection: PostgresConnection?
 
-    public init(target: DatabaseTarget) { self.target = target }
+    /// `connection`: an open one to the same server and database to reuse (the
+    /// daemon keeps those of finished phases).
+    public init(target: DatabaseTarget, connection: PostgresConnection? = nil) {
+        self.target = target
+        self.connection = connection
+    }
+
+    /// Hands the connection over for reuse (nil when there is none or it broke);
+    /// the session has none afterwards.
+    public func detach() -> PostgresConnection? {
+        defer { connection = nil }
+        guard let connection, !connection.isBroken else { return nil }
+        return connection
+    }
 
     /// The open connection, connecting first when there is none or it broke.
     public func connect() async throws(PostgresError) -> PostgresConnection {
@@ -30,10 +43,13 @@ public final class RunnerSession: @unchecked Sendable {
     public func close() async { await reset() }
 
     /// Session settings for one phase (SPEC §4, §6): `application_name` shows DBAs
-    /// what drover does; every statement has a lock and a statement timeout.
+    /// what drover does; every statement has a lock and a statement timeout. RESET
+    /// ALL first: a reused connection keeps nothing of an earlier phase (a revision's
+    /// own SET, another tenant's search_path); startup options survive it.
     func prepare(_ connection: PostgresConnection, revision: String, phase: Phase) async throws(PostgresError) {
         let settings = target.settings
         var sql = """
+            RESET ALL;
             SET application_name = \(SQLQuoting.literal("drover/\(revision)/\(phase.rawValue)"));
             SET lock_timeout = '\(settings.lockTimeout.milliseconds)ms';
             SET statement_timeout = '\(settings.statementTimeout.milliseconds)ms';

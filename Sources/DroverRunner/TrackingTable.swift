@@ -37,6 +37,17 @@ public struct TrackingTable: Sendable {
             """)
     }
 
+    /// Every row, creating the table first when it is missing: two round trips (a
+    /// failing SELECT would save one, at the price of an ERROR line in the server's
+    /// log for every database's first phase).
+    public func ensureExistsAndRead(_ connection: PostgresConnection) async throws(PostgresError) -> [TrackingRecord] {
+        guard try await exists(connection) else {
+            try await ensureExists(connection)
+            return []
+        }
+        return try await query(connection, where: "", [])
+    }
+
     public func exists(_ connection: PostgresConnection) async throws(PostgresError) -> Bool {
         try await connection.query("SELECT to_regclass($1) IS NOT NULL", ["\(table)"]).scalar == "t"
     }

@@ -273,6 +273,7 @@ extension Fleet {
         } catch {
             logger.error("cannot write the audit log: \(stateStoreFailed(error))")
         }
+        wake.signal()  // a change may let phases start: no need to wait for the tick
         logger.notice("\(action): \(result)", metadata: ["uid": "\(caller.uid.map(String.init) ?? "-")", "pid": "\(caller.pid.map(String.init) ?? "-")"])
         // Every change and refusal is also an event for `droverctl watch`.
         emit(action, result + (caller.name.map { " (by \($0))" } ?? ""), database: parameters["db"].flatMap { $0.isEmpty ? nil : $0 },

@@ -45,39 +45,53 @@ extension Fleet {
         emit("start", "\(step)", database: name, step: step)
         let runner = makeRunner()
         let fleet = manifest.fleet
+        let reused = takeIdleConnection(for: spec)
         running[name] = Task {
             let result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>
+            var kept: PostgresConnection?
+            var session: RunnerSession?
             do throws(RunnerError) {
-                let session = RunnerSession(target: try DatabaseTarget(spec, fleet: fleet))
-                let outcome = try await runner.run(step, on: session)
+                session = RunnerSession(target: try DatabaseTarget(spec, fleet: fleet), connection: reused)
+                let outcome = try await runner.run(step, on: session!)
                 await Failpoints.current.reach("phase-after-commit")
-                let snapshot = try? await runner.fingerprint(session)
-                await session.close()
+                let snapshot = try? await runner.fingerprint(session!)
+                kept = session!.detach()
                 result = .success((outcome, snapshot))
             } catch {
+                await session?.close()
+                if session == nil { await reused?.close() }
                 result = .failure(error)
             }
-            await self.finished(name, step: step, startedAt: now, result: result)
+            await self.finished(name, step: step, startedAt: now, result: result, connection: kept)
         }
     }
 
-    private func finished(_ name: String, step: PlannedStep, startedAt: Date, result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>) async {
+    private func finished(_ name: String, step: PlannedStep, startedAt: Date, result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>, connection: PostgresConnection?) async {
         running[name] = nil
+        defer { wake.signal() }  // the database's next phase, or another's, may start now
         let now = clock()
-        try? await store.clearIntent(name)
         switch result {
         case .success(let (outcome, snapshot)):
+            if let connection, let spec = scheduler.database(named: name) { keepIdleConnection(connection, for: spec) }
             scheduler.phaseSucceeded(name, step: step, at: now, duration: outcome.duration, alembicVersions: outcome.alembicVersions)
             let tier = scheduler.database(named: name)?.tier ?? ""
-            try? await store.setExpectedDuration("\(tier)/\(step.revision)/\(step.phase.rawValue)", outcome.duration)
-            try? await store.setFailure(name, nil)
-            if let snapshot { try? await store.saveFingerprint(name, revision: step.revision, snapshot: snapshot, at: now) }
-            if !outcome.alreadyApplied {
-                try? await store.appendHistory(HistoryEntry(database: name, revision: step.revision, phase: step.phase, outcome: "applied", startedAt: startedAt, finishedAt: now, rows: outcome.rows, error: nil, actor: actorName, output: outcome.output))
+            let history = outcome.alreadyApplied ? nil : HistoryEntry(
+                database: name, revision: step.revision, phase: step.phase, outcome: "applied", startedAt: startedAt, finishedAt: now,
+                rows: outcome.rows, error: nil, actor: actorName, output: outcome.output)
+            do {
+                try await store.recordCompletion(name, history: history, expectedDuration: ("\(tier)/\(step.revision)/\(step.phase.rawValue)", outcome.duration),
+                                                 fingerprint: snapshot.map { (step.revision, $0) }, at: now)
+            } catch {
+                // The database has the phase (its tracking table is the truth); only
+                // droverd's own record of it is missing.
+                logger.error("\(step) applied, but \(stateStoreFailed(error))", metadata: ["db": "\(name)"])
             }
+            // The scheduler knows what the phase did: no need to read the database
+            // again before its next phase.
             logger.info("\(step) applied", metadata: ["db": "\(name)", "rows": "\(outcome.rows)"])
             emit("applied", "\(step): \(outcome.rows) rows", database: name, step: step)
         case .failure(let error):
+            try? await store.clearIntent(name)
             let failure = Self.classify(error)
             scheduler.phaseFailed(name, step: step, failure, at: now)
             if case .failed = failure {
@@ -86,8 +100,8 @@ extension Fleet {
             }
             logger.error("\(step) did not complete: \(error)", metadata: ["db": "\(name)"])
             emit("failed", error.description, database: name, step: step)
+            lastObserved[name] = nil  // read it again at once
         }
-        lastObserved[name] = nil  // read it again at once
     }
 
     /// Remembers why the state store refused a write (status and STATUS= show it);

@@ -23,12 +23,17 @@ public actor Fleet {
 
     /// Beats every round of the loop, for the systemd watchdog.
     public nonisolated let heartbeat = Heartbeat()
+    /// Ends the loop's sleep early when a phase finished or an operator acted.
+    nonisolated let wake = WakeSignal()
     var started = false
     var startWaiters: [CheckedContinuation<Void, Never>] = []
 
     var running: [String: Task<Void, Never>] = [:]
     var lastObserved: [String: Date] = [:]
     var observerConnections: [String: PostgresConnection] = [:]
+    /// Connections of finished phases by server and database, for the next phase
+    /// there (`Fleet+Connections.swift`).
+    var idleConnections: [String: [IdleConnection]] = [:]
     var savedTiers: [String: TierControl] = [:]
     var stopping = false
     /// Why the state store refused the last write droverd needed, until one succeeds.
@@ -83,7 +88,7 @@ public actor Fleet {
             heartbeat.beat()
             await Failpoints.current.reach("scheduler-loop")
             await step()
-            try? await Task.sleep(for: tickInterval)
+            await wake.wait(upTo: tickInterval)
         }
         await drain(grace: grace)
     }
@@ -103,6 +108,7 @@ public actor Fleet {
 
     /// One round: observe what is due, tick, act. Exposed for tests.
     public func step() async {
+        await closeIdleConnections(olderThan: Self.idleConnectionLifetime)
         await discoverDue()
         await observeDue()
         let actions = scheduler.tick(now: clock())
@@ -125,6 +131,7 @@ public actor Fleet {
         for task in running.values { await task.value }
         for connection in observerConnections.values { await connection.close() }
         observerConnections = [:]
+        await closeIdleConnections(olderThan: .zero)
         store.close()
     }
 

@@ -31,6 +31,18 @@ final class SQLite {
         }
     }
 
+    /// `body` in one transaction: committed when it returns, rolled back when it throws.
+    func transaction(_ body: () throws(StateStoreError) -> Void) throws(StateStoreError) {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            try body()
+            try execute("COMMIT")
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// Runs one statement with `?` parameters and returns its rows as text.
     @discardableResult
     func query(_ sql: String, _ parameters: [String?] = []) throws(StateStoreError) -> [[String?]] {

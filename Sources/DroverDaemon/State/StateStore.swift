@@ -119,12 +119,38 @@ public final class StateStore: Sendable {
         })
     }
 
+    /// What a phase that succeeded leaves in the state store, in one transaction:
+    /// the intent cleared, the failure forgotten, the duration that the window gate
+    /// expects next time, the history entry (nil when it was found applied) and the
+    /// schema fingerprint.
+    public func recordCompletion(_ name: String, history entry: HistoryEntry?, expectedDuration: (key: String, duration: Duration),
+                                 fingerprint: (revision: String, snapshot: SchemaSnapshot)?, at date: Date) async throws {
+        let snapshot = try fingerprint.map { ($0.revision, $0.snapshot.digest, try Self.encode($0.snapshot)) }
+        try await run { sqlite in
+            try sqlite.transaction { () throws(StateStoreError) in
+                try sqlite.query("DELETE FROM intents WHERE database = ?", [name])
+                try sqlite.query("UPDATE databases SET failure = NULL WHERE name = ? AND failure IS NOT NULL", [name])
+                try sqlite.query("INSERT INTO expected_durations (key, milliseconds) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET milliseconds = excluded.milliseconds",
+                                 [expectedDuration.key, String(expectedDuration.duration.milliseconds)])
+                if let entry { try Self.insertHistory(entry, sqlite) }
+                if let (revision, digest, json) = snapshot {
+                    try sqlite.query("INSERT INTO fingerprints (database, revision, digest, snapshot, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (database, revision) DO UPDATE SET digest = excluded.digest, snapshot = excluded.snapshot, at = excluded.at",
+                                     [name, revision, digest, json, Self.time(date)])
+                }
+            }
+        }
+    }
+
     // MARK: History and audit
 
     public func appendHistory(_ entry: HistoryEntry) async throws {
-        try await run { try $0.query(
+        try await run { try Self.insertHistory(entry, $0) }
+    }
+
+    private static func insertHistory(_ entry: HistoryEntry, _ sqlite: SQLite) throws(StateStoreError) {
+        try sqlite.query(
             "INSERT INTO history (database, revision, phase, outcome, started_at, finished_at, rows, error, actor, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [entry.database, entry.revision, entry.phase.rawValue, entry.outcome, Self.time(entry.startedAt), Self.time(entry.finishedAt), String(entry.rows), entry.error, entry.actor, entry.output]) }
+            [entry.database, entry.revision, entry.phase.rawValue, entry.outcome, Self.time(entry.startedAt), Self.time(entry.finishedAt), String(entry.rows), entry.error, entry.actor, entry.output])
     }
 
     public func history(database: String? = nil, limit: Int = 1000) async throws -> [HistoryEntry] {
