@@ -9,38 +9,42 @@ enum SchemaFingerprint {
     static func capture(_ connection: PostgresConnection, target: DatabaseTarget) async throws(PostgresError) -> SchemaSnapshot {
         // One round trip: the simple protocol takes several statements and returns
         // the last result, so the values are inlined as literals.
-        let schemaFilter: String
+        let relations: String
         var setSearchPath = ""
         if let schema = target.schema {
+            // A tenant's relations through pg_depend's index on the referenced
+            // schema: pg_class has no index on relnamespace, and a scan of it for
+            // every tenant's phase grows with the number of tenants.
             setSearchPath = "SET search_path TO \(SQLQuoting.identifier(schema));\n"
-            schemaFilter = "n.nspname = \(SQLQuoting.literal(schema))"
+            relations = """
+                SELECT c.oid, c.relname AS name, c.relkind FROM pg_depend dep JOIN pg_class c ON c.oid = dep.objid
+                 WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_namespace'::regclass
+                   AND dep.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = \(SQLQuoting.literal(schema)))
+                """
         } else {
             // A whole database: every schema but the system ones and drover's own.
             let tracking = SQLQuoting.literal(target.trackingSchema)
-            schemaFilter = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> \(tracking) AND n.nspname NOT LIKE \(tracking) || '\\_%'"
+            relations = """
+                SELECT c.oid, CASE WHEN n.nspname = 'public' THEN '' ELSE n.nspname || '.' END || c.relname AS name, c.relkind
+                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+                   AND n.nspname <> \(tracking) AND n.nspname NOT LIKE \(tracking) || '\\_%'
+                """
         }
-        let qualified = target.schema == nil ? "CASE WHEN n.nspname = 'public' THEN '' ELSE n.nspname || '.' END || " : ""
         let rows = try await connection.execute("""
-            \(setSearchPath)SELECT 'column', \(qualified)c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+            \(setSearchPath)WITH r AS MATERIALIZED (\(relations))
+            SELECT 'column', r.name, a.attname, format_type(a.atttypid, a.atttypmod),
                    pg_get_expr(d.adbin, d.adrelid), CASE WHEN a.attnotnull THEN 'f' ELSE 't' END, a.attnum
-              FROM pg_class c
-              JOIN pg_namespace n ON n.oid = c.relnamespace
-              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-              LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-             WHERE c.relkind IN ('r', 'p') AND \(schemaFilter)
+              FROM r
+              JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+              LEFT JOIN pg_attrdef d ON d.adrelid = r.oid AND d.adnum = a.attnum
+             WHERE r.relkind IN ('r', 'p')
             UNION ALL
-            SELECT 'index', \(qualified)t.relname, i.relname, pg_get_indexdef(i.oid), NULL, NULL, 0
-              FROM pg_index x
-              JOIN pg_class i ON i.oid = x.indexrelid
-              JOIN pg_class t ON t.oid = x.indrelid
-              JOIN pg_namespace n ON n.oid = t.relnamespace
-             WHERE \(schemaFilter)
+            SELECT 'index', r.name, i.relname, pg_get_indexdef(i.oid), NULL, NULL, 0
+              FROM r JOIN pg_index x ON x.indrelid = r.oid JOIN pg_class i ON i.oid = x.indexrelid
             UNION ALL
-            SELECT 'constraint', \(qualified)t.relname, c.conname, pg_get_constraintdef(c.oid), NULL, NULL, 0
-              FROM pg_constraint c
-              JOIN pg_class t ON t.oid = c.conrelid
-              JOIN pg_namespace n ON n.oid = t.relnamespace
-             WHERE \(schemaFilter)
+            SELECT 'constraint', r.name, c.conname, pg_get_constraintdef(c.oid), NULL, NULL, 0
+              FROM r JOIN pg_constraint c ON c.conrelid = r.oid
              ORDER BY 1, 2, 7
             """).rows
         // The next phase's prepare resets search_path (RESET ALL).

@@ -117,8 +117,9 @@ struct SchedulerTests {
         #expect(fleet.stateWord(of: "production", now: monday) == .waitingWindow)
 
         #expect(starts(fleet.tick(now: opening)) == ["production: contract r1"])
-        #expect(fleet.tick(now: opening.addingTimeInterval(3600)).isEmpty)
         let close = opening.addingTimeInterval(5400)
+        // Nothing to start; the loop is asked to wake at the close, to cancel there.
+        #expect(fleet.tick(now: opening.addingTimeInterval(3600)) == [.wakeUp(at: close)])
         #expect(fleet.tick(now: close) == [.cancel(database: "production", step: PlannedStep(revision: "r1", phase: .contract), reason: "the maintenance window closed at 2026-11-24T00:00:00Z")])
         // Cancelled and rolled back: retried in the next window, not counted as a failure.
         fleet.phaseFailed("production", step: PlannedStep(revision: "r1", phase: .contract), .cancelled, at: close)

@@ -15,7 +15,7 @@ extension Scheduler {
         }
         if pausedDatabases.contains(name) || tiers[spec.tier]?.paused == true { return .paused }
         guard let observation = observations[name] else { return .pending }
-        if RevisionState(graph: graph, records: observation.records).isTampered { return .tampered }
+        if revisionStates[name]?.isTampered == true { return .tampered }
         if state.failure != nil { return .failed }
         if !observation.reachable { return .unreachable }
         if observation.lockedBy != nil { return .locked }

@@ -12,14 +12,20 @@ import Foundation
 /// - cancelling window-bound phases at the window's end: `cancelExpired`
 public struct Scheduler: Sendable {
     public private(set) var manifest: Manifest {
-        didSet { specs = Self.index(manifest) }
+        didSet { (specs, servers) = Self.index(manifest) }
     }
     public private(set) var graph: RevisionGraph
     /// Databases by name: lookups stay O(1) with 10,000 tenants.
     private var specs: [String: DatabaseSpec]
+    /// host:port of each database, parsed once: `max_per_server` is checked for
+    /// every database in every tick.
+    private var servers: [String: String]
     public var tiers: [String: TierControl]
     public private(set) var pausedDatabases: Set<String> = []
     public private(set) var observations: [String: ObservedDatabase] = [:]
+    /// Each observed database's cursors, computed when its records change rather
+    /// than for every database in every tick.
+    public private(set) var revisionStates: [String: RevisionState] = [:]
     public private(set) var runtime: [String: DatabaseRuntime] = [:]
     /// Last duration per `tier/revision/phase`: the expected time of a window-bound phase.
     public var expectedDurations: [String: Duration] = [:]
@@ -28,7 +34,7 @@ public struct Scheduler: Sendable {
 
     public init(manifest: Manifest, graph: RevisionGraph, tiers: [String: TierControl] = [:]) {
         self.manifest = manifest
-        self.specs = Self.index(manifest)
+        (self.specs, self.servers) = Self.index(manifest)
         self.graph = graph
         self.tiers = tiers
     }
@@ -43,6 +49,9 @@ public struct Scheduler: Sendable {
 
     /// `problem`: why an unreachable database could not be read, for status.
     public mutating func observed(_ name: String, _ observation: ObservedDatabase, problem: String? = nil) {
+        if observations[name]?.records != observation.records || revisionStates[name] == nil {
+            revisionStates[name] = RevisionState(graph: graph, records: observation.records)
+        }
         observations[name] = observation
         if !observation.reachable, let problem { runtime[name, default: DatabaseRuntime()].lastProblem = problem }
     }
@@ -55,6 +64,7 @@ public struct Scheduler: Sendable {
         for name in names { runtime[name]?.gone = false }
         self.manifest = manifest
         self.graph = graph
+        revisionStates = observations.mapValues { RevisionState(graph: graph, records: $0.records) }
     }
 
     /// `alembicVersions`: the Alembic version table after the phase, when it ran
@@ -69,6 +79,7 @@ public struct Scheduler: Sendable {
             observation.records.append(TrackingRecord(revision: step.revision, phase: step.phase, status: .applied, finishedAt: now))
             if let alembicVersions { observation.alembicVersions = alembicVersions }
             observations[name] = observation
+            revisionStates[name] = RevisionState(graph: graph, records: observation.records)
         }
         if let tier = specs[name]?.tier {
             expectedDurations["\(tier)/\(step.revision)/\(step.phase.rawValue)"] = duration
@@ -126,13 +137,14 @@ public struct Scheduler: Sendable {
     public mutating func tick(now: Date) -> [SchedulerAction] {
         var actions = cancelExpired(now: now)
         var wake: Date?
-        var runningPerServer: [String: Int] = [:]
-        for (name, state) in runtime where state.running != nil {
-            if let spec = specs[name] { runningPerServer[Self.server(of: spec), default: 0] += 1 }
-        }
         func wakeAt(_ date: Date?) {
             guard let date, date > now else { return }
             wake = min(wake ?? date, date)
+        }
+        var runningPerServer: [String: Int] = [:]
+        for (name, state) in runtime where state.running != nil {
+            if let spec = specs[name] { runningPerServer[servers[spec.name] ?? spec.dsn, default: 0] += 1 }
+            wakeAt(state.running?.mustEndBy)  // a window-bound phase is cancelled at its window's end
         }
         for tier in manifest.fleet.pipeline {
             guard let target = target(ofTier: tier) else { continue }
@@ -144,14 +156,14 @@ public struct Scheduler: Sendable {
                 var runningInWave = names.count { runtime[$0]?.running != nil }
                 for name in names {
                     guard let spec = specs[name] else { continue }
-                    let limits = Limits(runningInWave: runningInWave, runningOnServer: runningPerServer[Self.server(of: spec), default: 0])
+                    let limits = Limits(runningInWave: runningInWave, runningOnServer: runningPerServer[servers[spec.name] ?? spec.dsn, default: 0])
                     switch startableStep(spec, tier: tier, target: target, wave: wave, limits: limits, now: now) {
                     case .start(let step, let mustEndBy):
                         runtime[name, default: DatabaseRuntime()].running = .init(step: step, startedAt: now, mustEndBy: mustEndBy)
                         runtime[name]?.heldBecause = nil
                         actions.append(.start(database: name, step: step))
                         runningInWave += 1
-                        runningPerServer[Self.server(of: spec), default: 0] += 1
+                        runningPerServer[servers[spec.name] ?? spec.dsn, default: 0] += 1
                     case .wait(let until):
                         wakeAt(until)
                     case .blocked:
@@ -168,8 +180,17 @@ public struct Scheduler: Sendable {
     /// unless pinned; later tiers move only when promoted.
     public func database(named name: String) -> DatabaseSpec? { specs[name] }
 
-    private static func index(_ manifest: Manifest) -> [String: DatabaseSpec] {
-        Dictionary(manifest.databases.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    private static func index(_ manifest: Manifest) -> ([String: DatabaseSpec], [String: String]) {
+        let specs = Dictionary(manifest.databases.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        // Thousands of schema tenants share a few conninfos: parse each once.
+        var byConninfo: [String: String] = [:]
+        let servers = specs.mapValues { spec in
+            if let known = byConninfo[spec.dsn] { return known }
+            let server = ConninfoInspection.server(of: spec.dsn) ?? spec.dsn
+            byConninfo[spec.dsn] = server
+            return server
+        }
+        return (specs, servers)
     }
 
     public func target(ofTier tier: String) -> String? {
@@ -243,13 +264,12 @@ public struct Scheduler: Sendable {
         if let notBefore = state.notBefore, now < notBefore { return .wait(until: notBefore) }
         guard let observation = observations[name], observation.reachable || state.notBefore != nil else { return .blocked }
         if observation.lockedBy != nil && state.notBefore == nil { return .blocked }
-        let revisionState = RevisionState(graph: graph, records: observation.records)
-        guard !revisionState.isTampered, alembicHold(name) == nil else { return .blocked }
-        guard let step = nextStep(name, tier: tier, target: target, records: observation.records) else { return .blocked }
-
-        // Concurrency: per wave (or tier) and per server.
+        // Concurrency (per wave or tier, per server) before planning: in a large
+        // wave most databases wait for a slot, and planning is the costly part.
         guard limits.runningInWave < wave.maxParallel ?? spec.settings.maxParallel else { return .blocked }
         guard limits.runningOnServer < spec.settings.maxPerServer else { return .blocked }
+        guard revisionStates[name]?.isTampered != true, alembicHold(name) == nil else { return .blocked }
+        guard let step = nextStep(name, tier: tier, target: target, records: observation.records) else { return .blocked }
 
         return windowGate(spec, tier: tier, step: step, now: now)
     }
@@ -284,17 +304,12 @@ public struct Scheduler: Sendable {
 
     /// Whether the database has `target` (or a later revision) expanded.
     public func isExpanded(_ name: String, to target: String) -> Bool {
-        guard let records = observations[name]?.records,
-              let expanded = RevisionState(graph: graph, records: records).expanded else { return false }
+        guard let expanded = revisionStates[name]?.expanded else { return false }
         return graph.isAncestor(target, of: expanded)
     }
 
     func waveAssignment(tier: String) -> WaveAssignment {
         let members = manifest.databases.filter { $0.tier == tier && runtime[$0.name]?.gone != true }
         return WaveAssignment.assign(members.map { ($0.name, $0.labels) }, to: manifest.waves(ofTier: tier))
-    }
-
-    static func server(of spec: DatabaseSpec) -> String {
-        ConninfoInspection.server(of: spec.dsn) ?? spec.dsn
     }
 }

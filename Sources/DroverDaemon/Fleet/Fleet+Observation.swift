@@ -80,6 +80,9 @@ extension Fleet {
                 guard running[name] == nil else { continue }
                 switch result {
                 case .success(let observation):
+                    // Unchanged, it would only wake the scheduler for nothing.
+                    if let known = scheduler.observations[name], known.reachable, known.records == observation.records,
+                       known.lockedBy == observation.lockHolderPID, known.alembicVersions == observation.alembicVersions { continue }
                     scheduler.observed(name, ObservedDatabase(reachable: true, records: observation.records, lockedBy: observation.lockHolderPID, observedAt: at, alembicVersions: observation.alembicVersions))
                 case .failure(let error):
                     let previous = scheduler.observations[name]

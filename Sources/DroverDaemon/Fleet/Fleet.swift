@@ -11,7 +11,16 @@ import Logging
 /// `Fleet+Commands.swift`. An actor, so that scheduler state has one owner.
 public actor Fleet {
     public internal(set) var definition: FleetDefinition
-    var scheduler: Scheduler
+    var scheduler: Scheduler {
+        didSet { schedulerChanged = true }
+    }
+    /// Whether anything reached the scheduler since its last tick (an observation
+    /// that differs, a phase's end, an operator's change, a reload). Without that,
+    /// and before its next timed wake-up, a tick would decide nothing new: with
+    /// 10,000 databases skipping it is most of what an idle daemon saves.
+    var schedulerChanged = true
+    var nextTimedTick: Date?
+    var lastTick = ContinuousClock.now
     let store: StateStore
     let logger: Logger
     let clock: @Sendable () -> Date
@@ -111,10 +120,18 @@ public actor Fleet {
         await closeIdleConnections(olderThan: Self.idleConnectionLifetime)
         await discoverDue()
         await observeDue()
-        let actions = scheduler.tick(now: clock())
+        let now = clock()
+        guard schedulerChanged || nextTimedTick.map({ now >= $0 }) == true || ContinuousClock.now - lastTick >= Self.quietTickInterval else { return }
+        let actions = scheduler.tick(now: now)
+        schedulerChanged = false
+        lastTick = .now
+        nextTimedTick = actions.lazy.compactMap { if case .wakeUp(let at) = $0 { at } else { nil } }.min()
         await execute(actions)
         await persistTiers()
     }
+
+    /// A tick at least this often even when nothing seems to have changed.
+    static let quietTickInterval: Duration = .seconds(5)
 
     /// Stop starting phases (SIGTERM).
     public func stop() { stopping = true }
