@@ -107,8 +107,21 @@ public struct RevisionGraph: Sendable {
     }
 
     /// Whether `ancestor` is `id` or one of its ancestors.
+    /// Asked for every database in every scheduler tick: a search that stops at the
+    /// answer, not a whole lineage.
     public func isAncestor(_ ancestor: String, of id: String) -> Bool {
-        lineage(of: id).contains { $0.id == ancestor }
+        guard revisions[id] != nil else { return false }
+        if ancestor == id { return true }
+        // Parents come before children in `order`.
+        if let ancestorPosition = position[ancestor], let position = position[id], ancestorPosition > position { return false }
+        var seen: Set<String> = []
+        var stack = [id]
+        while let next = stack.popLast() {
+            if next == ancestor { return true }
+            guard seen.insert(next).inserted else { continue }
+            stack.append(contentsOf: revisions[next]?.parents ?? [])
+        }
+        return false
     }
 
     /// Accepts a full id or an unambiguous prefix (as git and Alembic do).

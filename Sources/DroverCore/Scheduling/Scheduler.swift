@@ -12,7 +12,11 @@ import Foundation
 /// - cancelling window-bound phases at the window's end: `cancelExpired`
 public struct Scheduler: Sendable {
     public private(set) var manifest: Manifest {
-        didSet { (specs, servers) = Self.index(manifest) }
+        didSet {
+            (specs, servers) = Self.index(manifest)
+            waveAssignments = [:]
+            waveCapacities = [:]
+        }
     }
     public private(set) var graph: RevisionGraph
     /// Databases by name: lookups stay O(1) with 10,000 tenants.
@@ -20,6 +24,10 @@ public struct Scheduler: Sendable {
     /// host:port of each database, parsed once: `max_per_server` is checked for
     /// every database in every tick.
     private var servers: [String: String]
+    /// Which databases each wave of a tier holds, and how many of them may move at
+    /// once; both change only with the manifest.
+    private var waveAssignments: [String: WaveAssignment] = [:]
+    private var waveCapacities: [String: [Int: Int]] = [:]
     public var tiers: [String: TierControl]
     public private(set) var pausedDatabases: Set<String> = []
     public private(set) var observations: [String: ObservedDatabase] = [:]
@@ -154,7 +162,11 @@ public struct Scheduler: Sendable {
             for (index, names) in openWaves {
                 let wave = manifest.waves(ofTier: tier)[index]
                 var runningInWave = names.count { runtime[$0]?.running != nil }
+                let capacity = waveCapacity(tier: tier, index: index, names: names)
                 for name in names {
+                    // A full wave starts nothing more: with thousands of tenants the
+                    // rest of the list is not worth walking at every phase's end.
+                    if runningInWave >= capacity { break }
                     guard let spec = specs[name] else { continue }
                     let limits = Limits(runningInWave: runningInWave, runningOnServer: runningPerServer[servers[spec.name] ?? spec.dsn, default: 0])
                     switch startableStep(spec, tier: tier, target: target, wave: wave, limits: limits, now: now) {
@@ -203,7 +215,7 @@ public struct Scheduler: Sendable {
     /// Cancels window-bound phases that are still running when their window closes.
     private mutating func cancelExpired(now: Date) -> [SchedulerAction] {
         var actions: [SchedulerAction] = []
-        for (name, state) in runtime.sorted(by: { $0.key < $1.key }) {
+        for (name, state) in runtime.filter({ $0.value.running?.mustEndBy != nil }).sorted(by: { $0.key < $1.key }) {
             guard let running = state.running, let end = running.mustEndBy, now >= end, !state.cancelRequested else { continue }
             runtime[name]?.cancelRequested = true
             actions.append(.cancel(database: name, step: running.step, reason: "the maintenance window closed at \(ISO8601DateFormatter().string(from: end))"))
@@ -217,7 +229,8 @@ public struct Scheduler: Sendable {
         tier: String, target: String, now: Date, actions: inout [SchedulerAction], wakeAt: (Date?) -> Void
     ) -> [(Int, [String])] {
         let waves = manifest.waves(ofTier: tier)
-        let assignment = waveAssignment(tier: tier)
+        let assignment = waveAssignments[tier] ?? waveAssignment(tier: tier)
+        waveAssignments[tier] = assignment
         var control = tiers[tier] ?? TierControl()
         var open: [(Int, [String])] = []
         var previousDone = true
@@ -268,7 +281,9 @@ public struct Scheduler: Sendable {
         // wave most databases wait for a slot, and planning is the costly part.
         guard limits.runningInWave < wave.maxParallel ?? spec.settings.maxParallel else { return .blocked }
         guard limits.runningOnServer < spec.settings.maxPerServer else { return .blocked }
-        guard revisionStates[name]?.isTampered != true, alembicHold(name) == nil else { return .blocked }
+        guard let revisionState = revisionStates[name], !revisionState.isTampered, alembicHold(name) == nil else { return .blocked }
+        // At the target with everything released contracted: nothing to plan.
+        if revisionState.expanded == target && revisionState.contracted == releasedThrough(tier: tier, target: target) { return .blocked }
         guard let step = nextStep(name, tier: tier, target: target, records: observation.records) else { return .blocked }
 
         return windowGate(spec, tier: tier, step: step, now: now)
@@ -306,6 +321,15 @@ public struct Scheduler: Sendable {
     public func isExpanded(_ name: String, to target: String) -> Bool {
         guard let expanded = revisionStates[name]?.expanded else { return false }
         return graph.isAncestor(target, of: expanded)
+    }
+
+    /// The most databases of the wave that may run at once: its `max_parallel`, or
+    /// the largest of its databases' own.
+    private mutating func waveCapacity(tier: String, index: Int, names: [String]) -> Int {
+        if let known = waveCapacities[tier]?[index] { return known }
+        let capacity = manifest.waves(ofTier: tier)[index].maxParallel ?? names.compactMap { specs[$0]?.settings.maxParallel }.max() ?? 0
+        waveCapacities[tier, default: [:]][index] = capacity
+        return capacity
     }
 
     func waveAssignment(tier: String) -> WaveAssignment {
