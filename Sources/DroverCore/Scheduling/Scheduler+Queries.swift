@@ -20,6 +20,12 @@ extension Scheduler {
         if !observation.reachable { return .unreachable }
         if observation.lockedBy != nil { return .locked }
         guard let target = target(ofTier: spec.tier) else { return .current }
+        // At the target, contracts included, or waiting only for a release: no
+        // planning needed (status asks this for every database).
+        if let cursors = revisionStates[name], cursors.expanded == target {
+            if cursors.contracted == target { return .current }
+            if cursors.contracted == releasedThrough(tier: spec.tier, target: target) { return .waitingRelease }
+        }
         if let step = nextStep(name, tier: spec.tier, target: target, records: observation.records) {
             let policy = step.phase == .contract ? spec.settings.contract : spec.settings.expand
             if policy == .inWindow, let window = manifest.windows[spec.window],

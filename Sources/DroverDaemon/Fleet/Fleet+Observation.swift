@@ -4,22 +4,40 @@ import DroverRunner
 import Foundation
 
 extension Fleet {
-    /// Reads the tracking tables of databases not read for `pollInterval`. Databases
-    /// that share a conninfo (schema tenants) share one connection and are read one
-    /// after another; different conninfos are read in parallel, a few at a time.
-    func observeDue() async {
+    /// What one dsn's read found: per database, an observation or why there is none.
+    typealias ObservedGroup = (dsn: String, connection: PostgresConnection?, observed: [(String, Result<DatabaseObservation, Error>)])
+
+    /// Starts reading the tracking tables of databases not read for `pollInterval`,
+    /// beside the loop: a slow server, or ten thousand tenants, never holds back
+    /// the phases of the others. One read at a time; its results reach the
+    /// scheduler when it is done (`applyObservations`). Databases that share a
+    /// conninfo (schema tenants) are read together, all of them once one is due, so
+    /// a shared database costs one batch per poll interval; different conninfos are
+    /// read in parallel, a few at a time.
+    func observeDue() {
+        guard observation == nil else { return }
         let now = clock()
-        let due = manifest.databases.filter { spec in
-            running[spec.name] == nil && (lastObserved[spec.name].map { now.timeIntervalSince($0) >= pollInterval.seconds } ?? true)
+        var dueDSNs: Set<String> = []
+        for spec in manifest.databases where running[spec.name] == nil {
+            if lastObserved[spec.name].map({ now.timeIntervalSince($0) >= pollInterval.seconds }) ?? true { dueDSNs.insert(spec.dsn) }
         }
-        guard !due.isEmpty else { return }
-        let groups = Dictionary(grouping: due, by: \.dsn)
+        guard !dueDSNs.isEmpty else { return }
+        let groups = Dictionary(grouping: manifest.databases.filter { running[$0.name] == nil && dueDSNs.contains($0.dsn) }, by: \.dsn)
         let runner = makeRunner()
         let fleet = manifest.fleet
-        var connections = observerConnections
+        let connections = observerConnections
         observerConnections = [:]
-        let results = await withTaskGroup(of: (String, PostgresConnection?, [(String, Result<DatabaseObservation, Error>)]).self) { group in
-            var all: [(String, PostgresConnection?, [(String, Result<DatabaseObservation, Error>)])] = []
+        observation = Task {
+            let results = await Self.read(groups, connections: connections, runner: runner, fleet: fleet)
+            await self.applyObservations(results)
+        }
+    }
+
+    /// The reads themselves, off the actor.
+    private static func read(_ groups: [String: [DatabaseSpec]], connections: [String: PostgresConnection], runner: PhaseRunner, fleet: FleetSettings) async -> [ObservedGroup] {
+        var connections = connections
+        let results = await withTaskGroup(of: ObservedGroup.self) { group in
+            var all: [ObservedGroup] = []
             var inFlight = 0
             for (dsn, members) in groups {
                 // A few connections at a time: never a thundering herd on the servers.
@@ -71,11 +89,18 @@ extension Fleet {
             return all
         }
         for connection in connections.values { await connection.close() }
+        return results
+    }
+
+    private func applyObservations(_ results: [ObservedGroup]) {
+        observation = nil
+        defer { wake.signal() }  // what was read may let phases start
         let at = clock()
         for (dsn, connection, observed) in results {
             if let connection { observerConnections[dsn] = connection }
             for (name, result) in observed {
-                // Up to a tenth of the interval earlier, so that polls drift apart.
+                // Up to a tenth of the interval earlier, so that polls of different
+                // servers drift apart.
                 lastObserved[name] = at.addingTimeInterval(-Double.random(in: 0...0.1) * pollInterval.seconds)
                 guard running[name] == nil else { continue }
                 switch result {

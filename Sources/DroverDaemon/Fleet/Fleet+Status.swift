@@ -18,8 +18,7 @@ extension Fleet {
         var nextOpenings: [String: String?] = [:]
         var servers: [String: String?] = [:]
         for spec in manifest.databases where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
-            let records = scheduler.observations[spec.name]?.records ?? []
-            let state = RevisionState(graph: graph, records: records)
+            let state = scheduler.revisionStates[spec.name] ?? RevisionState(graph: graph, records: [])
             let runtime = scheduler.runtime[spec.name]
             if nextOpenings[spec.window] == nil {
                 let schedule = manifest.windows[spec.window].map(WindowSchedule.init)

@@ -40,6 +40,8 @@ public actor Fleet {
     var running: [String: Task<Void, Never>] = [:]
     var lastObserved: [String: Date] = [:]
     var observerConnections: [String: PostgresConnection] = [:]
+    /// The read of due databases in progress (`Fleet+Observation.swift`).
+    var observation: Task<Void, Never>?
     /// Connections of finished phases by server and database, for the next phase
     /// there (`Fleet+Connections.swift`).
     var idleConnections: [String: [IdleConnection]] = [:]
@@ -119,7 +121,7 @@ public actor Fleet {
     public func step() async {
         await closeIdleConnections(olderThan: Self.idleConnectionLifetime)
         await discoverDue()
-        await observeDue()
+        observeDue()
         let now = clock()
         guard schedulerChanged || nextTimedTick.map({ now >= $0 }) == true || ContinuousClock.now - lastTick >= Self.quietTickInterval else { return }
         let actions = scheduler.tick(now: now)
@@ -146,6 +148,7 @@ public actor Fleet {
             task.cancel()
         }
         for task in running.values { await task.value }
+        await observation?.value
         for connection in observerConnections.values { await connection.close() }
         observerConnections = [:]
         await closeIdleConnections(olderThan: .zero)
