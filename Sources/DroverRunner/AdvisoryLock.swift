@@ -5,14 +5,16 @@ import DroverPostgres
 /// on one database at once and neither hangs.
 enum AdvisoryLock {
     /// Runs `body` holding the lock; throws `.locked` naming the holder when taken.
+    /// `setUp` (session settings) goes in the same round trip as the lock.
     static func withLock<T>(
         _ connection: PostgresConnection,
         target: DatabaseTarget,
+        setUp: String = "",
         _ body: () async throws -> T
     ) async throws -> T {
         let key = target.advisoryLockKey
         let parameters = [String(key.classID), String(key.objectID)]
-        let acquired = try await connection.query("SELECT pg_try_advisory_lock($1::int, $2::int)", parameters).scalar == "t"
+        let acquired = try await connection.execute(setUp + "\nSELECT pg_try_advisory_lock(\(key.classID), \(key.objectID))").scalar == "t"
         guard acquired else {
             throw RunnerError.locked(database: target.name, holderPID: try? await holder(connection, target: target))
         }

@@ -46,12 +46,11 @@ public struct PhaseRunner: Sendable {
             let probe = BlockerProbe()
             do {
                 let connection = try await session.connect()
-                try await session.prepare(connection, revision: step.revision, phase: step.phase)
                 let execution = PhaseExecution(
                     graph: graph, revision: revision, section: section, step: step, target: target,
                     connection: connection, probe: probe, actor: actor
                 )
-                var outcome = try await AdvisoryLock.withLock(connection, target: target) {
+                var outcome = try await AdvisoryLock.withLock(connection, target: target, setUp: session.settings(revision: step.revision, phase: step.phase)) {
                     guard section.engine == .alembic else { return try await execution.run(&loop) }
                     guard let alembic else {
                         throw RunnerError.refused(database: target.name, reason: "\(step.revision) is an Alembic revision but no Alembic project is configured")
@@ -88,8 +87,7 @@ public struct PhaseRunner: Sendable {
         guard let alembic, let revision = graph[step.revision], let section = revision.section(step.phase), section.engine == .alembic else { return false }
         do {
             let connection = try await session.connect()
-            try await session.prepare(connection, revision: step.revision, phase: step.phase)
-            return try await AdvisoryLock.withLock(connection, target: target) {
+            return try await AdvisoryLock.withLock(connection, target: target, setUp: session.settings(revision: step.revision, phase: step.phase)) {
                 try await AlembicExecution(
                     graph: graph, revision: revision, section: section, step: step, target: target,
                     connection: connection, actor: actor, alembic: alembic

@@ -45,8 +45,9 @@ public final class RunnerSession: @unchecked Sendable {
     /// Session settings for one phase (SPEC §4, §6): `application_name` shows DBAs
     /// what drover does; every statement has a lock and a statement timeout. RESET
     /// ALL first: a reused connection keeps nothing of an earlier phase (a revision's
-    /// own SET, another tenant's search_path); startup options survive it.
-    func prepare(_ connection: PostgresConnection, revision: String, phase: Phase) async throws(PostgresError) {
+    /// own SET, another tenant's search_path); startup options survive it. Sent in
+    /// one round trip with the advisory lock (`AdvisoryLock.withLock(setUp:)`).
+    func settings(revision: String, phase: Phase) -> String {
         let settings = target.settings
         var sql = """
             RESET ALL;
@@ -57,6 +58,6 @@ public final class RunnerSession: @unchecked Sendable {
         if let schema = target.schema {
             sql += "\nSET search_path TO \(SQLQuoting.identifier(schema));"
         }
-        try await connection.execute(sql)
+        return sql
     }
 }

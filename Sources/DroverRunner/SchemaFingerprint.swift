@@ -47,7 +47,7 @@ enum SchemaFingerprint {
               FROM r JOIN pg_constraint c ON c.conrelid = r.oid
              ORDER BY 1, 2, 7
             """).rows
-        // The next phase's prepare resets search_path (RESET ALL).
+        // The next phase's session settings reset search_path (RESET ALL).
         let columns = rows.filter { $0[0] == "column" }.map { Array($0[1...5]) }
         let indexes = rows.filter { $0[0] == "index" }.map { Array($0[1...3]) }
         let constraints = rows.filter { $0[0] == "constraint" }.map { Array($0[1...3]) }

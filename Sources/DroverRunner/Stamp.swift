@@ -28,8 +28,7 @@ extension PhaseRunner {
         let tracking = TrackingTable(schema: target.trackingSchema)
         do {
             let connection = try await session.connect()
-            try await session.prepare(connection, revision: revisionID, phase: phase ?? .expand)
-            return try await AdvisoryLock.withLock(connection, target: target) {
+            return try await AdvisoryLock.withLock(connection, target: target, setUp: session.settings(revision: revisionID, phase: phase ?? .expand)) {
                 try await tracking.ensureExists(connection)
                 if graph.appliesInOrder {
                     // The Alembic version table is the truth; drover's stamp only records it.
