@@ -43,6 +43,21 @@ private let project = [
     "3_merge.py": revisionFile(merge, down: "(\"\(body)\", \"\(tags)\")", phase: "contract", ["op.execute(\"ALTER TABLE documents DROP COLUMN legacy\")"]),
 ]
 
+/// The manifest's first lines for a fleet on the test's Alembic project.
+private func fleetHeader(_ name: String, _ alembic: AlembicProjectFixture) -> String {
+    """
+    fleet:
+      name: \(name)
+      migrations: ../alembic-project/alembic.ini
+      state: ../state/state.db
+      socket: ../run/control.sock
+      alembic: {command: "\(alembic.alembic)", url_scheme: postgresql+psycopg2}
+    windows:
+      always: {always: true}
+
+    """
+}
+
 @Suite("An Alembic project driven across a fleet by droverd (real alembic)")
 struct AlembicFleetTests {
     @Test("check, adopt, preview follows head, promote, release, contract in window, a failing revision — alembic current agrees with status throughout")
@@ -58,15 +73,7 @@ struct AlembicFleetTests {
         try FileManager.default.createDirectory(atPath: directory + "/fleet.d", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/secrets", withIntermediateDirectories: true)
         try (TestCluster.superuserPassword + "\n").write(toFile: directory + "/secrets/production", atomically: true, encoding: .utf8)
-        try """
-            fleet:
-              name: alembic-test
-              migrations: ../alembic-project/alembic.ini
-              state: ../state/state.db
-              socket: ../run/control.sock
-              alembic: {command: "\(alembic.alembic)", url_scheme: postgresql+psycopg2}
-            windows:
-              always: {always: true}
+        try (fleetHeader("alembic-test", alembic) + """
             defaults:
               window: always
               lock_timeout: 2s
@@ -76,7 +83,7 @@ struct AlembicFleetTests {
               - {name: production, tier: production, dsn: "\(cluster.tcpConninfo(database: databases["production"]!))", password_file: ../secrets/production}
               - {name: tenant-a, tier: tenants, dsn: "\(cluster.conninfo(database: databases["tenant-a"]!))"}
               - {name: tenant-b, tier: tenants, dsn: "\(cluster.conninfo(database: databases["tenant-b"]!))"}
-            """.write(toFile: directory + "/fleet.d/10-fleet.yaml", atomically: true, encoding: .utf8)
+            """).write(toFile: directory + "/fleet.d/10-fleet.yaml", atomically: true, encoding: .utf8)
         func url(_ name: String) -> String { AlembicProjectFixture.url(cluster, database: databases[name]!) }
         let droverctl = try Subprocess.builtProduct("droverctl")
 
@@ -182,20 +189,12 @@ struct AlembicFleetTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let alembic = try await AlembicProjectFixture.make(in: directory, revisions: ["1_root.py": project["1_root.py"]!, "2_body.py": project["2_body.py"]!])
         try FileManager.default.createDirectory(atPath: directory + "/fleet.d", withIntermediateDirectories: true)
-        try """
-            fleet:
-              name: alembic-crash
-              migrations: ../alembic-project/alembic.ini
-              state: ../state/state.db
-              socket: ../run/control.sock
-              alembic: {command: "\(alembic.alembic)", url_scheme: postgresql+psycopg2}
-            windows:
-              always: {always: true}
+        try (fleetHeader("alembic-crash", alembic) + """
             defaults: {window: always}
             databases:
               - {name: preview, tier: preview, dsn: "\(cluster.conninfo(database: databases["preview"]!))"}
               - {name: production, tier: production, dsn: "\(cluster.conninfo(database: databases["production"]!))"}
-            """.write(toFile: directory + "/fleet.d/10-fleet.yaml", atomically: true, encoding: .utf8)
+            """).write(toFile: directory + "/fleet.d/10-fleet.yaml", atomically: true, encoding: .utf8)
         let fixture = FleetFixture(cluster: cluster, directory: directory, databases: databases)
         let url = AlembicProjectFixture.url(cluster, database: databases["preview"]!)
         func tracked(_ revision: String) async throws -> String? {

@@ -41,6 +41,7 @@ extension Fleet {
             scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: \(problem)", retryAfter: Self.stateStoreRetry), at: now)
             return
         }
+        phaseEvents[name, default: 0] += 1
         logger.info("starting \(step)", metadata: ["db": "\(name)", "revision": "\(step.revision)", "phase": "\(step.phase.rawValue)"])
         emit("start", "\(step)", database: name, step: step)
         let runner = makeRunner()
@@ -68,6 +69,7 @@ extension Fleet {
 
     private func finished(_ name: String, step: PlannedStep, startedAt: Date, result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>, connection: PostgresConnection?) async {
         running[name] = nil
+        phaseEvents[name, default: 0] += 1
         defer { wake.signal() }  // the database's next phase, or another's, may start now
         let now = clock()
         switch result {

@@ -27,9 +27,10 @@ extension Fleet {
         let fleet = manifest.fleet
         let connections = observerConnections
         observerConnections = [:]
+        let events = phaseEvents
         observation = Task {
             let results = await Self.read(groups, connections: connections, runner: runner, fleet: fleet)
-            await self.applyObservations(results)
+            await self.applyObservations(results, phaseEventsAtStart: events)
         }
     }
 
@@ -92,7 +93,7 @@ extension Fleet {
         return results
     }
 
-    private func applyObservations(_ results: [ObservedGroup]) {
+    private func applyObservations(_ results: [ObservedGroup], phaseEventsAtStart: [String: Int]) {
         observation = nil
         defer { wake.signal() }  // what was read may let phases start
         let at = clock()
@@ -102,7 +103,10 @@ extension Fleet {
                 // Up to a tenth of the interval earlier, so that polls of different
                 // servers drift apart.
                 lastObserved[name] = at.addingTimeInterval(-Double.random(in: 0...0.1) * pollInterval.seconds)
-                guard running[name] == nil else { continue }
+                // A phase started or ended while this was read: the read may be from
+                // before its commit. The scheduler knows the phase's outcome; the
+                // next poll reads the database again.
+                guard running[name] == nil, phaseEvents[name, default: 0] == phaseEventsAtStart[name, default: 0] else { continue }
                 switch result {
                 case .success(let observation):
                     // Unchanged, it would only wake the scheduler for nothing.

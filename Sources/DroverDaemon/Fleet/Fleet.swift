@@ -42,6 +42,9 @@ public actor Fleet {
     var observerConnections: [String: PostgresConnection] = [:]
     /// The read of due databases in progress (`Fleet+Observation.swift`).
     var observation: Task<Void, Never>?
+    /// Counts each database's phase starts and ends: a read that began before the
+    /// latest of them is stale (it may show the phase's lock and not its row).
+    var phaseEvents: [String: Int] = [:]
     /// Connections of finished phases by server and database, for the next phase
     /// there (`Fleet+Connections.swift`).
     var idleConnections: [String: [IdleConnection]] = [:]
