@@ -53,7 +53,9 @@ struct RetryLoop {
         if error.isLockTimeout {
             return .lockTimeoutExhausted(database: target.name, revision: step.revision, phase: step.phase, attempts: totalAttempts, statement: failure.statement, blockers: blockers)
         }
-        if error.kind == .connectFailed {
+        // The server went away (also in the middle of a statement, or while shutting
+        // down): the database is unreachable, not the revision broken.
+        if error.isConnectionProblem {
             return .connectionFailed(database: target.name, attempts: totalAttempts, error: error)
         }
         return .statementFailed(database: target.name, revision: step.revision, phase: step.phase, statement: failure.statement, error: error)

@@ -144,7 +144,7 @@ struct PhaseRunnerTests {
         var settings = Fixture.fastSettings
         // Long enough for the probe's own connection on a loaded machine (the suite
         // runs floods and daemons alongside).
-        settings.lockTimeout = .milliseconds(1500)
+        settings.lockTimeout = .milliseconds(3000)
         let result = await Result(catching: { () async throws(RunnerError) in try await runner(revisions).run(step("eeee00000001", .expand), on: fixture.session(settings: settings)) })
         await blocker.close()
         guard case .failure(let error) = result, case let .lockTimeoutExhausted(_, _, _, attempts, statement, blockers) = error else {

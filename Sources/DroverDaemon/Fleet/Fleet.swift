@@ -171,7 +171,20 @@ public actor Fleet {
                 var session: RunnerSession?
                 do throws(RunnerError) {
                     session = RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet))
-                    if try await runner.recordInFlight(step, on: session!) {
+                    // The killed daemon's session may hold the advisory lock a moment
+                    // longer, until the server notices that its client is gone.
+                    var attempt = 0
+                    var recorded = false
+                    while true {
+                        do throws(RunnerError) {
+                            recorded = try await runner.recordInFlight(step, on: session!)
+                            break
+                        } catch .locked where attempt < 10 {
+                            attempt += 1
+                            try? await Task.sleep(for: .milliseconds(500))
+                        }
+                    }
+                    if recorded {
                         logger.notice("\(step) was committed by alembic; its tracking row is written now", metadata: ["db": "\(name)"])
                     }
                     await session?.close()
