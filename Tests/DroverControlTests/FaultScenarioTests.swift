@@ -57,7 +57,7 @@ struct ServerCrashTests {
             status.databases.contains { $0.tier == "tenants" && $0.state == .unreachable }
         }
         let down = try await daemon.json(FleetStatus.self, "status")
-        #expect(down.tiers.first { $0.name == "tenants" }?.state != "halted", "a server that is down is not a failure of the revision")
+        #expect(down.tiers.first { $0.name == "tenants" }?.state != "halted", "a server that is down is not a failure of the revision: \(down.databases.compactMap(\.error))")
         #expect(down.databases.allSatisfy { $0.state != .failed }, "\(down.databases.map { "\($0.name)=\($0.state.rawValue) \($0.error ?? "")" })")
         let unreachable = down.databases.filter { $0.state == .unreachable }
         #expect(unreachable.allSatisfy { $0.error?.contains("connection") == true }, "status says why: \(unreachable.map { $0.error ?? "-" })")
