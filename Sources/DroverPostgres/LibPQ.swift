@@ -98,7 +98,10 @@ enum LibPQ {
         let sqlState = field("C")
         let message = field("M") ?? errorMessage(conn)
         let kind: PostgresError.Kind
-        if isBroken(conn) {
+        // An error without SQLSTATE comes from libpq, not the server: the connection
+        // went away ("server closed the connection unexpectedly") even when libpq has
+        // not marked it bad yet.
+        if isBroken(conn) || sqlState == nil {
             kind = .connectionLost
         } else if sqlState == "57014" {
             kind = .cancelled
