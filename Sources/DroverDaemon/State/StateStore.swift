@@ -95,10 +95,6 @@ public final class StateStore: Sendable {
         })
     }
 
-    public func setExpectedDuration(_ key: String, _ duration: Duration) async throws {
-        try await run { try $0.query("INSERT INTO expected_durations (key, milliseconds) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET milliseconds = excluded.milliseconds", [key, String(duration.milliseconds)]) }
-    }
-
     // MARK: Intents
 
     /// Written before a phase starts: after a crash the database's own tracking table
@@ -178,12 +174,6 @@ public final class StateStore: Sendable {
     }
 
     // MARK: Fingerprints
-
-    public func saveFingerprint(_ name: String, revision: String, snapshot: SchemaSnapshot, at date: Date) async throws {
-        let json = try Self.encode(snapshot)
-        try await run { try $0.query("INSERT INTO fingerprints (database, revision, digest, snapshot, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (database, revision) DO UPDATE SET digest = excluded.digest, snapshot = excluded.snapshot, at = excluded.at",
-                                     [name, revision, snapshot.digest, json, Self.time(date)]) }
-    }
 
     /// Snapshots per database, at `revision`.
     public func fingerprints(at revision: String) async throws -> [String: SchemaSnapshot] {
