@@ -31,6 +31,11 @@ struct CallRouter: Sendable {
                     await fleet.auditRefusal(method.rawValue.lowercased(), Self.auditParameters(call), reason: refusal.message, by: peer.caller)
                     throw refusal
                 }
+                if method.needsLeader, case .follower(let leader) = await fleet.role {
+                    let refusal = ErrorReply.notLeader(method, leader: leader)
+                    await fleet.auditRefusal(method.rawValue.lowercased(), Self.auditParameters(call), reason: refusal.message, by: peer.caller)
+                    throw refusal
+                }
                 if method.streams {
                     guard call.more == true else { throw ErrorReply(.expectedMore) }
                     return .stream(await events())

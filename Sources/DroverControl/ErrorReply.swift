@@ -1,3 +1,4 @@
+import DroverCore
 import DroverDaemon
 import DroverProtocol
 
@@ -52,6 +53,22 @@ struct ErrorReply: Error, Sendable {
         let who = peer.user.map { "\($0) (uid \(peer.uid))" } ?? "uid \(peer.uid)"
         return ErrorReply(.notAllowed, ["method": .string(method.rawValue), "uid": .number(Double(peer.uid)), "group": .string(group)],
                           message: "\(method.rawValue.lowercased()) changes the fleet: \(who) is neither root nor in group \(group)")
+    }
+
+    /// A changing call on a follower: names the leader, whose socket takes it.
+    static func notLeader(_ method: FleetMethod, leader: LeaderElection.Holder?) -> ErrorReply {
+        let command = method.rawValue.lowercased()
+        let message = if let leader {
+            "this droverd follows; \(command) must go to the leader, droverd on \(leader.host) (pid \(leader.pid), leading since \(Fleet.isoTime(leader.since)))"
+        } else {
+            "this droverd follows and no droverd holds the lease right now (the state database may be unreachable); try \(command) again in a few seconds"
+        }
+        return ErrorReply(.notLeader, [
+            "method": .string(method.rawValue),
+            "leader": leader.map { .string($0.instance) } ?? .null,
+            "host": leader.map { .string($0.host) } ?? .null,
+            "pid": leader.map { .number(Double($0.pid)) } ?? .null,
+        ], message: message)
     }
 
     static func protocolError(_ reason: String) -> ErrorReply {

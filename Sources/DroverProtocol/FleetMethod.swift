@@ -18,6 +18,10 @@ public enum FleetMethod: String, Sendable, CaseIterable {
         }
     }
 
+    /// Changes state that instances sharing a state store share, so only the leader
+    /// may answer it (`reload` re-reads this instance's own files).
+    public var needsLeader: Bool { changesFleet && self != .reload }
+
     /// Streams replies (`more`).
     public var streams: Bool { self == .watch }
 }
@@ -34,6 +38,7 @@ public enum FleetErrorName: String, Sendable, CaseIterable {
     case busy = "Busy"
     case phaseFailed = "PhaseFailed"
     case stateStoreFailed = "StateStoreFailed"
+    case notLeader = "NotLeader"
     case protocolError = "ProtocolError"
     case tooManyConnections = "TooManyConnections"
 

@@ -10,7 +10,9 @@ struct StatusCommand: ParsableCommand {
 
             When droverd cannot write its own state store (disk full, read-only), a warning says so first: no phase starts until it can.
 
-            --json prints {"databases": [...], "tiers": [...], "state_store_error": ...} with revision ids in full.
+            With several droverd sharing a PostgreSQL state store, a last table shows each instance, which one leads and since when, and each one's last heartbeat; any instance answers status.
+
+            --json prints {"databases": [...], "tiers": [...], "state_store_error": ..., "leader": ..., "instances": [...]} with revision ids in full (leader and instances only with a shared state store).
             """
     )
 
@@ -48,5 +50,19 @@ struct StatusCommand: ParsableCommand {
             ])
         }
         Output.line(tiers.render())
+        if let instances = status.instances {
+            Output.line()
+            var table = Table("INSTANCE", "HOST", "PID", "ROLE", "SINCE", "HEARTBEAT")
+            for row in instances {
+                let leads = row.id == status.leader?.instance
+                table.add([
+                    .init(text: row.this ? "\(row.id) (this)" : row.id), .init(text: row.host), .init(text: String(row.pid)),
+                    .init(text: leads ? "leader, term \(status.leader!.term)" : row.role, colour: leads ? .green : nil),
+                    .init(text: Format.time(leads ? status.leader?.since : row.started_at)), .init(text: Format.time(row.heartbeat_at)),
+                ])
+            }
+            Output.line(table.render())
+            if status.leader == nil { Output.error("warning: no droverd holds the lease right now; no phase starts until one does") }
+        }
     }
 }

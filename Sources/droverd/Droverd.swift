@@ -82,12 +82,14 @@ struct Droverd: AsyncParsableCommand {
         }
         let store: StateStore
         do {
-            store = try StateStore(path: definition.statePath())
+            store = try await StateStore.open(StateLocation(definition.statePath()))
         } catch {
             logger.critical("not starting: \(error)")
             throw ExitCode.failure
         }
-        let fleet = try await Fleet(definition: definition, store: store, logger: logger, pollInterval: poll, clock: TestClock.fromEnvironment())
+        // A shared PostgreSQL state store: this instance leads only while it holds the lease.
+        let leadership = store.isShared ? Leadership(fleetName: definition.manifest.fleet.name, lease: definition.manifest.fleet.lease) : nil
+        let fleet = try await Fleet(definition: definition, store: store, leadership: leadership, logger: logger, pollInterval: poll, clock: TestClock.fromEnvironment())
         let control: ControlServer
         do {
             let source = try ControlServer.source(path: socket ?? definition.socketPath())
@@ -96,15 +98,17 @@ struct Droverd: AsyncParsableCommand {
             logger.critical("not starting: \(error)")
             throw ExitCode.failure
         }
-        logger.notice("droverd \(ProcessInfo.processInfo.processIdentifier): fleet \(definition.manifest.fleet.name), \(definition.manifest.databases.count) databases, head \(definition.repository.head ?? "none"), state \(store.path)")
+        logger.notice("droverd \(ProcessInfo.processInfo.processIdentifier): fleet \(definition.manifest.fleet.name), \(definition.manifest.databases.count) databases, head \(definition.repository.head ?? "none"), state \(store.path)\(leadership.map { ", instance \($0.instance.id), lease \($0.lease)" } ?? "")")
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             // Shut down in reverse: STOPPING=1 first, then the fleet drains while
             // operators can still read status, then the socket closes.
+            // The lease outlives the fleet's drain: running phases finish as leader.
             services: [
                 .init(service: control),
+                leadership.map { .init(service: LeadershipService(leadership: $0, fleet: fleet, store: store, logger: logger)) },
                 .init(service: FleetService(fleet: fleet, grace: grace, logger: logger)),
                 .init(service: SystemdService(fleet: fleet, grace: grace, logger: logger)),
-            ],
+            ].compactMap { $0 },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

@@ -30,6 +30,8 @@ public struct FleetSettings: Sendable, Hashable {
     /// Tiers in promotion order.
     public var pipeline: [String]
     public var state: String?
+    /// How long a leader's lease on a PostgreSQL state store lasts without renewal.
+    public var lease: Duration
     public var socket: String?
     public var trackingSchema: String
     public var operatorsGroup: String
@@ -38,7 +40,7 @@ public struct FleetSettings: Sendable, Hashable {
 
     public init(
         name: String, migrations: String, pipeline: [String] = FleetSettings.defaultPipeline, state: String? = nil,
-        socket: String? = nil, trackingSchema: String = FleetSettings.defaultTrackingSchema,
+        lease: Duration = FleetSettings.defaultLease, socket: String? = nil, trackingSchema: String = FleetSettings.defaultTrackingSchema,
         operatorsGroup: String = FleetSettings.defaultOperatorsGroup, alembic: AlembicCommand = AlembicCommand()
     ) {
         self.alembic = alembic
@@ -46,6 +48,7 @@ public struct FleetSettings: Sendable, Hashable {
         self.migrations = migrations
         self.pipeline = pipeline
         self.state = state
+        self.lease = lease
         self.socket = socket
         self.trackingSchema = trackingSchema
         self.operatorsGroup = operatorsGroup
@@ -54,6 +57,7 @@ public struct FleetSettings: Sendable, Hashable {
     public static let defaultPipeline = ["preview", "production", "tenants"]
     public static let defaultTrackingSchema = "drover"
     public static let defaultOperatorsGroup = "drover"
+    public static let defaultLease: Duration = .seconds(15)
 }
 
 /// `fleet.alembic`: the project's own `alembic` and how it learns the database.

@@ -14,6 +14,7 @@ struct ManifestBuilder {
     var migrations: Located<String>?
     var pipeline: Located<[String]>?
     var state: Located<String>?
+    var lease: Located<Duration>?
     var socket: Located<String>?
     var trackingSchema: Located<String>?
     var operatorsGroup: Located<String>?
@@ -96,12 +97,17 @@ struct ManifestBuilder {
             }
         }
 
+        if let lease, state.map({ StateLocation($0.value).isShared }) != true {
+            warning(lease.location, "fleet.lease has no effect with a state file; it applies to a PostgreSQL fleet.state shared by several droverd")
+        }
+
         guard let fleetName, let migrations else { return nil }
         let fleet = FleetSettings(
             name: fleetName.value,
             migrations: migrations.value,
             pipeline: pipeline,
             state: state?.value,
+            lease: lease?.value ?? FleetSettings.defaultLease,
             socket: socket?.value,
             trackingSchema: trackingSchema?.value ?? FleetSettings.defaultTrackingSchema,
             operatorsGroup: operatorsGroup?.value ?? FleetSettings.defaultOperatorsGroup,
@@ -120,5 +126,9 @@ struct ManifestBuilder {
 
     private mutating func error(_ location: SourceLocation?, _ message: String) {
         diagnostics.append(Diagnostic(at: location, message))
+    }
+
+    private mutating func warning(_ location: SourceLocation?, _ message: String) {
+        diagnostics.append(Diagnostic(.warning, at: location, message))
     }
 }

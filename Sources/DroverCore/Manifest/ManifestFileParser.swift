@@ -44,9 +44,13 @@ struct ManifestFileParser {
                 builder.pipeline = Located(value: tiers, location: at)
             case "state":
                 if let path = reader.nonEmptyString(value, "fleet.state") {
-                    // A conninfo (issue: PostgreSQL state store) stays as written; a file path resolves.
-                    let isConninfo = path.contains("://") || path.contains("=")
-                    builder.state = Located(value: isConninfo ? path : resolvePath(path), location: at)
+                    // A conninfo (a shared PostgreSQL state store) stays as written; a file path resolves.
+                    builder.state = Located(value: StateLocation(path).isShared ? path : resolvePath(path), location: at)
+                }
+            case "lease":
+                if let lease = positiveDuration(value, "fleet.lease") {
+                    if lease < .seconds(2) { reader.error(value, "fleet.lease must be at least 2s (the leader renews it every third of it)") }
+                    builder.lease = Located(value: lease, location: at)
                 }
             case "socket":
                 if let path = reader.nonEmptyString(value, "fleet.socket") { builder.socket = Located(value: resolvePath(path), location: at) }

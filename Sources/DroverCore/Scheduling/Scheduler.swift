@@ -55,6 +55,15 @@ public struct Scheduler: Sendable {
         self.pausedDatabases = pausedDatabases
     }
 
+    /// The failures and pauses of a shared state store replace this scheduler's own
+    /// (a follower reading back what its leader decided; a new leader taking over).
+    public mutating func replaceShared(failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>) {
+        for name in Set(runtime.keys).union(failures.keys) where runtime[name]?.failure != failures[name] {
+            runtime[name, default: DatabaseRuntime()].failure = failures[name]
+        }
+        self.pausedDatabases = pausedDatabases
+    }
+
     /// `problem`: why an unreachable database could not be read, for status.
     public mutating func observed(_ name: String, _ observation: ObservedDatabase, problem: String? = nil) {
         if observations[name]?.records != observation.records || revisionStates[name] == nil {

@@ -30,6 +30,12 @@ extension Fleet {
     private func start(_ step: PlannedStep, on name: String) async {
         let now = clock()
         guard let spec = scheduler.database(named: name) else { return }
+        if let leadership, !leadership.mayLead() {
+            // The lease ran out since the tick (this process was stopped, or the state
+            // database is out of reach): another droverd may lead by now.
+            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: this droverd no longer holds the lease", retryAfter: Self.stateStoreRetry), at: now)
+            return
+        }
         do {
             try await store.recordIntent(name, step: step, at: now)
             stateStoreWritable()

@@ -49,7 +49,24 @@ extension Fleet {
                                                 expanded: state.expanded, contracted: state.contracted, target: nil, state: .gone, next_window: nil, error: nil, alembic: nil))
         }
         let tiers = manifest.fleet.pipeline.filter { tier == nil || $0 == tier }.map { tierRow($0, now: now) }
-        return FleetStatus(databases: rows, tiers: tiers, state_store_error: stateStoreProblem)
+        return FleetStatus(databases: rows, tiers: tiers, state_store_error: stateStoreProblem, leader: leaderRow, instances: instanceRows)
+    }
+
+    private var leaderRow: FleetStatus.LeaderRow? {
+        let holder: LeaderElection.Holder? = switch role {
+        case .sole: nil
+        case .leader(let holder): holder
+        case .follower(let leader): leader
+        }
+        return holder.map { FleetStatus.LeaderRow(instance: $0.instance, host: $0.host, pid: Int($0.pid), since: Self.isoTime($0.since), term: Int($0.term)) }
+    }
+
+    private var instanceRows: [FleetStatus.InstanceRow]? {
+        guard let leadership else { return nil }
+        return leadership.instances.map {
+            FleetStatus.InstanceRow(id: $0.id, host: $0.host, pid: Int($0.pid), role: $0.role, started_at: Self.isoTime($0.startedAt),
+                                    heartbeat_at: Self.isoTime($0.heartbeatAt), this: $0.id == leadership.instance.id)
+        }
     }
 
     private func tierRow(_ tier: String, now: Date) -> FleetStatus.TierRow {
@@ -91,10 +108,15 @@ extension Fleet {
         }
         if failedCount > 0 { parts.append("\(failedCount) failed") }
         if stateStoreProblem != nil { parts.insert("state store not writable, no phase starts", at: 0) }
+        switch role {
+        case .sole: break
+        case .leader: parts.insert("leader", at: 0)
+        case .follower(let leader): parts.insert(leader.map { "follower of \($0.host) (pid \($0.pid))" } ?? "follower, no leader", at: 0)
+        }
         return parts.isEmpty ? "idle" : parts.joined(separator: "; ")
     }
 
-    static func isoTime(_ date: Date) -> String {
+    public static func isoTime(_ date: Date) -> String {
         date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .colon))
     }
 }

@@ -22,6 +22,12 @@ public actor Fleet {
     var nextTimedTick: Date?
     var lastTick = ContinuousClock.now
     let store: StateStore
+    /// Set when several droverd share a PostgreSQL state store (`Fleet+Leadership.swift`).
+    public nonisolated let leadership: Leadership?
+    /// Whether this instance starts phases: always on a state file, only while it
+    /// holds the lease on a shared store.
+    public internal(set) var role: FleetRole
+    var lastSharedRead: ContinuousClock.Instant?
     let logger: Logger
     let clock: @Sendable () -> Date
     /// `applied_by` in tracking rows.
@@ -61,6 +67,7 @@ public actor Fleet {
     public init(
         definition: FleetDefinition,
         store: StateStore,
+        leadership: Leadership? = nil,
         logger: Logger = Logger(label: "droverd"),
         pollInterval: Duration = .seconds(15),
         tickInterval: Duration = .milliseconds(250),
@@ -68,6 +75,8 @@ public actor Fleet {
     ) async throws {
         self.definition = definition
         self.store = store
+        self.leadership = leadership
+        self.role = leadership == nil ? .sole : .follower(leader: nil)
         self.logger = logger
         self.pollInterval = pollInterval
         self.tickInterval = tickInterval
@@ -95,7 +104,7 @@ public actor Fleet {
     /// Runs until the task is cancelled or `stop()` is called; then lets running
     /// phases finish for `grace` and cancels the rest (they roll back).
     public func run(grace: Duration = .seconds(30)) async {
-        await reportIntents()
+        if role == .sole { await reportIntents() }  // a leader does it when it takes over
         await discoverDue(force: true)
         markStarted()
         while !Task.isCancelled && !stopping {
@@ -125,6 +134,7 @@ public actor Fleet {
         await closeIdleConnections(olderThan: Self.idleConnectionLifetime)
         await discoverDue()
         observeDue()
+        guard role.startsPhases else { return await followSharedState() }
         let now = clock()
         guard schedulerChanged || nextTimedTick.map({ now >= $0 }) == true || ContinuousClock.now - lastTick >= Self.quietTickInterval else { return }
         let actions = scheduler.tick(now: now)
@@ -155,14 +165,14 @@ public actor Fleet {
         for connection in observerConnections.values { await connection.close() }
         observerConnections = [:]
         await closeIdleConnections(olderThan: .zero)
-        store.close()
+        await store.close()
     }
 
     /// Phases that were in flight when the daemon last stopped. The databases'
     /// tracking tables decide what became of them; the scheduler resumes from there.
     /// An Alembic revision that Alembic committed gets the tracking row droverd did
     /// not live to write.
-    private func reportIntents() async {
+    func reportIntents() async {
         guard let intents = try? await store.intents() else { return }
         let runner = makeRunner()
         for (name, step) in intents.sorted(by: { $0.key < $1.key }) {
@@ -216,6 +226,7 @@ public actor Fleet {
     }
 
     private func persistTiers() async {
+        guard role.startsPhases else { return }  // a follower's copy is the leader's, read back
         for (tier, control) in scheduler.tiers where savedTiers[tier] != control {
             do {
                 try await store.save(tier: tier, control)

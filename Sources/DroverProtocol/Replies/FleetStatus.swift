@@ -6,11 +6,17 @@ public struct FleetStatus: Sendable, Codable, Hashable {
     public var tiers: [TierRow]
     /// Set while droverd cannot write its state store: no phase starts meanwhile.
     public var state_store_error: String?
+    /// Set when several droverd share a PostgreSQL state store: who leads, and every
+    /// instance heard from.
+    public var leader: LeaderRow?
+    public var instances: [InstanceRow]?
 
-    public init(databases: [DatabaseRow], tiers: [TierRow], state_store_error: String? = nil) {
+    public init(databases: [DatabaseRow], tiers: [TierRow], state_store_error: String? = nil, leader: LeaderRow? = nil, instances: [InstanceRow]? = nil) {
         self.databases = databases
         self.tiers = tiers
         self.state_store_error = state_store_error
+        self.leader = leader
+        self.instances = instances
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -18,6 +24,49 @@ public struct FleetStatus: Sendable, Codable, Hashable {
         try container.encode(databases, forKey: .databases)
         try container.encode(tiers, forKey: .tiers)
         try container.encode(state_store_error, forKey: .state_store_error)
+        if let instances {
+            try container.encode(leader, forKey: .leader)
+            try container.encode(instances, forKey: .instances)
+        }
+    }
+
+    /// The instance holding the lease: `term` counts takeovers.
+    public struct LeaderRow: Sendable, Codable, Hashable {
+        public var instance: String
+        public var host: String
+        public var pid: Int
+        public var since: String
+        public var term: Int
+
+        public init(instance: String, host: String, pid: Int, since: String, term: Int) {
+            self.instance = instance
+            self.host = host
+            self.pid = pid
+            self.since = since
+            self.term = term
+        }
+    }
+
+    /// One droverd sharing the state store; `this` marks the one that answered.
+    public struct InstanceRow: Sendable, Codable, Hashable {
+        public var id: String
+        public var host: String
+        public var pid: Int
+        /// leader, follower or stopped
+        public var role: String
+        public var started_at: String
+        public var heartbeat_at: String
+        public var this: Bool
+
+        public init(id: String, host: String, pid: Int, role: String, started_at: String, heartbeat_at: String, this: Bool) {
+            self.id = id
+            self.host = host
+            self.pid = pid
+            self.role = role
+            self.started_at = started_at
+            self.heartbeat_at = heartbeat_at
+            self.this = this
+        }
     }
 
     public struct DatabaseRow: Sendable, Codable, Hashable {

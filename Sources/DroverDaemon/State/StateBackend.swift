@@ -1,0 +1,22 @@
+/// The database under a `StateStore`: SQLite for one droverd, PostgreSQL for several
+/// sharing their state. The store writes one SQL dialect that both accept (`?`
+/// parameters, `ON CONFLICT ... DO UPDATE`, rows as text); each backend owns its
+/// schema, its connection and where its calls run (never the cooperative pool).
+protocol StateBackend: Sendable {
+    /// A file path, or the conninfo without its password: for logs and messages.
+    var location: String { get }
+    func query(_ sql: String, _ parameters: [String?]) async throws(StateStoreError) -> [[String?]]
+    /// The statements in one transaction: all or none.
+    func transaction(_ statements: [StateStatement]) async throws(StateStoreError)
+    func close() async
+}
+
+struct StateStatement: Sendable {
+    var sql: String
+    var parameters: [String?]
+
+    init(_ sql: String, _ parameters: [String?] = []) {
+        self.sql = sql
+        self.parameters = parameters
+    }
+}
