@@ -11,17 +11,20 @@ import Glibc
 struct RunningDaemon {
     let fixture: FleetFixture
     let process: BackgroundProcess
-    var socket: String { fixture.socketPath }
+    let socket: String
 
-    static func start(_ fixture: FleetFixture, arguments: [String] = [], environment: [String: String] = [:], socketDirectoryMode: mode_t? = nil) async throws -> RunningDaemon {
+    /// `socket`: another than the manifest's, for several daemons on one fleet.
+    static func start(_ fixture: FleetFixture, arguments: [String] = [], environment: [String: String] = [:], socketDirectoryMode: mode_t? = nil,
+                      socket: String? = nil) async throws -> RunningDaemon {
         if let socketDirectoryMode {
             // An administrator's choice of who may reach the socket at all.
             try FileManager.default.createDirectory(atPath: fixture.directory + "/run", withIntermediateDirectories: true)
             chmod(fixture.directory + "/run", socketDirectoryMode)
         }
         let process = try BackgroundProcess([try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory,
-                                             "--poll-interval", "200ms", "--shutdown-grace", "2s"] + arguments, environment: environment)
-        let daemon = RunningDaemon(fixture: fixture, process: process)
+                                             "--poll-interval", "200ms", "--shutdown-grace", "2s"] + (socket.map { ["--socket", $0] } ?? []) + arguments,
+                                            environment: environment)
+        let daemon = RunningDaemon(fixture: fixture, process: process, socket: socket ?? fixture.socketPath)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             // Listening, and past start-up: its signal handlers are in place (a

@@ -1,0 +1,58 @@
+import DroverCore
+@testable import DroverDaemon
+import DroverProtocol
+import DroverTestSupport
+import Foundation
+import Logging
+import Testing
+
+@Suite("A fleet on a shared state store: what a follower and a leader do (issue #8)")
+struct FleetLeadershipTests {
+    @Test("a follower starts nothing and shows what the leader recorded; once leading it moves; a lease that ran out unrenewed starts nothing more, even before anything steps down")
+    func leaseGatesPhases() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        let stateDatabase = try await fixture.cluster.createDatabase("state")
+        let path = fixture.manifestDirectory + "/10-fleet.yaml"
+        try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "  state: ../state/state.db", with: "  state: \"\(fixture.cluster.conninfo(database: stateDatabase))\"")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let definition = try FleetDefinition.load(manifestDirectory: fixture.manifestDirectory).get()
+        let store = try await StateStore.open(StateLocation(definition.statePath()))
+        #expect(store.isShared)
+        let leadership = Leadership(fleetName: "test", lease: .seconds(3))
+        var logger = Logger(label: "droverd-test")
+        logger.logLevel = .warning
+        let fleet = try await Fleet(definition: definition, store: store, leadership: leadership, logger: logger,
+                                    pollInterval: .milliseconds(200), tickInterval: .milliseconds(50))
+        let loop = Task { await fleet.run(grace: .seconds(5)) }
+
+        // A follower: the head is not applied, but a pause the leader recorded shows.
+        try await store.setPaused("production", true)
+        try await waitFor(fleet, "the follower shows the shared pause") { $0.database("production")?.state == .paused }
+        #expect(await fleet.status().database("preview")?.expanded == nil, "a follower starts no phase")
+        #expect(await fleet.summary().hasPrefix("follower"))
+
+        let holder = try #require(try await store.takeOrRenewLease(fleet: "test", instance: leadership.instance, lease: leadership.lease))
+        #expect(leadership.answered(holder: holder, sentAt: leadership.now) == .lead(holder))
+        await fleet.lead(as: holder)
+        try await waitFor(fleet, "preview follows the head under the new leader") { $0.database("preview")?.expanded == "r2" }
+        #expect(await fleet.summary().hasPrefix("leader"))
+
+        // Nothing renews the lease: past it less the margin, a new revision must not start.
+        try await Task.sleep(for: .milliseconds(2600))
+        #expect(!leadership.mayLead())
+        try """
+            -- drover:revision r3
+            -- drover:parent r2
+            -- drover:expand
+            CREATE TABLE later (id int);
+            """.write(toFile: fixture.directory + "/migrations/0003_later.sql", atomically: true, encoding: .utf8)
+        _ = try await fleet.reload()
+        try await waitFor(fleet, "preview held because the lease ran out") { $0.database("preview")?.error?.contains("no longer holds the lease") == true }
+        #expect(await fleet.status().database("preview")?.expanded == "r2")
+        #expect(try await fixture.scalar("SELECT to_regclass('later') IS NULL", in: "preview") == "t", "r3 never ran")
+        await fleet.stop()
+        await loop.value
+    }
+}
