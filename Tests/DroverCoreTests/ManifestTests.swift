@@ -150,6 +150,7 @@ struct ManifestTests {
         ("window too long", [("a.yaml", base.replacingOccurrences(of: "duration: 90min", with: "duration: 8d"))], "windows.nights.duration must be longer than 0 and at most 7d", 6),
         ("no days", [("a.yaml", base.replacingOccurrences(of: "[mon, tue]", with: "[]"))], "windows.nights.days must name at least one day", 6),
         ("percent as text", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {percent: lots}}")], "percent must be a number above 0", 21),
+        ("lease too short", [("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  state: service=drover_state\n  lease: 1s"))], "fleet.lease must be at least 2s", 5),
         ("bad enum", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "contract: sometimes"))], "defaults.contract must be one of anytime, in_window (found 'sometimes')", 9),
     ]
 
@@ -164,6 +165,23 @@ struct ManifestTests {
             #expect(match.location?.line == line, "\(testCase.name): \(match)")
             #expect(match.location?.file.hasPrefix("/etc/drover/fleet.d/") == true)
         }
+    }
+
+    @Test("fleet.state: a PostgreSQL conninfo stays as written and takes fleet.lease; a file path resolves, and a lease beside it is a warning")
+    func stateLocations() throws {
+        for conninfo in ["service=drover_state", "host=state.internal dbname=drover", "postgresql://drover@state/drover", "postgres://state/drover"] {
+            let (manifest, diagnostics) = load([("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  state: \"\(conninfo)\"\n  lease: 20s"))])
+            #expect(diagnostics.isEmpty, "\(conninfo): \(diagnostics)")
+            #expect(manifest?.fleet.state == conninfo)
+            #expect(manifest?.fleet.lease == .seconds(20))
+            #expect(StateLocation(conninfo) == .postgresql(conninfo: conninfo))
+        }
+        let (file, diagnostics) = load([("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  state: ../state/drover=1.db\n  lease: 20s"))])
+        #expect(file?.fleet.state == "/etc/drover/state/drover=1.db")
+        #expect(StateLocation(file?.fleet.state ?? "") == .file("/etc/drover/state/drover=1.db"))
+        #expect(diagnostics.warnings.first?.message.contains("fleet.lease has no effect with a state file") == true, "\(diagnostics)")
+        #expect(diagnostics.warnings.first?.location?.line == 5)
+        #expect(load([("a.yaml", base)]).0?.fleet.lease == .seconds(15), "the default lease")
     }
 
     @Test("a missing or empty manifest directory is an error")

@@ -9,24 +9,24 @@ extension StateStore {
     /// instance holds it; answers who holds it afterwards. Row locking makes two
     /// instances' attempts one after the other: only one can win an expired lease.
     public func takeOrRenewLease(fleet: String, instance: InstanceIdentity, lease: Duration) async throws -> LeaderElection.Holder? {
-        let rows = try await backend.query("""
-            WITH attempt AS (
-                INSERT INTO lease AS l (fleet, holder, host, pid, term, since, renewed_at, expires_at)
-                VALUES (?, ?, ?, ?, 1, now(), now(), now() + ? * interval '1 millisecond')
-                ON CONFLICT (fleet) DO UPDATE SET
-                    term = CASE WHEN l.holder = excluded.holder THEN l.term ELSE l.term + 1 END,
-                    since = CASE WHEN l.holder = excluded.holder THEN l.since ELSE now() END,
-                    holder = excluded.holder, host = excluded.host, pid = excluded.pid,
-                    renewed_at = now(), expires_at = excluded.expires_at
-                 WHERE l.holder = excluded.holder OR l.expires_at < now()
-                RETURNING holder, host, pid, term, since)
-            SELECT holder, host, pid, term, extract(epoch FROM since)::text FROM attempt
-            UNION ALL
-            SELECT holder, host, pid, term, extract(epoch FROM since)::text FROM lease
-             WHERE fleet = ? AND NOT EXISTS (SELECT FROM attempt)
-            """, [fleet, instance.id, instance.host, String(instance.pid), String(lease.milliseconds), fleet])
-        return rows.first.flatMap(Self.holder)
+        let taken = try await backend.query("""
+            INSERT INTO lease AS l (fleet, holder, host, pid, term, since, renewed_at, expires_at)
+            VALUES (?, ?, ?, ?, 1, now(), now(), now() + ? * interval '1 millisecond')
+            ON CONFLICT (fleet) DO UPDATE SET
+                term = CASE WHEN l.holder = excluded.holder THEN l.term ELSE l.term + 1 END,
+                since = CASE WHEN l.holder = excluded.holder THEN l.since ELSE now() END,
+                holder = excluded.holder, host = excluded.host, pid = excluded.pid,
+                renewed_at = now(), expires_at = excluded.expires_at
+             WHERE l.holder = excluded.holder OR l.expires_at < now()
+            RETURNING \(Self.holderColumns)
+            """, [fleet, instance.id, instance.host, String(instance.pid), String(lease.milliseconds)])
+        if let row = taken.first { return Self.holder(row) }
+        // Held by another. A separate statement: the attempt's snapshot predates a
+        // racing instance's insert, which it waited for but cannot see.
+        return try await backend.query("SELECT \(Self.holderColumns) FROM lease WHERE fleet = ?", [fleet]).first.flatMap(Self.holder)
     }
+
+    private static let holderColumns = "holder, host, pid, term, extract(epoch FROM since)::text"
 
     /// Lets another instance take over at once (graceful shutdown of the leader).
     public func releaseLease(fleet: String, instance: InstanceIdentity) async throws {
