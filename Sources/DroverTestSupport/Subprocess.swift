@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -92,6 +93,9 @@ public struct SubprocessError: Error, CustomStringConvertible {
 public final class BackgroundProcess: Sendable {
     public let pid: pid_t
     public let outputPath: String
+    /// Set once reaped: a second wait answers the same, and no signal reaches a
+    /// process that reused the pid.
+    private let exitStatus = Mutex<Int32?>(nil)
 
     public init(_ arguments: [String], environment: [String: String] = [:]) throws {
         outputPath = "/tmp/drv-bg-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
@@ -100,23 +104,30 @@ public final class BackgroundProcess: Sendable {
 
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
-    public func signal(_ signal: Int32) { kill(pid, signal) }
+    public func signal(_ signal: Int32) {
+        exitStatus.withLock { status in if status == nil { kill(pid, signal) } }
+    }
 
     /// Waits for the process to exit (at most `timeout`); returns its exit status, or
     /// 128 + signal, or nil when it is still running.
     public func wait(timeout: Duration = .seconds(30)) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            var status: Int32 = 0
-            let result = waitpid(pid, &status, WNOHANG)
-            if result == pid { return Subprocess.exitStatus(status) }
+            let reaped: Int32? = exitStatus.withLock { known in
+                if let known { return known }
+                var status: Int32 = 0
+                guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+                known = Subprocess.exitStatus(status)
+                return known
+            }
+            if let reaped { return reaped }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return nil
     }
 
     deinit {
-        kill(pid, SIGKILL)
+        signal(SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, WNOHANG)
         unlink(outputPath)

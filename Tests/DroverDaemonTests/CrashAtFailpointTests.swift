@@ -46,9 +46,11 @@ struct CrashAtFailpointTests {
         let phases = try await fixture.cluster.run("SELECT revision || '/' || phase || '/' || status FROM drover.revisions ORDER BY 1", database: fixture.databases["preview"]!).rows.compactMap { $0[0] }
         #expect(phases == ["r1/expand/applied", "r2/backfill/applied", "r2/expand/applied", "r3/expand/applied"])
 
-        // The state store's history never claims a phase twice.
-        let script = "import sqlite3,sys\nfor r in sqlite3.connect(sys.argv[1]).execute(\"SELECT revision, phase, count(*) FROM history WHERE database = 'preview' AND outcome = 'applied' GROUP BY 1, 2 HAVING count(*) > 1\"): print(r)"
-        #expect(try await Subprocess.run(["python3", "-c", script, fixture.statePath]).output.isEmpty)
+        // The state store's history names each applied phase once, also the one that
+        // committed just before the crash (recovered from the tracking row at restart).
+        let script = "import sqlite3,sys\nfor r in sqlite3.connect(sys.argv[1]).execute(\"SELECT revision || '/' || phase, count(*) FROM history WHERE database = 'preview' AND outcome = 'applied' GROUP BY 1 ORDER BY 1\"): print('%s×%d' % r)"
+        let history = try await Subprocess.run(["python3", "-c", script, fixture.statePath]).output.split(separator: "\n").map(String.init)
+        #expect(history == ["r1/expand×1", "r2/backfill×1", "r2/expand×1", "r3/expand×1"], "\(name): \(history)")
         second.signal(SIGTERM)
         #expect(await second.wait() == 0)
     }

@@ -24,6 +24,7 @@ extension Fleet {
         do {
             try await readSharedState()
             scheduler.expectedDurations = try await store.expectedDurations()
+            stateStoreWritable()
         } catch {
             // Without the shared state this instance must not decide anything.
             logger.error("took the lease but cannot read the shared state; not leading yet: \(error)")

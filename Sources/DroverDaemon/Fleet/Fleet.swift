@@ -168,48 +168,6 @@ public actor Fleet {
         await store.close()
     }
 
-    /// Phases that were in flight when the daemon last stopped. The databases'
-    /// tracking tables decide what became of them; the scheduler resumes from there.
-    /// An Alembic revision that Alembic committed gets the tracking row droverd did
-    /// not live to write.
-    func reportIntents() async {
-        guard let intents = try? await store.intents() else { return }
-        let runner = makeRunner()
-        for (name, step) in intents.sorted(by: { $0.key < $1.key }) {
-            logger.notice("\(step) was in flight when droverd stopped; the database's tracking table decides what happened to it", metadata: ["db": "\(name)"])
-            if definition.repository.alembic != nil, let spec = scheduler.database(named: name) {
-                var session: RunnerSession?
-                do throws(RunnerError) {
-                    session = RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet))
-                    // The killed daemon's session may hold the advisory lock a moment
-                    // longer, until the server notices that its client is gone.
-                    var attempt = 0
-                    var recorded = false
-                    while true {
-                        do throws(RunnerError) {
-                            recorded = try await runner.recordInFlight(step, on: session!)
-                            break
-                        } catch .locked where attempt < 10 {
-                            attempt += 1
-                            try? await Task.sleep(for: .milliseconds(500))
-                        }
-                    }
-                    if recorded {
-                        logger.notice("\(step) was committed by alembic; its tracking row is written now", metadata: ["db": "\(name)"])
-                    }
-                    await session?.close()
-                } catch {
-                    // The intent stays: the next start tries again. Observation reads
-                    // the version table as the truth meanwhile.
-                    await session?.close()
-                    logger.warning("cannot check \(step) after the restart: \(error)", metadata: ["db": "\(name)"])
-                    continue
-                }
-            }
-            try? await store.clearIntent(name)
-        }
-    }
-
     /// Makes an operator's change of tier state (promote, release, deploy, pause,
     /// resume) durable before it is acknowledged, so a crash right after the answer
     /// cannot lose it. When the state store refuses, the change is undone.

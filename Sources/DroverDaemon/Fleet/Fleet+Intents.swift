@@ -1,0 +1,72 @@
+import DroverCore
+import DroverRunner
+import Foundation
+
+extension Fleet {
+    /// Phases that were in flight when the daemon last stopped, or when the previous
+    /// leader lost its lease. The databases' tracking tables decide what became of
+    /// them; the scheduler resumes from there. An Alembic revision that Alembic
+    /// committed gets the tracking row droverd did not live to write, and a phase that
+    /// committed just before the crash gets the history entry it would have had.
+    func reportIntents() async {
+        guard let intents = try? await store.intents() else { return }
+        let runner = makeRunner()
+        for (name, step) in intents.sorted(by: { $0.key < $1.key }) {
+            logger.notice("\(step) was in flight when droverd stopped; the database's tracking table decides what happened to it", metadata: ["db": "\(name)"])
+            guard let spec = scheduler.database(named: name) else {
+                try? await store.clearIntent(name)
+                continue
+            }
+            var session: RunnerSession?
+            do throws(RunnerError) {
+                session = RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet))
+                let current = session!
+                if definition.repository.alembic != nil, try await waitingOutLock({ () async throws(RunnerError) -> Bool in try await runner.recordInFlight(step, on: current) }) {
+                    logger.notice("\(step) was committed by alembic; its tracking row is written now", metadata: ["db": "\(name)"])
+                }
+                let records = try await runner.observe(current).trackingRecords
+                await session?.close()
+                if let record = records.first(where: { $0.revision == step.revision && $0.phase == step.phase && $0.status == .applied }) {
+                    await recordMissingHistory(name, step: step, record)
+                }
+            } catch {
+                // The intent stays: the next start (or takeover) tries again.
+                // Observation reads the tracking table as the truth meanwhile.
+                await session?.close()
+                logger.warning("cannot check \(step) after the restart: \(error)", metadata: ["db": "\(name)"])
+                continue
+            }
+            try? await store.clearIntent(name)
+        }
+    }
+
+    /// The killed daemon's session may hold the advisory lock a moment longer, until
+    /// the server notices that its client is gone.
+    private func waitingOutLock<T>(_ body: () async throws(RunnerError) -> T) async throws(RunnerError) -> T {
+        var attempt = 0
+        while true {
+            do throws(RunnerError) {
+                return try await body()
+            } catch .locked where attempt < 10 {
+                attempt += 1
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    /// History from the tracking row, unless the phase's own entry made it.
+    private func recordMissingHistory(_ name: String, step: PlannedStep, _ record: TrackingRecord) async {
+        guard let history = try? await store.history(database: name, limit: 50),
+              !history.contains(where: { $0.revision == step.revision && $0.phase == step.phase && $0.outcome == "applied" }) else { return }
+        let finished = record.finishedAt ?? clock()
+        let entry = HistoryEntry(database: name, revision: step.revision, phase: step.phase, outcome: "applied",
+                                 startedAt: record.startedAt ?? finished, finishedAt: finished, rows: record.rowsAffected, error: nil,
+                                 actor: record.appliedBy.isEmpty ? actorName : record.appliedBy)
+        do {
+            try await store.appendHistory(entry)
+            logger.notice("\(step) had committed before droverd stopped; history has it now", metadata: ["db": "\(name)"])
+        } catch {
+            logger.warning("cannot record the history of \(step): \(error)", metadata: ["db": "\(name)"])
+        }
+    }
+}
