@@ -87,7 +87,7 @@ struct CallRouter: Sendable {
             let p = try decode(FleetParameters.Status.self, call)
             if let tier = p.tier { try await fleet.checkTier(tier) }
             if let db = p.db { try await fleet.checkDatabase(db) }
-            return try reply(await fleet.status(tier: p.tier, database: p.db))
+            return try await fleet.status(tier: p.tier, database: p.db).varlinkReply()
         case .plan:
             let p = try decode(FleetParameters.Plan.self, call)
             return try reply(try await fleet.plan(p.revision, to: p.to))

@@ -24,6 +24,27 @@ struct Daemon {
         return try decode(message, as: reply).parameters
     }
 
+    /// `--json` for a large reply (status of thousands of databases): the reply's
+    /// parameters printed as droverd sent them, without decoding and encoding them
+    /// again here. droverd writes sorted keys, so a plain reply is exactly
+    /// `{"parameters":...}`; anything else (an error) goes the decoding way.
+    func printRawParameters<P: Encodable & Sendable, R: Codable>(_ method: FleetMethod, _ parameters: P, as reply: R.Type) throws {
+        let client = try connect()
+        let message: [UInt8]
+        do {
+            try client.send(method.qualifiedName, parameters)
+            message = try client.nextMessage()
+        } catch {
+            throw unreachable("\(error)")
+        }
+        let prefix = Array(#"{"parameters":"#.utf8)
+        guard message.count > prefix.count + 1, message.starts(with: prefix), message.last == UInt8(ascii: "}") else {
+            Output.json(try decode(message, as: reply).parameters)
+            return
+        }
+        Output.line(String(decoding: message[prefix.count..<(message.count - 1)], as: UTF8.self))
+    }
+
     /// A changing call: prints the daemon's message (or `{"message": ...}` with --json).
     func change<P: Encodable & Sendable>(_ method: FleetMethod, _ parameters: P) throws {
         let reply = try call(method, parameters, as: MessageReply.self)

@@ -25,8 +25,9 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let status = try Daemon(options: global).call(.status, FleetParameters.Status(tier: tier, db: db), as: FleetStatus.self)
-        if global.json { return Output.json(status) }
+        let daemon = Daemon(options: global)
+        if global.json { return try daemon.printRawParameters(.status, FleetParameters.Status(tier: tier, db: db), as: FleetStatus.self) }
+        let status = try daemon.call(.status, FleetParameters.Status(tier: tier, db: db), as: FleetStatus.self)
         if let problem = status.state_store_error {
             Output.error("warning: \(problem); no phase starts until droverd can record it")
         }

@@ -78,6 +78,22 @@ private func runToQuiet(_ scheduler: inout Scheduler, at now: Date) -> [Schedule
 
 @Suite("Scheduler")
 struct SchedulerTests {
+    @Test("databases settled at the target are skipped by later ticks, yet one whose records go back (a revert, a manual change) is moved again")
+    func settledDatabasesComeBack() {
+        var fleet = scheduler(manifest(tenants: 6, waves: "waves:\n  tenants:\n    - {name: all, select: {all: true}, max_parallel: 2}"))
+        fleet.tiers["tenants"] = TierControl(target: "r1", released: "r1")
+        _ = runToQuiet(&fleet, at: monday)
+        #expect((0..<6).allSatisfy { fleet.revisionStates["t\($0)"]?.contracted == "r1" })
+        #expect(starts(fleet.tick(now: monday)).isEmpty)
+        // t0, first in the wave, loses r1's contract behind drover's back.
+        fleet.observed("t0", ObservedDatabase(reachable: true, records: applied(r1Expanded, graph: makeGraph()), observedAt: monday))
+        #expect(starts(fleet.tick(now: monday)) == ["t0: contract r1"])
+        // A new release moves every settled database again.
+        _ = runToQuiet(&fleet, at: monday)
+        fleet.tiers["tenants"] = TierControl(target: "r2", released: "r1")
+        #expect(starts(fleet.tick(now: monday)).count == 2, "the wave's two slots take the first two databases at r2")
+    }
+
     @Test("preview follows the head; later tiers wait for promotion")
     func previewFollowsHead() {
         var fleet = scheduler()

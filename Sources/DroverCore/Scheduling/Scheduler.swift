@@ -16,6 +16,7 @@ public struct Scheduler: Sendable {
             (specs, servers) = Self.index(manifest)
             waveAssignments = [:]
             waveCapacities = [:]
+            settledPrefixes = [:]
         }
     }
     public private(set) var graph: RevisionGraph
@@ -28,6 +29,16 @@ public struct Scheduler: Sendable {
     /// once; both change only with the manifest.
     private var waveAssignments: [String: WaveAssignment] = [:]
     private var waveCapacities: [String: [Int: Int]] = [:]
+    /// How many leading members of each wave are settled (at the tier's target with
+    /// nothing left to run until the target or the release moves): the walks of a
+    /// tick start past them, so a tick costs what is still moving, not the whole
+    /// wave. Keyed by tier and wave index; valid for the target, release and
+    /// records epoch it was counted for.
+    private var settledPrefixes: [String: [Int: SettledPrefix]] = [:]
+    /// Bumps when a database's records change other than by a phase it ran (a poll
+    /// that finds a revert, a stamp or someone else's change): a settled database
+    /// may need work again.
+    private var recordsEpoch = 0
     public var tiers: [String: TierControl]
     public private(set) var pausedDatabases: Set<String> = []
     public private(set) var observations: [String: ObservedDatabase] = [:]
@@ -68,6 +79,7 @@ public struct Scheduler: Sendable {
     public mutating func observed(_ name: String, _ observation: ObservedDatabase, problem: String? = nil) {
         if observations[name]?.records != observation.records || revisionStates[name] == nil {
             revisionStates[name] = RevisionState(graph: graph, records: observation.records)
+            recordsEpoch += 1
         }
         observations[name] = observation
         if !observation.reachable, let problem { runtime[name, default: DatabaseRuntime()].lastProblem = problem }
@@ -82,6 +94,7 @@ public struct Scheduler: Sendable {
         self.manifest = manifest
         self.graph = graph
         revisionStates = observations.mapValues { RevisionState(graph: graph, records: $0.records) }
+        recordsEpoch += 1
     }
 
     /// `alembicVersions`: the Alembic version table after the phase, when it ran
@@ -165,20 +178,21 @@ public struct Scheduler: Sendable {
         }
         for tier in manifest.fleet.pipeline {
             guard let target = target(ofTier: tier) else { continue }
-            let openWaves = advanceWaves(tier: tier, target: target, now: now, actions: &actions, wakeAt: wakeAt)
+            let released = releasedThrough(tier: tier, target: target)
+            let openWaves = advanceWaves(tier: tier, target: target, released: released, now: now, actions: &actions, wakeAt: wakeAt)
             let control = tiers[tier] ?? TierControl()
             guard !control.paused, control.halt == nil else { continue }
             for (index, names) in openWaves {
                 let wave = manifest.waves(ofTier: tier)[index]
                 var runningInWave = names.count { runtime[$0]?.running != nil }
-                let capacity = waveCapacity(tier: tier, index: index, names: names)
+                let capacity = waveCapacity(tier: tier, index: index, names: waveAssignments[tier]?.members[index] ?? Array(names))
                 for name in names {
                     // A full wave starts nothing more: with thousands of tenants the
                     // rest of the list is not worth walking at every phase's end.
                     if runningInWave >= capacity { break }
                     guard let spec = specs[name] else { continue }
                     let limits = Limits(runningInWave: runningInWave, runningOnServer: runningPerServer[servers[spec.name] ?? spec.dsn, default: 0])
-                    switch startableStep(spec, tier: tier, target: target, wave: wave, limits: limits, now: now) {
+                    switch startableStep(spec, tier: tier, target: target, released: released, wave: wave, limits: limits, now: now) {
                     case .start(let step, let mustEndBy):
                         runtime[name, default: DatabaseRuntime()].running = .init(step: step, startedAt: now, mustEndBy: mustEndBy)
                         runtime[name]?.heldBecause = nil
@@ -234,19 +248,22 @@ public struct Scheduler: Sendable {
 
     /// Records finished waves and halts; returns the waves whose databases may start
     /// phases now (every earlier wave finished and soaked).
+    /// The members of each open wave come past their settled prefix: a settled
+    /// database has no failure and is expanded, so neither count nor gate needs it.
     private mutating func advanceWaves(
-        tier: String, target: String, now: Date, actions: inout [SchedulerAction], wakeAt: (Date?) -> Void
-    ) -> [(Int, [String])] {
+        tier: String, target: String, released: String?, now: Date, actions: inout [SchedulerAction], wakeAt: (Date?) -> Void
+    ) -> [(Int, ArraySlice<String>)] {
         let waves = manifest.waves(ofTier: tier)
         let assignment = waveAssignments[tier] ?? waveAssignment(tier: tier)
         waveAssignments[tier] = assignment
         var control = tiers[tier] ?? TierControl()
-        var open: [(Int, [String])] = []
+        var open: [(Int, ArraySlice<String>)] = []
         var previousDone = true
         for (index, wave) in waves.enumerated() {
-            let names = assignment.members[index]
+            let all = assignment.members[index]
+            let names = all[settledPrefix(tier: tier, index: index, names: all, target: target, released: released)...]
             let failed = names.filter { runtime[$0]?.failure != nil }
-            if control.halt == nil, failed.count > wave.failureBudget.allowedFailures(waveSize: names.count) {
+            if control.halt == nil, failed.count > wave.failureBudget.allowedFailures(waveSize: all.count) {
                 control.halt = TierControl.Halt(wave: wave.name, failed: failed, at: now)
                 actions.append(.halt(tier: tier, wave: wave.name, failed: failed))
             }
@@ -268,6 +285,34 @@ public struct Scheduler: Sendable {
         return open
     }
 
+    private struct SettledPrefix {
+        var target: String
+        var released: String?
+        var epoch: Int
+        var count: Int
+    }
+
+    /// Extends the wave's settled prefix as far as its members allow and returns it.
+    private mutating func settledPrefix(tier: String, index: Int, names: [String], target: String, released: String?) -> Int {
+        var count = 0
+        if let known = settledPrefixes[tier]?[index], known.target == target, known.released == released, known.epoch == recordsEpoch {
+            count = min(known.count, names.count)
+        }
+        while count < names.count, isSettled(names[count], target: target, released: released) { count += 1 }
+        settledPrefixes[tier, default: [:]][index] = SettledPrefix(target: target, released: released, epoch: recordsEpoch, count: count)
+        return count
+    }
+
+    /// At the target, contracted as far as the release (or the target) allows,
+    /// nothing running, nothing failed: only a new target, a new release or changed
+    /// records can give it work.
+    private func isSettled(_ name: String, target: String, released: String?) -> Bool {
+        guard let state = revisionStates[name], state.expanded == target, !state.isTampered,
+              state.contracted == target || state.contracted == released else { return false }
+        guard let runtime = runtime[name] else { return true }
+        return runtime.running == nil && runtime.failure == nil && !runtime.gone
+    }
+
     private enum StepDecision {
         case start(PlannedStep, mustEndBy: Date?)
         case wait(until: Date?)
@@ -279,7 +324,7 @@ public struct Scheduler: Sendable {
         var runningOnServer: Int
     }
 
-    private func startableStep(_ spec: DatabaseSpec, tier: String, target: String, wave: WaveSpec, limits: Limits, now: Date) -> StepDecision {
+    private func startableStep(_ spec: DatabaseSpec, tier: String, target: String, released: String?, wave: WaveSpec, limits: Limits, now: Date) -> StepDecision {
         let name = spec.name
         let state = runtime[name] ?? DatabaseRuntime()
         guard !state.gone, state.running == nil, state.failure == nil, !pausedDatabases.contains(name) else { return .blocked }
@@ -292,7 +337,7 @@ public struct Scheduler: Sendable {
         guard limits.runningOnServer < spec.settings.maxPerServer else { return .blocked }
         guard let revisionState = revisionStates[name], !revisionState.isTampered, alembicHold(name) == nil else { return .blocked }
         // At the target with everything released contracted: nothing to plan.
-        if revisionState.expanded == target && revisionState.contracted == releasedThrough(tier: tier, target: target) { return .blocked }
+        if revisionState.expanded == target && (revisionState.contracted == released || revisionState.contracted == target) { return .blocked }
         guard let step = nextStep(name, tier: tier, target: target, records: observation.records) else { return .blocked }
 
         return windowGate(spec, tier: tier, step: step, now: now)
