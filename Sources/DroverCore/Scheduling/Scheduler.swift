@@ -303,6 +303,13 @@ public struct Scheduler: Sendable {
         return count
     }
 
+    /// Nothing left to do until the tier's target or release moves, and last read
+    /// fine: such a database may be read less often.
+    public func isAtRest(_ name: String) -> Bool {
+        guard let tier = specs[name]?.tier, let target = target(ofTier: tier), observations[name]?.reachable == true else { return false }
+        return isSettled(name, target: target, released: releasedThrough(tier: tier, target: target))
+    }
+
     /// At the target, contracted as far as the release (or the target) allows,
     /// nothing running, nothing failed: only a new target, a new release or changed
     /// records can give it work.

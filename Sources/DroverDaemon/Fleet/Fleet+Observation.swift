@@ -11,18 +11,31 @@ extension Fleet {
     /// beside the loop: a slow server, or ten thousand tenants, never holds back
     /// the phases of the others. One read at a time; its results reach the
     /// scheduler when it is done (`applyObservations`). Databases that share a
-    /// conninfo (schema tenants) are read together, all of them once one is due, so
-    /// a shared database costs one batch per poll interval; different conninfos are
-    /// read in parallel, a few at a time.
+    /// conninfo (schema tenants) are read together, those due or nearly so once one
+    /// is due, so a shared database costs one batch per poll interval; different
+    /// conninfos are read in parallel, a few at a time. A database at rest (at its
+    /// target, nothing to run) is read every `restingPollFactor` poll intervals:
+    /// with ten thousand tenants done, those reads were most of an idle daemon's work.
     func observeDue() {
         guard observation == nil else { return }
         let now = clock()
+        /// How far through its own interval each database is (1 = due).
+        func progress(_ spec: DatabaseSpec) -> Double {
+            guard let last = lastObserved[spec.name] else { return .infinity }
+            let interval = pollInterval.seconds * (scheduler.isAtRest(spec.name) ? Self.restingPollFactor : 1)
+            return now.timeIntervalSince(last) / interval
+        }
         var dueDSNs: Set<String> = []
+        var progresses: [String: Double] = [:]
         for spec in manifest.databases where running[spec.name] == nil {
-            if lastObserved[spec.name].map({ now.timeIntervalSince($0) >= pollInterval.seconds }) ?? true { dueDSNs.insert(spec.dsn) }
+            let value = progress(spec)
+            progresses[spec.name] = value
+            if value >= 1 { dueDSNs.insert(spec.dsn) }
         }
         guard !dueDSNs.isEmpty else { return }
-        let groups = Dictionary(grouping: manifest.databases.filter { running[$0.name] == nil && dueDSNs.contains($0.dsn) }, by: \.dsn)
+        let groups = Dictionary(grouping: manifest.databases.filter { spec in
+            dueDSNs.contains(spec.dsn) && (progresses[spec.name] ?? 0) >= 0.5
+        }, by: \.dsn)
         let runner = makeRunner()
         let fleet = manifest.fleet
         let connections = observerConnections
@@ -33,6 +46,8 @@ extension Fleet {
             await self.applyObservations(results, phaseEventsAtStart: events)
         }
     }
+
+    static let restingPollFactor = 4.0
 
     /// The reads themselves, off the actor.
     private static func read(_ groups: [String: [DatabaseSpec]], connections: [String: PostgresConnection], runner: PhaseRunner, fleet: FleetSettings) async -> [ObservedGroup] {
