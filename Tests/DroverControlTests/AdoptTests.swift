@@ -20,7 +20,7 @@ struct AdoptTests {
             INSERT INTO alembic_version VALUES ('r2'), ('r1b');
             """, database: fixture.databases["production"]!)
         let daemon = try await RunningDaemon.start(fixture)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
 
         try await daemon.waitFor("preview at r3") { $0.database("preview")?.expanded == "r3" }
         #expect(try await daemon.ctl("promote", "r3").status == 0)

@@ -104,7 +104,7 @@ struct AlembicFleetTests {
 
         let fixture = FleetFixture(cluster: cluster, directory: directory, databases: databases)
         let daemon = try await RunningDaemon.start(fixture)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
 
         /// After each step: what `alembic current` prints for every database is what
         /// status shows in its alembic column.
@@ -209,7 +209,7 @@ struct AlembicFleetTests {
         #expect(try await tracked(body) == "0", "drover's row was not written before the crash")
 
         let second = try await RunningDaemon.start(fixture)
-        defer { Task { await second.stop() } }
+        defer { second.kill() }
         try await second.waitFor("preview at the head") { $0.database("preview")?.expanded == body }
         #expect(try await tracked(body) == "1")
         #expect(try await cluster.run("SELECT note FROM effects ORDER BY note", database: databases["preview"]!).rows.compactMap { $0[0] } == [root, body].sorted(),

@@ -26,7 +26,7 @@ struct AuthorizationTests {
         try text.write(toFile: manifest, atomically: true, encoding: .utf8)
         chmod(fixture.directory, 0o755)
         let daemon = try await RunningDaemon.start(fixture, socketDirectoryMode: 0o755)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
         let droverctl = try Subprocess.builtProduct("droverctl")
         func asNobody(group: String? = nil, _ arguments: String...) async throws -> Subprocess.Result {
             try await Subprocess.run(["runuser", "-u", "nobody"] + (group.map { ["-g", $0] } ?? []) + ["--", droverctl] + arguments + ["--socket", daemon.socket])

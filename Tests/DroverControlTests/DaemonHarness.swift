@@ -82,6 +82,10 @@ struct RunningDaemon {
         return result.output.split(separator: "\n").map(String.init)
     }
 
+    /// For `defer`: a test that ends, passes or not, leaves no daemon behind (an
+    /// unstructured task to stop it may never run before the test process exits).
+    func kill() { process.signal(SIGKILL) }
+
     func stop() async {
         process.signal(SIGTERM)
         if await process.wait(timeout: .seconds(20)) == nil {

@@ -11,7 +11,7 @@ struct DroverctlTests {
         let fixture = try await FleetFixture.make(tenants: ["acme", "globex"])
         defer { fixture.remove() }
         let daemon = try await RunningDaemon.start(fixture)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
 
         try await daemon.waitFor("preview expanded to r2") { $0.database("preview")?.expanded == "r2" }
         #expect(try await daemon.json(FleetStatus.self, "status", "--db", "preview").database("preview")?.state == .waitingRelease)
@@ -68,7 +68,7 @@ struct DroverctlTests {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         let daemon = try await RunningDaemon.start(fixture)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
 
         let status = try await daemon.ctl("status")
         #expect(status.status == 0)

@@ -45,7 +45,7 @@ struct ServerCrashTests {
         defer { fixture.remove() }
         try tenantsFirst(fixture)
         let daemon = try await RunningDaemon.start(fixture)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
 
         func atR3(_ status: FleetStatus) -> [String] { tenants.filter { status.database("tenant-\($0)")?.expanded == "r3" } }
         try await daemon.waitFor("the rest wave under way") { status in
@@ -104,7 +104,7 @@ struct WindowEndTests {
         func setClock(_ time: String) throws { try time.write(toFile: clock, atomically: true, encoding: .utf8) }
         try setClock("2026-12-07T01:00:00Z")
         let daemon = try await RunningDaemon.start(fixture, environment: ["DROVER_TEST_CLOCK": clock])
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
         func preview() async throws -> FleetStatus.DatabaseRow? { try await daemon.json(FleetStatus.self, "status").database("preview") }
         func contractSessions() async throws -> String? {
             try await fixture.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/r3/contract'", in: "preview")
@@ -192,7 +192,7 @@ struct StateStoreUnwritableTests {
         try #require(mounted.status == 0, "mounting a tmpfs needs root: \(mounted.errors)")
         defer { _ = try? Subprocess.run(["umount", "-l", directory]) }
         let daemon = try await RunningDaemon.start(fixture)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
         try await newRevisionWhileUnwritable(fixture, daemon: daemon, reason: "full", breakStore: {
             // dd stops at ENOSPC: the disk is full.
             _ = try await Subprocess.run(["dd", "if=/dev/zero", "of=\(directory)/filler", "bs=64k"])
@@ -206,7 +206,7 @@ struct StateStoreUnwritableTests {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         let daemon = try await RunningDaemon.start(fixture)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
         // Not the -shm file: SQLite maps it, and a write to a mapped immutable file is
         // SIGBUS, not an error. chattr, since root ignores file modes.
         let files = [fixture.statePath, fixture.statePath + "-wal"]
@@ -243,7 +243,7 @@ struct SecretsTests {
         }
         try #require(try String(contentsOfFile: fixture.manifestDirectory + "/10-fleet.yaml", encoding: .utf8).components(separatedBy: "password_file").count == 3)
         let daemon = try await RunningDaemon.start(fixture, arguments: ["--log-level", "debug"])
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
         let watch = try BackgroundProcess([try Subprocess.builtProduct("droverctl"), "watch", "--json", "--socket", daemon.socket])
 
         try await daemon.waitFor("preview at r2") { $0.database("preview")?.expanded == "r2" }

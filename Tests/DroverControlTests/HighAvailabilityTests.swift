@@ -97,7 +97,7 @@ struct HighAvailabilityTests {
         defer { fixture.remove() }
         let notify = try notifySockets(3, in: fixture)
         let daemons = try await startInstances(3, fixture, notify: notify)
-        defer { Task { for daemon in daemons { await daemon.stop() } } }
+        defer { for daemon in daemons { daemon.kill() } }
 
         let leader = try await agreedLeader(daemons)
         let followers = daemons.filter { $0.process.pid != leader.process.pid }
@@ -147,7 +147,7 @@ struct HighAvailabilityTests {
         let fixture = try await sharedStateFleet(tenants: tenants, r3Sleep: 2, lease: "8s")
         defer { fixture.remove() }
         let daemons = try await startInstances(3, fixture)
-        defer { Task { for daemon in daemons { await daemon.stop() } } }
+        defer { for daemon in daemons { daemon.kill() } }
         let leader = try await agreedLeader(daemons)
         let others = daemons.filter { $0.process.pid != leader.process.pid }
 
@@ -188,7 +188,7 @@ struct HighAvailabilityTests {
         let fixture = try await sharedStateFleet(tenants: tenants, r3Sleep: 0, on: stateCluster)
         defer { fixture.remove() }
         let daemons = try await startInstances(2, fixture)
-        defer { Task { for daemon in daemons { await daemon.stop() } } }
+        defer { for daemon in daemons { daemon.kill() } }
         let first = try await agreedLeader(daemons)
         try await first.waitFor("tenants at r3") { atR3($0, tenants).count == tenants.count }
 

@@ -21,7 +21,7 @@ struct PauseAcrossKillTests {
         #expect(await first.process.wait() == 128 + SIGKILL)
 
         let second = try await RunningDaemon.start(fixture)
-        defer { Task { await second.stop() } }
+        defer { second.kill() }
         let status = try await second.json(FleetStatus.self, "status")
         #expect(status.tier("tenants")?.state == "paused")
         #expect(status.database("production")?.state == .paused)

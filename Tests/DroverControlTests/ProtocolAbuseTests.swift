@@ -13,7 +13,7 @@ struct ProtocolAbuseTests {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         let daemon = try await RunningDaemon.start(fixture)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
         let bystander = try daemon.client()
 
         // 2 MiB without a terminator: ProtocolError, then the connection is closed.
@@ -60,7 +60,7 @@ struct ProtocolAbuseTests {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         let daemon = try await RunningDaemon.start(fixture)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
         let client = try daemon.client()
 
         let info = try await client.request("org.varlink.service.GetInfo", FleetParameters.None())
@@ -82,7 +82,7 @@ struct ProtocolAbuseTests {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         let daemon = try await RunningDaemon.start(fixture, arguments: ["--idle-timeout", "5s", "--max-connections", "4"])
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
 
         let silent = try daemon.client()
         let trickle = try daemon.client()

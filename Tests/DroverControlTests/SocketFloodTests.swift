@@ -27,7 +27,7 @@ struct SocketFloodTests {
         defer { fixture.remove() }
         chmod(fixture.directory, 0o755)
         let daemon = try await RunningDaemon.start(fixture, socketDirectoryMode: 0o755)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
         chmod(daemon.socket, 0o666)
 
         // nobody opens 2,000 connections and holds them. It reads until only the

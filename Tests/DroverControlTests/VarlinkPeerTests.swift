@@ -24,7 +24,7 @@ struct VarlinkPeerTests {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         let daemon = try await RunningDaemon.start(fixture)
-        defer { Task { await daemon.stop() } }
+        defer { daemon.kill() }
         try await daemon.waitFor("preview at r2") { $0.database("preview")?.expanded == "r2" }
 
         // client.open() fetches and parses the .varlink text: a description Python
