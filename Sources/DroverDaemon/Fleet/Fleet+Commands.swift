@@ -126,7 +126,7 @@ extension Fleet {
         let failed = scheduler.runtime[database]?.failure != nil
         scheduler.retry(database)
         try? await store.setFailure(database, nil)
-        lastObserved[database] = nil
+        observeSoon(database)
         let message = failed ? "retrying \(database)" : "\(database) has no failure to clear; it is read again now"
         await audit("retry", ["db": database], message, caller)
         return message
@@ -140,7 +140,7 @@ extension Fleet {
         do {
             let outcome = try await runner.run(PlannedStep(revision: id, phase: .revert), on: session)
             await session.close()
-            lastObserved[database] = nil
+            observeSoon(database)
             try? await store.appendHistory(HistoryEntry(database: database, revision: id, phase: .revert, outcome: "reverted", startedAt: clock().addingTimeInterval(-outcome.duration.seconds), finishedAt: clock(), rows: outcome.rows, error: nil, actor: caller.name ?? actorName))
             await audit("revert", ["db": database, "revision": id], "reverted", caller)
             return "reverted \(id) on \(database)"
@@ -167,7 +167,7 @@ extension Fleet {
         do {
             let steps = try await runner.stamp(revisions, phase: phase, note: note, on: session)
             await session.close()
-            lastObserved[database] = nil
+            observeSoon(database)
             for step in steps {
                 try? await store.appendHistory(HistoryEntry(database: database, revision: step.revision, phase: step.phase, outcome: "stamped", startedAt: clock(), finishedAt: clock(), rows: 0, error: nil, actor: caller.name ?? actorName))
             }

@@ -47,6 +47,7 @@ extension Fleet {
         }
         for name in names { gone[name] = nil }
         scheduler.replace(manifest: effective, graph: definition.repository.graph)
+        nextObservationCheck = .distantPast  // new databases are read at once
     }
 
     private static func runDiscovery(_ block: DiscoverSpec) async throws -> [[String: String]] {

@@ -108,7 +108,7 @@ extension Fleet {
             }
             logger.error("\(step) did not complete: \(error)", metadata: ["db": "\(name)"])
             emit("failed", error.description, database: name, step: step)
-            lastObserved[name] = nil  // read it again at once
+            observeSoon(name)  // read it again at once
         }
     }
 

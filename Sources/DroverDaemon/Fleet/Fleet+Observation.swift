@@ -17,24 +17,18 @@ extension Fleet {
     /// target, nothing to run) is read every `restingPollFactor` poll intervals:
     /// with ten thousand tenants done, those reads were most of an idle daemon's work.
     func observeDue() {
-        guard observation == nil else { return }
         let now = clock()
-        /// How far through its own interval each database is (1 = due).
-        func progress(_ spec: DatabaseSpec) -> Double {
-            guard let last = lastObserved[spec.name] else { return .infinity }
-            let interval = pollInterval.seconds * (scheduler.isAtRest(spec.name) ? Self.restingPollFactor : 1)
-            return now.timeIntervalSince(last) / interval
-        }
+        guard observation == nil, now >= nextObservationCheck else { return }
         var dueDSNs: Set<String> = []
-        var progresses: [String: Double] = [:]
+        var earliest = Date.distantFuture
         for spec in manifest.databases where running[spec.name] == nil {
-            let value = progress(spec)
-            progresses[spec.name] = value
-            if value >= 1 { dueDSNs.insert(spec.dsn) }
+            guard let next = nextRead[spec.name], next.due > now else { dueDSNs.insert(spec.dsn); continue }
+            earliest = min(earliest, next.due)
         }
+        nextObservationCheck = earliest
         guard !dueDSNs.isEmpty else { return }
         let groups = Dictionary(grouping: manifest.databases.filter { spec in
-            dueDSNs.contains(spec.dsn) && (progresses[spec.name] ?? 0) >= 0.5
+            running[spec.name] == nil && dueDSNs.contains(spec.dsn) && (nextRead[spec.name].map { $0.halfway <= now } ?? true)
         }, by: \.dsn)
         let runner = makeRunner()
         let fleet = manifest.fleet
@@ -115,9 +109,6 @@ extension Fleet {
         for (dsn, connection, observed) in results {
             if let connection { observerConnections[dsn] = connection }
             for (name, result) in observed {
-                // Up to a tenth of the interval earlier, so that polls of different
-                // servers drift apart.
-                lastObserved[name] = at.addingTimeInterval(-Double.random(in: 0...0.1) * pollInterval.seconds)
                 // A phase started or ended while this was read: the read may be from
                 // before its commit. The scheduler knows the phase's outcome; the
                 // next poll reads the database again.
@@ -135,7 +126,24 @@ extension Fleet {
                     logger.warning("cannot read the database: \(error)", metadata: ["db": "\(name)"])
                 }
             }
+            for (name, _) in observed { scheduleRead(name, readAt: at) }
         }
+    }
+
+    /// When `name` is read next: a poll interval after this read, four for a
+    /// database at rest; up to a tenth earlier, so that polls of different servers
+    /// drift apart. From halfway there it joins a read of its server that is due.
+    private func scheduleRead(_ name: String, readAt at: Date) {
+        let interval = pollInterval.seconds * (scheduler.isAtRest(name) ? Self.restingPollFactor : 1)
+        let due = at.addingTimeInterval(interval * (1 - Double.random(in: 0...0.1)))
+        nextRead[name] = (halfway: at.addingTimeInterval(interval / 2), due: due)
+        nextObservationCheck = min(nextObservationCheck, due)
+    }
+
+    /// Reads `name` at the next round (after a phase failed, an operator acted).
+    func observeSoon(_ name: String) {
+        nextRead[name] = nil
+        nextObservationCheck = .distantPast
     }
 
     static let observerParallelism = 4

@@ -44,7 +44,10 @@ public actor Fleet {
     var startWaiters: [CheckedContinuation<Void, Never>] = []
 
     var running: [String: Task<Void, Never>] = [:]
-    var lastObserved: [String: Date] = [:]
+    /// When each database is read next (`Fleet+Observation.swift`), and no read is
+    /// due before `nextObservationCheck`: most rounds skip the walk over the fleet.
+    var nextRead: [String: (halfway: Date, due: Date)] = [:]
+    var nextObservationCheck = Date.distantPast
     var observerConnections: [String: PostgresConnection] = [:]
     /// The read of due databases in progress (`Fleet+Observation.swift`).
     var observation: Task<Void, Never>?
