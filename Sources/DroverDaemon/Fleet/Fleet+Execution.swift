@@ -30,6 +30,10 @@ extension Fleet {
     private func start(_ step: PlannedStep, on name: String) async {
         let now = clock()
         guard let spec = scheduler.database(named: name) else { return }
+        guard intentsReconciled(for: name) else {
+            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: the phase in flight before the restart is not checked yet", retryAfter: Self.stateStoreRetry), at: now)
+            return
+        }
         if let leadership, !leadership.mayLead() {
             // The lease ran out since the tick (this process was stopped, or the state
             // database is out of reach): another droverd may lead by now.

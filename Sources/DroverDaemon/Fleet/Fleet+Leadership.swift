@@ -30,7 +30,8 @@ extension Fleet {
             logger.error("took the lease but cannot read the shared state; not leading yet: \(error)")
             return
         }
-        await reportIntents()
+        unreconciledIntents = nil  // the previous leader's, read afresh
+        await reconcileIntents()
         role = .leader(holder)
         schedulerChanged = true
         logger.notice("leading the fleet (term \(holder.term)); phases start from this droverd")

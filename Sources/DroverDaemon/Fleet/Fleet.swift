@@ -48,6 +48,10 @@ public actor Fleet {
     /// due before `nextObservationCheck`: most rounds skip the walk over the fleet.
     var nextRead: [String: (halfway: Date, due: Date)] = [:]
     var nextObservationCheck = Date.distantPast
+    /// Intents of a previous run not yet checked against their databases; nil
+    /// until they are read (`Fleet+Intents.swift`).
+    var unreconciledIntents: [String: PlannedStep]?
+    var lastReconcile: ContinuousClock.Instant?
     var observerConnections: [String: PostgresConnection] = [:]
     /// The read of due databases in progress (`Fleet+Observation.swift`).
     var observation: Task<Void, Never>?
@@ -107,7 +111,7 @@ public actor Fleet {
     /// Runs until the task is cancelled or `stop()` is called; then lets running
     /// phases finish for `grace` and cancels the rest (they roll back).
     public func run(grace: Duration = .seconds(30)) async {
-        if role == .sole { await reportIntents() }  // a leader does it when it takes over
+        if role == .sole { await reconcileIntents() }  // a leader does it when it takes over
         await discoverDue(force: true)
         markStarted()
         while !Task.isCancelled && !stopping {
@@ -138,6 +142,10 @@ public actor Fleet {
         await discoverDue()
         observeDue()
         guard role.startsPhases else { return await followSharedState() }
+        if unreconciledIntents?.isEmpty != true, lastReconcile.map({ ContinuousClock.now - $0 >= Self.reconcileInterval }) ?? true {
+            lastReconcile = .now
+            await reconcileIntents()
+        }
         let now = clock()
         guard schedulerChanged || nextTimedTick.map({ now >= $0 }) == true || ContinuousClock.now - lastTick >= Self.quietTickInterval else { return }
         let actions = scheduler.tick(now: now)
