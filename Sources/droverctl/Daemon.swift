@@ -13,15 +13,18 @@ struct Daemon {
 
     /// Calls `method` and decodes its reply.
     func call<P: Encodable & Sendable, R: Decodable>(_ method: FleetMethod, _ parameters: P, as reply: R.Type) throws -> R {
+        try decode(try exchange(method, parameters), as: reply).parameters
+    }
+
+    /// One call and its reply as bytes; a broken connection exits 3.
+    private func exchange<P: Encodable & Sendable>(_ method: FleetMethod, _ parameters: P) throws -> [UInt8] {
         let client = try connect()
-        let message: [UInt8]
         do {
             try client.send(method.qualifiedName, parameters)
-            message = try client.nextMessage()
+            return try client.nextMessage()
         } catch {
             throw unreachable("\(error)")
         }
-        return try decode(message, as: reply).parameters
     }
 
     /// `--json` for a large reply (status of thousands of databases): the reply's
@@ -29,14 +32,7 @@ struct Daemon {
     /// again here. droverd writes sorted keys, so a plain reply is exactly
     /// `{"parameters":...}`; anything else (an error) goes the decoding way.
     func printRawParameters<P: Encodable & Sendable, R: Codable>(_ method: FleetMethod, _ parameters: P, as reply: R.Type) throws {
-        let client = try connect()
-        let message: [UInt8]
-        do {
-            try client.send(method.qualifiedName, parameters)
-            message = try client.nextMessage()
-        } catch {
-            throw unreachable("\(error)")
-        }
+        let message = try exchange(method, parameters)
         let prefix = Array(#"{"parameters":"#.utf8)
         guard message.count > prefix.count + 1, message.starts(with: prefix), message.last == UInt8(ascii: "}") else {
             Output.json(try decode(message, as: reply).parameters)

@@ -66,16 +66,10 @@ public struct LeaderElection: Sendable {
             state = .leader(holder, validUntil: validUntil)
             return wasLeading ? .none : .lead(holder)
         }
-        switch state {
-        case .leader, .follower(nil) where holder != nil:
-            state = .follower(leader: holder)
-            return .follow(leader: holder)
-        case .follower(let known) where known != holder:
-            state = .follower(leader: holder)
-            return .follow(leader: holder)
-        default:
-            return .none
-        }
+        // Another holds it (or nobody): a leader steps down; a follower learns of a change.
+        if case .follower(let known) = state, known == holder { return .none }
+        state = .follower(leader: holder)
+        return .follow(leader: holder)
     }
 
     /// Time passed without an answer (the state database is unreachable, or this

@@ -31,13 +31,13 @@ extension Fleet {
         let now = clock()
         guard let spec = scheduler.database(named: name) else { return }
         guard intentsReconciled(for: name) else {
-            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: the phase in flight before the restart is not checked yet", retryAfter: Self.stateStoreRetry), at: now)
+            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: the phase in flight before the restart is not checked yet", retryAfter: Self.notStartedRetry), at: now)
             return
         }
         if let leadership, !leadership.mayLead() {
             // The lease ran out since the tick (this process was stopped, or the state
             // database is out of reach): another droverd may lead by now.
-            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: this droverd no longer holds the lease", retryAfter: Self.stateStoreRetry), at: now)
+            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: this droverd no longer holds the lease", retryAfter: Self.notStartedRetry), at: now)
             return
         }
         do {
@@ -48,7 +48,7 @@ extension Fleet {
             // else would tell which phase was in flight.
             let problem = stateStoreFailed(error)
             logger.error("not starting \(step): \(problem)", metadata: ["db": "\(name)"])
-            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: \(problem)", retryAfter: Self.stateStoreRetry), at: now)
+            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: \(problem)", retryAfter: Self.notStartedRetry), at: now)
             return
         }
         phaseEvents[name, default: 0] += 1
@@ -130,8 +130,9 @@ extension Fleet {
         stateStoreProblem = nil
     }
 
-    /// How soon a phase held back by an unwritable state store is tried again.
-    static let stateStoreRetry: Duration = .seconds(5)
+    /// How soon a phase that droverd held back (state store not writable, lease
+    /// lapsed, an earlier intent unchecked) is tried again.
+    static let notStartedRetry: Duration = .seconds(5)
 
     static func classify(_ error: RunnerError) -> PhaseFailure {
         switch error {

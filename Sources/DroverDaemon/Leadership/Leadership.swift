@@ -45,9 +45,7 @@ public final class Leadership: Sendable {
     }
 
     /// The instances as last read from the state store, for status.
-    public var instances: [InstanceHeartbeat] {
-        get { heartbeats.withLock { $0 } }
-    }
+    public var instances: [InstanceHeartbeat] { heartbeats.withLock { $0 } }
 
     /// Graceful shutdown: stop campaigning (the lease is given up after the fleet drained).
     func requestStop() { stopping.store(true, ordering: .relaxed) }
