@@ -1,4 +1,4 @@
-import DroverCore
+@testable import DroverCore
 import Foundation
 import Testing
 
@@ -92,6 +92,26 @@ struct SchedulerTests {
         _ = runToQuiet(&fleet, at: monday)
         fleet.tiers["tenants"] = TierControl(target: "r2", released: "r1")
         #expect(starts(fleet.tick(now: monday)).count == 2, "the wave's two slots take the first two databases at r2")
+    }
+
+    @Test("a settled database deep in its wave whose records go back is moved again; failures the shared store brings to settled databases count against the budget, in wave order")
+    func settledMembersDeepInTheWave() {
+        var fleet = scheduler(manifest(tenants: 6, waves: "waves:\n  tenants:\n    - {name: all, select: {all: true}, max_parallel: 2, failure_budget: 1}"))
+        fleet.tiers["tenants"] = TierControl(target: "r1", released: "r1")
+        _ = runToQuiet(&fleet, at: monday)
+        #expect(starts(fleet.tick(now: monday)).isEmpty)
+        fleet.observed("t4", ObservedDatabase(reachable: true, records: applied(r1Expanded, graph: makeGraph()), observedAt: monday))
+        #expect(starts(fleet.tick(now: monday)) == ["t4: contract r1"])
+        #expect(fleet.runningNames == ["t4"])
+        _ = runToQuiet(&fleet, at: monday)
+        #expect(fleet.runningNames.isEmpty)
+        // A new leader reads failures its predecessor recorded for t5 and t2.
+        let failure = { (name: String) in DatabaseRuntime.Failure(step: PlannedStep(revision: "r1", phase: .contract), message: "\(name) broke", attempts: 1, retryAt: nil) }
+        fleet.replaceShared(failures: ["t5": failure("t5"), "t2": failure("t2")], pausedDatabases: [])
+        #expect(fleet.failedNames == ["t2", "t5"])
+        #expect(fleet.tick(now: monday).contains(.halt(tier: "tenants", wave: "all", failed: ["t2", "t5"])))
+        fleet.replaceShared(failures: [:], pausedDatabases: [])
+        #expect(fleet.failedNames.isEmpty)
     }
 
     @Test("preview follows the head; later tiers wait for promotion")

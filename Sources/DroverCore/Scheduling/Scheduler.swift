@@ -32,13 +32,16 @@ public struct Scheduler: Sendable {
     /// How many leading members of each wave are settled (at the tier's target with
     /// nothing left to run until the target or the release moves): the walks of a
     /// tick start past them, so a tick costs what is still moving, not the whole
-    /// wave. Keyed by tier and wave index; valid for the target, release and
-    /// records epoch it was counted for.
+    /// wave. Keyed by tier and wave index; valid for the target and release it was
+    /// counted for, and cut back to a member whose records or runtime change
+    /// (`unsettle`).
     private var settledPrefixes: [String: [Int: SettledPrefix]] = [:]
-    /// Bumps when a database's records change other than by a phase it ran (a poll
-    /// that finds a revert, a stamp or someone else's change): a settled database
-    /// may need work again.
-    private var recordsEpoch = 0
+    /// The databases with a phase running and those with a failure, kept with
+    /// `runtime` (`updateRuntime`): a tick counts and gates them without walking
+    /// the fleet, which at 10,000 tenants and a tick per phase end was most of
+    /// droverd's CPU.
+    public private(set) var runningNames: Set<String> = []
+    public private(set) var failedNames: Set<String> = []
     public var tiers: [String: TierControl]
     public private(set) var pausedDatabases: Set<String> = []
     public private(set) var observations: [String: ObservedDatabase] = [:]
@@ -62,15 +65,15 @@ public struct Scheduler: Sendable {
 
     /// State kept across restarts: failures waiting for `retry`, paused databases.
     public mutating func restore(failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>) {
-        for (name, failure) in failures { runtime[name, default: DatabaseRuntime()].failure = failure }
+        for (name, failure) in failures { updateRuntime(name) { $0.failure = failure } }
         self.pausedDatabases = pausedDatabases
     }
 
     /// The failures and pauses of a shared state store replace this scheduler's own
     /// (a follower reading back what its leader decided; a new leader taking over).
     public mutating func replaceShared(failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>) {
-        for name in Set(runtime.keys).union(failures.keys) where runtime[name]?.failure != failures[name] {
-            runtime[name, default: DatabaseRuntime()].failure = failures[name]
+        for name in failedNames.union(failures.keys) where runtime[name]?.failure != failures[name] {
+            updateRuntime(name) { $0.failure = failures[name] }
         }
         self.pausedDatabases = pausedDatabases
     }
@@ -79,31 +82,32 @@ public struct Scheduler: Sendable {
     public mutating func observed(_ name: String, _ observation: ObservedDatabase, problem: String? = nil) {
         if observations[name]?.records != observation.records || revisionStates[name] == nil {
             revisionStates[name] = RevisionState(graph: graph, records: observation.records)
-            recordsEpoch += 1
+            unsettle(name)  // a revert, a stamp, someone else's change: it may need work again
         }
         observations[name] = observation
-        if !observation.reachable, let problem { runtime[name, default: DatabaseRuntime()].lastProblem = problem }
+        if !observation.reachable, let problem { updateRuntime(name) { $0.lastProblem = problem } }
     }
 
     /// The database list changed (reload, discovery). Databases that vanished keep
     /// their history and show as `gone`; new ones join their tier's waves.
     public mutating func replace(manifest: Manifest, graph: RevisionGraph) {
         let names = Set(manifest.databases.map(\.name))
-        for name in runtime.keys where !names.contains(name) { runtime[name]?.gone = true }
-        for name in names { runtime[name]?.gone = false }
-        self.manifest = manifest
+        for name in runtime.keys where !names.contains(name) { updateRuntime(name, create: false) { $0.gone = true } }
+        for name in names { updateRuntime(name, create: false) { $0.gone = false } }
+        self.manifest = manifest  // also forgets the settled prefixes
         self.graph = graph
         revisionStates = observations.mapValues { RevisionState(graph: graph, records: $0.records) }
-        recordsEpoch += 1
     }
 
     /// `alembicVersions`: the Alembic version table after the phase, when it ran
     /// through Alembic, so that status never shows it behind the phase.
     public mutating func phaseSucceeded(_ name: String, step: PlannedStep, at now: Date, duration: Duration, alembicVersions: [String]? = nil) {
-        runtime[name, default: DatabaseRuntime()].running = nil
-        runtime[name]?.cancelRequested = false
-        runtime[name]?.failure = nil
-        runtime[name]?.notBefore = nil
+        updateRuntime(name) {
+            $0.running = nil
+            $0.cancelRequested = false
+            $0.failure = nil
+            $0.notBefore = nil
+        }
         if var observation = observations[name] {
             observation.records.removeAll { $0.revision == step.revision && $0.phase == step.phase }
             observation.records.append(TrackingRecord(revision: step.revision, phase: step.phase, status: .applied, finishedAt: now))
@@ -117,32 +121,38 @@ public struct Scheduler: Sendable {
     }
 
     public mutating func phaseFailed(_ name: String, step: PlannedStep, _ failure: PhaseFailure, at now: Date) {
-        runtime[name, default: DatabaseRuntime()].running = nil
-        runtime[name]?.cancelRequested = false
+        updateRuntime(name) { state in
+            state.running = nil
+            state.cancelRequested = false
+            switch failure {
+            case .failed(let message):
+                state.failure = DatabaseRuntime.Failure(step: step, message: message, attempts: (state.failure?.attempts ?? 0) + 1)
+            case .unreachable(let message, let delay):
+                state.notBefore = now.addingTimeInterval(delay.seconds)
+                state.lastProblem = message
+            case .locked(_, let delay):
+                state.notBefore = now.addingTimeInterval(delay.seconds)
+            case .notStarted(let message, let delay):
+                state.notBefore = now.addingTimeInterval(delay.seconds)
+                state.heldBecause = message
+            case .cancelled:
+                break
+            }
+        }
         switch failure {
-        case .failed(let message):
-            let attempts = (runtime[name]?.failure?.attempts ?? 0) + 1
-            runtime[name]?.failure = DatabaseRuntime.Failure(step: step, message: message, attempts: attempts)
-        case .unreachable(let message, let delay):
-            runtime[name]?.notBefore = now.addingTimeInterval(delay.seconds)
-            observations[name]?.reachable = false
-            runtime[name]?.lastProblem = message
-        case .locked(let pid, let delay):
-            runtime[name]?.notBefore = now.addingTimeInterval(delay.seconds)
-            observations[name]?.lockedBy = pid ?? -1
-        case .notStarted(let message, let delay):
-            runtime[name]?.notBefore = now.addingTimeInterval(delay.seconds)
-            runtime[name]?.heldBecause = message
-        case .cancelled:
-            break
+        case .unreachable: observations[name]?.reachable = false
+        case .locked(let pid, _): observations[name]?.lockedBy = pid ?? -1
+        default: break
         }
     }
 
     /// `droverctl retry NAME`: forget the failure and try again now. A halt lifts
     /// once every database it named has been retried.
     public mutating func retry(_ name: String) {
-        runtime[name]?.failure = nil
-        runtime[name]?.notBefore = nil
+        updateRuntime(name, create: false) {
+            $0.failure = nil
+            $0.notBefore = nil
+        }
         for (tier, control) in tiers {
             guard var halt = control.halt, halt.failed.contains(name) else { continue }
             halt.failed.removeAll { $0 == name }
@@ -172,9 +182,9 @@ public struct Scheduler: Sendable {
             wake = min(wake ?? date, date)
         }
         var runningPerServer: [String: Int] = [:]
-        for (name, state) in runtime where state.running != nil {
+        for name in runningNames {
             if let spec = specs[name] { runningPerServer[servers[spec.name] ?? spec.dsn, default: 0] += 1 }
-            wakeAt(state.running?.mustEndBy)  // a window-bound phase is cancelled at its window's end
+            wakeAt(runtime[name]?.running?.mustEndBy)  // a window-bound phase is cancelled at its window's end
         }
         for tier in manifest.fleet.pipeline {
             guard let target = target(ofTier: tier) else { continue }
@@ -184,7 +194,8 @@ public struct Scheduler: Sendable {
             guard !control.paused, control.halt == nil else { continue }
             for (index, names) in openWaves {
                 let wave = manifest.waves(ofTier: tier)[index]
-                var runningInWave = names.count { runtime[$0]?.running != nil }
+                let assignment = waveAssignments[tier]
+                var runningInWave = runningNames.count { assignment?.wave(of: $0) == index }
                 let capacity = waveCapacity(tier: tier, index: index, names: waveAssignments[tier]?.members[index] ?? Array(names))
                 for name in names {
                     // A full wave starts nothing more: with thousands of tenants the
@@ -194,8 +205,10 @@ public struct Scheduler: Sendable {
                     let limits = Limits(runningInWave: runningInWave, runningOnServer: runningPerServer[servers[spec.name] ?? spec.dsn, default: 0])
                     switch startableStep(spec, tier: tier, target: target, released: released, wave: wave, limits: limits, now: now) {
                     case .start(let step, let mustEndBy):
-                        runtime[name, default: DatabaseRuntime()].running = .init(step: step, startedAt: now, mustEndBy: mustEndBy)
-                        runtime[name]?.heldBecause = nil
+                        updateRuntime(name) {
+                            $0.running = .init(step: step, startedAt: now, mustEndBy: mustEndBy)
+                            $0.heldBecause = nil
+                        }
                         actions.append(.start(database: name, step: step))
                         runningInWave += 1
                         runningPerServer[servers[spec.name] ?? spec.dsn, default: 0] += 1
@@ -238,9 +251,9 @@ public struct Scheduler: Sendable {
     /// Cancels window-bound phases that are still running when their window closes.
     private mutating func cancelExpired(now: Date) -> [SchedulerAction] {
         var actions: [SchedulerAction] = []
-        for (name, state) in runtime.filter({ $0.value.running?.mustEndBy != nil }).sorted(by: { $0.key < $1.key }) {
-            guard let running = state.running, let end = running.mustEndBy, now >= end, !state.cancelRequested else { continue }
-            runtime[name]?.cancelRequested = true
+        for name in runningNames.sorted() {
+            guard let state = runtime[name], let running = state.running, let end = running.mustEndBy, now >= end, !state.cancelRequested else { continue }
+            updateRuntime(name) { $0.cancelRequested = true }
             actions.append(.cancel(database: name, step: running.step, reason: "the maintenance window closed at \(ISO8601DateFormatter().string(from: end))"))
         }
         return actions
@@ -262,7 +275,8 @@ public struct Scheduler: Sendable {
         for (index, wave) in waves.enumerated() {
             let all = assignment.members[index]
             let names = all[settledPrefix(tier: tier, index: index, names: all, target: target, released: released)...]
-            let failed = names.filter { runtime[$0]?.failure != nil }
+            // Failed members in wave order; a settled member has no failure.
+            let failed = failedNames.filter { assignment.wave(of: $0) == index }.sorted { assignment.position(of: $0) < assignment.position(of: $1) }
             if control.halt == nil, failed.count > wave.failureBudget.allowedFailures(waveSize: all.count) {
                 control.halt = TierControl.Halt(wave: wave.name, failed: failed, at: now)
                 actions.append(.halt(tier: tier, wave: wave.name, failed: failed))
@@ -288,18 +302,38 @@ public struct Scheduler: Sendable {
     private struct SettledPrefix {
         var target: String
         var released: String?
-        var epoch: Int
         var count: Int
+    }
+
+    /// Every change of a database's runtime goes through here, so that
+    /// `runningNames` and `failedNames` stay true. `create: false` leaves a database
+    /// without runtime as it is.
+    private mutating func updateRuntime(_ name: String, create: Bool = true, _ change: (inout DatabaseRuntime) -> Void) {
+        guard create || runtime[name] != nil else { return }
+        change(&runtime[name, default: DatabaseRuntime()])
+        guard let state = runtime[name] else { return }
+        if state.running != nil { runningNames.insert(name) } else { runningNames.remove(name) }
+        if state.failure != nil { failedNames.insert(name) } else { failedNames.remove(name) }
+        if state.running != nil || state.failure != nil || state.gone { unsettle(name) }
+    }
+
+    /// Cuts the settled prefix of the database's wave back to just before it: a
+    /// settled database whose records or runtime change may need work again.
+    private mutating func unsettle(_ name: String) {
+        guard let tier = specs[name]?.tier, let assignment = waveAssignments[tier],
+              let index = assignment.wave(of: name), let known = settledPrefixes[tier]?[index] else { return }
+        let position = assignment.position(of: name)
+        if known.count > position { settledPrefixes[tier]?[index]?.count = position }
     }
 
     /// Extends the wave's settled prefix as far as its members allow and returns it.
     private mutating func settledPrefix(tier: String, index: Int, names: [String], target: String, released: String?) -> Int {
         var count = 0
-        if let known = settledPrefixes[tier]?[index], known.target == target, known.released == released, known.epoch == recordsEpoch {
+        if let known = settledPrefixes[tier]?[index], known.target == target, known.released == released {
             count = min(known.count, names.count)
         }
         while count < names.count, isSettled(names[count], target: target, released: released) { count += 1 }
-        settledPrefixes[tier, default: [:]][index] = SettledPrefix(target: target, released: released, epoch: recordsEpoch, count: count)
+        settledPrefixes[tier, default: [:]][index] = SettledPrefix(target: target, released: released, count: count)
         return count
     }
 

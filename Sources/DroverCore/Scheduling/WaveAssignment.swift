@@ -7,6 +7,8 @@ public struct WaveAssignment: Sendable, Equatable {
     public private(set) var waveIndex: [String: Int] = [:]
     /// Database names per wave, in hash order within a percent wave.
     public private(set) var members: [[String]]
+    /// Each database's place in its wave's `members`.
+    private var positions: [String: Int] = [:]
 
     public static func assign(_ databases: [(name: String, labels: [String: String])], to waves: [WaveSpec]) -> WaveAssignment {
         var assignment = WaveAssignment(members: Array(repeating: [], count: waves.count))
@@ -18,7 +20,10 @@ public struct WaveAssignment: Sendable, Equatable {
                 chosen = Array(chosen.sorted { (StableHash.fnv1a($0.name), $0.name) < (StableHash.fnv1a($1.name), $1.name) }.prefix(count))
             }
             let names = Set(chosen.map(\.name))
-            for database in chosen { assignment.waveIndex[database.name] = index }
+            for (position, database) in chosen.enumerated() {
+                assignment.waveIndex[database.name] = index
+                assignment.positions[database.name] = position
+            }
             assignment.members[index] = chosen.map(\.name)
             remaining.removeAll { names.contains($0.name) }
         }
@@ -26,4 +31,7 @@ public struct WaveAssignment: Sendable, Equatable {
     }
 
     public func wave(of name: String) -> Int? { waveIndex[name] }
+
+    /// Where the database stands in its wave (`Int.max` outside every wave).
+    public func position(of name: String) -> Int { positions[name] ?? .max }
 }
