@@ -57,6 +57,45 @@ enum LibPQ {
         try consume(conn, PQexec(conn, sql))
     }
 
+    /// Sends `statements` in pipeline mode with one Sync at the end and reads every
+    /// answer: one round trip. The server skips what follows a failure, up to the
+    /// Sync; the statements before it are outside a transaction block unless one of
+    /// them is BEGIN. Throws only when the connection itself failed.
+    static func pipeline(_ conn: OpaquePointer, _ statements: [PipelineStatement]) throws(PostgresError) -> PipelineOutcome {
+        func lost() -> PostgresError {
+            PostgresError(kind: .connectionLost, message: errorMessage(conn))
+        }
+        guard PQenterPipelineMode(conn) == 1 else { throw lost() }
+        for statement in statements {
+            let queued = withOptionalCStringArray(statement.parameters) { values in
+                PQsendQueryParams(conn, statement.sql, Int32(statement.parameters.count), nil, values, nil, nil, 0)
+            }
+            // libpq queues without waiting for answers; a refusal means the
+            // connection is gone (the session drops it, pipeline state and all).
+            guard queued == 1 else { throw lost() }
+        }
+        guard PQpipelineSync(conn) == 1 else { throw lost() }
+        var outcome = PipelineOutcome()
+        for index in statements.indices {
+            guard let result = PQgetResult(conn) else { throw lost() }
+            switch PQresultStatus(result) {
+            case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+                outcome.results.append(read(result))
+            case PGRES_PIPELINE_ABORTED:
+                break  // skipped after the failure
+            default:
+                if outcome.failure == nil { outcome.failure = PipelineFailure(index: index, error: error(from: result, conn: conn)) }
+            }
+            PQclear(result)
+            while let end = PQgetResult(conn) { PQclear(end) }  // NULL ends each statement's results
+        }
+        guard let sync = PQgetResult(conn) else { throw lost() }
+        let synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
+        PQclear(sync)
+        guard synced, PQexitPipelineMode(conn) == 1 else { throw lost() }
+        return outcome
+    }
+
     private static func consume(_ conn: OpaquePointer, _ result: OpaquePointer?) throws(PostgresError) -> QueryResult {
         guard let result else {
             throw PostgresError(kind: isBroken(conn) ? .connectionLost : .statementFailed, message: errorMessage(conn))

@@ -86,6 +86,17 @@ public final class PostgresConnection: Sendable {
         try await run(cancellable: cancellable) { conn throws(PostgresError) in try LibPQ.executeSimple(conn, sql) }
     }
 
+    /// Sends several statements at once (libpq pipeline mode) and waits for all their
+    /// answers: one round trip instead of one per statement. Results come in order
+    /// up to the first failure; the server skips the rest. Keep pipelines small:
+    /// libpq blocks on sending while the server may block on answering, so a
+    /// pipeline of statements with large results could stall both.
+    public func pipeline(_ statements: [PipelineStatement], cancellable: Bool = true) async throws(PostgresError) -> PipelineOutcome {
+        var outcome = try await run(cancellable: cancellable) { conn throws(PostgresError) in try LibPQ.pipeline(conn, statements) }
+        if let password, let failure = outcome.failure { outcome.failure?.error.message = password.scrub(failure.error.message) }
+        return outcome
+    }
+
     /// Runs `body` between BEGIN and COMMIT; any error (or cancellation) rolls back.
     public func transaction<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         try await execute("BEGIN")
@@ -128,16 +139,16 @@ public final class PostgresConnection: Sendable {
         _ = try? await Task.detached { [self, pool] in try await pool.runIfActive { self.finish() } }.value
     }
 
-    private func run(
+    private func run<T: Sendable>(
         cancellable: Bool,
-        _ work: @escaping @Sendable (OpaquePointer) throws(PostgresError) -> QueryResult
-    ) async throws(PostgresError) -> QueryResult {
+        _ work: @escaping @Sendable (OpaquePointer) throws(PostgresError) -> T
+    ) async throws(PostgresError) -> T {
         if cancellable && Task.isCancelled {
             throw PostgresError(kind: .cancelled, sqlState: "57014", message: "cancelled before the statement was sent")
         }
         let password = self.password
-        let operation: @Sendable () throws -> QueryResult = { [self] in
-            try connection.withLock { conn throws(PostgresError) -> QueryResult in
+        let operation: @Sendable () throws -> T = { [self] in
+            try connection.withLock { conn throws(PostgresError) -> T in
                 guard let conn else { throw PostgresError(kind: .connectionLost, message: "connection is closed") }
                 do throws(PostgresError) {
                     return try work(conn.pointer)

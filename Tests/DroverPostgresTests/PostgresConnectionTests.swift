@@ -144,6 +144,60 @@ struct PostgresConnectionTests {
         #expect(connection.drainNotices().contains { $0.message.contains("already exists") })
     }
 
+    @Test("a pipeline answers every statement in order in one round trip; a failure names its statement, skips the rest, and leaves the connection usable")
+    func pipelines() async throws {
+        let cluster = try await TestCluster.shared()
+        let database = try await cluster.createDatabase("pipe")
+        let connection = try await cluster.connect(database: database)
+        defer { Task { await connection.close() } }
+        let done = try await connection.pipeline([
+            PipelineStatement("CREATE TABLE t (id int PRIMARY KEY)"),
+            PipelineStatement("INSERT INTO t SELECT generate_series(1, $1::int)", ["3"]),
+            PipelineStatement("SELECT count(*), $1::text FROM t", [nil]),
+        ]).get()
+        #expect(done.map(\.commandTag) == ["CREATE TABLE", "INSERT 0 3", "SELECT 1"])
+        #expect(done[1].affectedRows == 3)
+        #expect(done[2].rows == [["3", nil]])
+        // In a transaction block: the failure leaves it failed, nothing after runs.
+        let failed = try await connection.pipeline([
+            PipelineStatement("BEGIN"),
+            PipelineStatement("INSERT INTO t VALUES (4)"),
+            PipelineStatement("INSERT INTO t VALUES (1)"),
+            PipelineStatement("INSERT INTO t VALUES (5)"),
+            PipelineStatement("COMMIT"),
+        ])
+        #expect(failed.results.count == 2)
+        #expect(failed.failure?.index == 2)
+        #expect(failed.failure?.error.sqlState == "23505")
+        await connection.rollbackIfOpen()
+        #expect(try await connection.query("SELECT array_agg(id ORDER BY id)::text FROM t").scalar == "{1,2,3}")
+        // Outside a block the statements before the Sync share an implicit
+        // transaction: the failure rolls back the ones before it too.
+        let implicit = try await connection.pipeline([
+            PipelineStatement("INSERT INTO t VALUES (6)"),
+            PipelineStatement("SELECT 1/0"),
+        ])
+        #expect(implicit.failure?.index == 1 && implicit.failure?.error.sqlState == "22012")
+        #expect(try await connection.query("SELECT count(*) FROM t").scalar == "3")
+    }
+
+    @Test("cancelling the task of a pipeline cancels its running statement on the server")
+    func pipelineCancellation() async throws {
+        let cluster = try await TestCluster.shared()
+        let connection = try await cluster.connect()
+        defer { Task { await connection.close() } }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let sleeper = Task { try await connection.pipeline([PipelineStatement("SELECT 1"), PipelineStatement("SELECT pg_sleep(30)"), PipelineStatement("SELECT 3")]) }
+        try await Task.sleep(for: .milliseconds(300))
+        sleeper.cancel()
+        let outcome = try await sleeper.value
+        #expect(clock.now - started < .seconds(10))
+        #expect(outcome.results.count == 1)
+        #expect(outcome.failure?.index == 1 && outcome.failure?.error.sqlState == "57014")
+        #expect(try await connection.query("SELECT 2").scalar == "2")
+    }
+
     @Test("a terminated backend is reported as a lost connection")
     func terminatedBackend() async throws {
         let cluster = try await TestCluster.shared()
