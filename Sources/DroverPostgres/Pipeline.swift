@@ -12,7 +12,7 @@ public struct PipelineStatement: Sendable {
 
 /// The statement of a pipeline that failed, by its index; the server skipped the
 /// ones after it.
-public struct PipelineFailure: Error, Sendable {
+public struct PipelineFailure: Sendable {
     public var index: Int
     public var error: PostgresError
 }
@@ -23,9 +23,9 @@ public struct PipelineOutcome: Sendable {
     public var results: [QueryResult] = []
     public var failure: PipelineFailure?
 
-    /// The results when every statement ran; the failure otherwise.
-    public func get() throws(PipelineFailure) -> [QueryResult] {
-        if let failure { throw failure }
+    /// The results when every statement ran; the failing statement's error otherwise.
+    public func get() throws(PostgresError) -> [QueryResult] {
+        if let failure { throw failure.error }
         return results
     }
 }

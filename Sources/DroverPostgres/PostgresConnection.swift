@@ -12,6 +12,7 @@ public final class PostgresConnection: Sendable {
     private let cancelHandle: Mutex<CHandle?>
     private let notices: NoticeSink
     private let pool: NIOThreadPool
+    private let trips = Atomic<Int>(0)
 
     /// The server process serving this connection (`pg_backend_pid()`).
     public let backendPID: Int32
@@ -79,6 +80,12 @@ public final class PostgresConnection: Sendable {
         try await run(cancellable: cancellable) { conn throws(PostgresError) in try LibPQ.execute(conn, sql, parameters) }
     }
 
+    /// Runs one `PipelineStatement` on its own.
+    @discardableResult
+    public func query(_ statement: PipelineStatement, cancellable: Bool = true) async throws(PostgresError) -> QueryResult {
+        try await query(statement.sql, statement.parameters, cancellable: cancellable)
+    }
+
     /// Runs SQL over the simple protocol (several statements allowed; the last
     /// result is returned). Used for session settings and fixed drover SQL.
     @discardableResult
@@ -126,6 +133,10 @@ public final class PostgresConnection: Sendable {
         }
     }
 
+    /// Exchanges with the server so far (a statement, or a whole pipeline, is one):
+    /// what a phase costs on a fleet of small databases, held down by tests.
+    public var roundTrips: Int { trips.load(ordering: .relaxed) }
+
     /// Notices received since the last call.
     public func drainNotices() -> [Notice] { notices.drain() }
 
@@ -150,6 +161,7 @@ public final class PostgresConnection: Sendable {
         let operation: @Sendable () throws -> T = { [self] in
             try connection.withLock { conn throws(PostgresError) -> T in
                 guard let conn else { throw PostgresError(kind: .connectionLost, message: "connection is closed") }
+                trips.add(1, ordering: .relaxed)
                 do throws(PostgresError) {
                     return try work(conn.pointer)
                 } catch {

@@ -9,25 +9,52 @@ enum AdvisoryLock {
     static func withLock<T>(
         _ connection: PostgresConnection,
         target: DatabaseTarget,
-        setUp: String = "",
+        setUp: [PipelineStatement] = [],
         _ body: () async throws -> T
     ) async throws -> T {
-        let key = target.advisoryLockKey
-        let parameters = [String(key.classID), String(key.objectID)]
-        let acquired = try await connection.execute(setUp + "\nSELECT pg_try_advisory_lock(\(key.classID), \(key.objectID))").scalar == "t"
-        guard acquired else {
-            throw RunnerError.locked(database: target.name, holderPID: try? await holder(connection, target: target))
-        }
+        _ = try await acquire(connection, target: target, setUp: setUp)
         do {
             let value = try await body()
-            try await connection.query("SELECT pg_advisory_unlock($1::int, $2::int)", parameters, cancellable: false)
+            try await connection.query(release(target), cancellable: false)
             return value
         } catch {
-            // On a broken connection the server already released the lock.
-            await connection.rollbackIfOpen()
-            _ = try? await connection.query("SELECT pg_advisory_unlock($1::int, $2::int)", parameters, cancellable: false)
+            await abandon(connection, target: target)
             throw error
         }
+    }
+
+    /// `setUp`, the try-lock and `then` in one round trip; the results of `then`
+    /// (run whether or not the lock was free: they must only read). Throws
+    /// `.locked` naming the holder when another session has it, or the failure of
+    /// `setUp`.
+    static func acquire(
+        _ connection: PostgresConnection, target: DatabaseTarget, setUp: [PipelineStatement], then: [PipelineStatement] = []
+    ) async throws -> PipelineOutcome {
+        let key = target.advisoryLockKey
+        let lock = PipelineStatement("SELECT pg_try_advisory_lock($1::int, $2::int)", [String(key.classID), String(key.objectID)])
+        var outcome = try await connection.pipeline(setUp + [lock] + then)
+        if let failure = outcome.failure, failure.index <= setUp.count {
+            // Settings or the lock itself failed: the lock was not taken.
+            throw failure.error
+        }
+        guard outcome.results[setUp.count].scalar == "t" else {
+            throw RunnerError.locked(database: target.name, holderPID: try? await holder(connection, target: target))
+        }
+        outcome.results.removeFirst(setUp.count + 1)
+        outcome.failure?.index -= setUp.count + 1
+        return outcome
+    }
+
+    static func release(_ target: DatabaseTarget) -> PipelineStatement {
+        let key = target.advisoryLockKey
+        return PipelineStatement("SELECT pg_advisory_unlock($1::int, $2::int)", [String(key.classID), String(key.objectID)])
+    }
+
+    /// After a failure holding the lock: roll back what is open, give the lock up.
+    /// On a broken connection the server already released it.
+    static func abandon(_ connection: PostgresConnection, target: DatabaseTarget) async {
+        await connection.rollbackIfOpen()
+        _ = try? await connection.query(release(target), cancellable: false)
     }
 
     /// The pid holding the lock, from `pg_locks` (oids are unsigned: mask the keys).

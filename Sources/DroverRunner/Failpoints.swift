@@ -16,7 +16,7 @@ import Glibc
 ///   long after start, then hang.
 ///
 /// The points (issue #7): `phase-before-commit` (a transactional phase's
-/// statements and tracking row done, COMMIT not sent), `phase-after-commit` (the
+/// statements done in its transaction, its tracking row and COMMIT not sent), `phase-after-commit` (the
 /// database has the phase, the daemon's state store not yet), `backfill-between-batches`,
 /// `no-transaction-between-statements`, `alembic-after-upgrade` (Alembic committed,
 /// drover's tracking row not written), `reload` (new manifest read, not yet in

@@ -1,7 +1,11 @@
 import DroverCore
 import DroverPostgres
 
-/// One attempt at one phase, on a connection that holds the advisory lock.
+/// One attempt at one phase, on a connection that holds the advisory lock. Round
+/// trips are what a phase costs on a fleet of small databases, so statements that
+/// can go together do (`PostgresConnection.pipeline`): BEGIN with the section's
+/// statements; the tracking row with COMMIT, left to the caller's last round trip
+/// (`Ending.closing`, sent with the unlock).
 struct PhaseExecution {
     let graph: RevisionGraph
     let revision: Revision
@@ -14,8 +18,15 @@ struct PhaseExecution {
 
     private var tracking: TrackingTable { TrackingTable(schema: target.trackingSchema) }
 
-    func run(_ loop: inout RetryLoop) async throws -> PhaseOutcome {
-        let records = try await tracking.ensureExistsAndRead(connection)
+    /// What the phase did, and the statements that record and commit it, which the
+    /// caller sends with the unlock: a failure among those is the phase's failure.
+    struct Ending {
+        var outcome: PhaseOutcome
+        var closing: [PipelineStatement] = []
+    }
+
+    /// `records`: the tracking rows, read under the lock.
+    func run(_ loop: inout RetryLoop, records: [TrackingRecord]) async throws -> Ending {
         let state = RevisionState(graph: graph, records: records)
         if state.isTampered {
             throw RunnerError.tampered(database: target.name, sections: state.tampered)
@@ -24,18 +35,18 @@ struct PhaseExecution {
             // A revert is done while the expand it undid stays reverted (a later
             // re-expand makes it revertable again).
             if records.first(where: { $0.revision == step.revision && $0.phase == .expand })?.status == .reverted {
-                return outcome(rows: 0, alreadyApplied: true)
+                return Ending(outcome: outcome(rows: 0, alreadyApplied: true))
             }
         } else if let existing = records.first(where: { $0.revision == step.revision && $0.phase == step.phase }), existing.status.isDone {
-            return outcome(rows: existing.rowsAffected, alreadyApplied: true)
+            return Ending(outcome: outcome(rows: existing.rowsAffected, alreadyApplied: true))
         }
         try checkPrerequisites(records)
 
         do {
             if step.phase == .backfill {
-                return try await runBackfill(&loop)
+                return Ending(outcome: try await runBackfill(&loop))
             } else if section.noTransaction {
-                return try await runStatementByStatement(&loop)
+                return Ending(outcome: try await runStatementByStatement(&loop))
             } else {
                 return try await runInTransaction()
             }
@@ -56,42 +67,32 @@ struct PhaseExecution {
     // MARK: Kinds of phase
 
     /// Expand, contract or revert: every statement and the tracking row in one
-    /// transaction, so the phase is applied and recorded, or neither.
-    private func runInTransaction() async throws -> PhaseOutcome {
-        let rows = try await connection.transaction {
-            var rows = 0
-            for statement in section.statements {
-                rows += try await execute(statement).affectedRows ?? 0
-            }
-            try await record(rows: rows)
-            await Failpoints.current.reach("phase-before-commit")
-            return rows
-        }
-        return outcome(rows: rows)
+    /// transaction, so the phase is applied and recorded, or neither. The row and
+    /// COMMIT are the caller's to send, with the unlock.
+    private func runInTransaction() async throws -> Ending {
+        let rows = try await beginAndExecute(section.statements.map { ($0, $0.text) })
+        await Failpoints.current.reach("phase-before-commit")
+        let record = step.phase == .revert
+            ? tracking.markRevertedStatements(revision: step.revision, checksum: section.checksum, by: actor)
+            : [tracking.markAppliedStatement(revision: step.revision, phase: step.phase, checksum: section.checksum, rows: rows, statements: section.statements.count, by: actor)]
+        return Ending(outcome: outcome(rows: rows), closing: record + [PipelineStatement("COMMIT")])
     }
 
     /// Batches, each its own transaction together with the running total, until a
-    /// batch affects no row. Interrupted, it resumes with the total intact.
+    /// batch affects no row. Interrupted, it resumes with the total intact. Two
+    /// round trips a batch: BEGIN with its statements, then the total with COMMIT.
     private func runBackfill(_ loop: inout RetryLoop) async throws -> PhaseOutcome {
         let options = section.backfill ?? BackfillOptions()
         let batch = String(options.batch)
+        let statements = section.statements.map { ($0, SQLSplitter.substitute("batch", with: batch, in: $0)) }
         while true {
-            let rows = try await connection.transaction {
-                var rows = 0
-                for statement in section.statements {
-                    let sql = SQLSplitter.substitute("batch", with: batch, in: statement)
-                    rows += try await execute(statement, sql: sql).affectedRows ?? 0
-                }
-                try await tracking.recordBatch(connection, revision: step.revision, checksum: section.checksum, rows: rows, finished: rows == 0, by: actor)
-                return rows
-            }
+            let rows = try await beginAndExecute(statements)
+            let recorded = try await commit(after: tracking.recordBatchStatement(revision: step.revision, checksum: section.checksum, rows: rows, finished: rows == 0, by: actor))
             loop.progressed()
-            if rows == 0 { break }
+            if rows == 0 { return outcome(rows: recorded.scalar.flatMap { Int($0) } ?? 0) }
             await Failpoints.current.reach("backfill-between-batches")
             if options.pause > .zero { try await Task.sleep(for: options.pause) }
         }
-        let total = try await tracking.record(connection, revision: step.revision, phase: .backfill)?.rowsAffected ?? 0
-        return outcome(rows: total)
     }
 
     /// `-- drover:no-transaction`: statements one by one, progress recorded after
@@ -138,27 +139,45 @@ struct PhaseExecution {
 
     // MARK: Pieces
 
-    private func record(rows: Int) async throws {
-        if step.phase == .revert {
-            try await tracking.markReverted(connection, revision: step.revision, checksum: section.checksum, by: actor)
-        } else {
-            try await tracking.markApplied(connection, revision: step.revision, phase: step.phase, checksum: section.checksum, rows: rows, statements: section.statements.count, by: actor)
+    /// BEGIN and the statements (each with the SQL to send) in one round trip, with
+    /// the blocker probe armed; the rows they affected. A failure rolls back and
+    /// names the statement's file and line.
+    private func beginAndExecute(_ statements: [(SQLStatement, String)]) async throws -> Int {
+        let outcome = try await probe.watch(backendPID: connection.backendPID, configuration: target.connection, after: probeDelay) {
+            try await connection.pipeline([PipelineStatement("BEGIN")] + statements.map { PipelineStatement($0.1) })
+        }
+        guard let failure = outcome.failure else {
+            return outcome.results.reduce(0) { $0 + ($1.affectedRows ?? 0) }
+        }
+        await connection.rollbackIfOpen()
+        throw StatementError(statement: failure.index == 0 ? nil : reference(statements[failure.index - 1].0), error: failure.error)
+    }
+
+    /// `statement` and COMMIT in one round trip; the statement's result.
+    private func commit(after statement: PipelineStatement) async throws -> QueryResult {
+        let outcome = try await connection.pipeline([statement, PipelineStatement("COMMIT")])
+        guard let failure = outcome.failure else { return outcome.results[0] }
+        await connection.rollbackIfOpen()
+        throw StatementError(statement: nil, error: failure.error)
+    }
+
+    /// Runs one statement of the section on its own with the blocker probe armed;
+    /// failures name the statement's file and line.
+    private func execute(_ statement: SQLStatement) async throws -> QueryResult {
+        do {
+            return try await probe.watch(backendPID: connection.backendPID, configuration: target.connection, after: probeDelay) {
+                try await connection.execute(statement.text)
+            }
+        } catch let error as PostgresError {
+            throw StatementError(statement: reference(statement), error: error)
         }
     }
 
-    /// Runs one statement of the section with the blocker probe armed; failures name
-    /// the statement's file and line.
-    private func execute(_ statement: SQLStatement, sql: String? = nil) async throws -> QueryResult {
-        do {
-            // Early enough that the probe's own connect and query fit in the lock wait.
-            let probeDelay = max(target.settings.lockTimeout / 4, .milliseconds(20))
-            return try await probe.watch(backendPID: connection.backendPID, configuration: target.connection, after: probeDelay) {
-                try await connection.execute(sql ?? statement.text)
-            }
-        } catch let error as PostgresError {
-            let reference = StatementReference(location: SourceLocation(file: revision.file, line: statement.line), summary: statement.summary)
-            throw StatementError(statement: reference, error: error)
-        }
+    /// Early enough that the probe's own connect and query fit in the lock wait.
+    private var probeDelay: Duration { max(target.settings.lockTimeout / 4, .milliseconds(20)) }
+
+    private func reference(_ statement: SQLStatement) -> StatementReference {
+        StatementReference(location: SourceLocation(file: revision.file, line: statement.line), summary: statement.summary)
     }
 
     /// Order rules of SPEC §5, checked again here so that no caller can break them.

@@ -17,4 +17,6 @@ public struct PhaseOutcome: Sendable, Hashable {
     public var output: String? = nil
     /// The Alembic version table after the phase (Alembic projects).
     public var alembicVersions: [String]? = nil
+    /// The schema fingerprint right after the phase, when asked for and readable.
+    public var snapshot: SchemaSnapshot? = nil
 }

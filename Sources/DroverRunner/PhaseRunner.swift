@@ -24,8 +24,9 @@ public struct PhaseRunner: Sendable {
     /// Runs `step` on the session's database. Returns once the phase is applied
     /// (or found applied); throws a `RunnerError` that says why otherwise, with the
     /// database as it was before the phase (backfill batches and no-transaction
-    /// statements that completed stay, and are resumed next time).
-    public func run(_ step: PlannedStep, on session: RunnerSession) async throws(RunnerError) -> PhaseOutcome {
+    /// statements that completed stay, and are resumed next time). `fingerprint`:
+    /// also read the schema fingerprint after the phase (`PhaseOutcome.snapshot`).
+    public func run(_ step: PlannedStep, on session: RunnerSession, fingerprint: Bool = false) async throws(RunnerError) -> PhaseOutcome {
         let target = session.target
         guard let revision = graph[step.revision] else {
             throw .refused(database: target.name, reason: "unknown revision \(step.revision)")
@@ -46,19 +47,24 @@ public struct PhaseRunner: Sendable {
             let probe = BlockerProbe()
             do {
                 let connection = try await session.connect()
-                let execution = PhaseExecution(
-                    graph: graph, revision: revision, section: section, step: step, target: target,
-                    connection: connection, probe: probe, actor: actor
-                )
-                var outcome = try await AdvisoryLock.withLock(connection, target: target, setUp: session.settings(revision: step.revision, phase: step.phase)) {
-                    guard section.engine == .alembic else { return try await execution.run(&loop) }
+                var outcome: PhaseOutcome
+                if section.engine == .alembic {
                     guard let alembic else {
                         throw RunnerError.refused(database: target.name, reason: "\(step.revision) is an Alembic revision but no Alembic project is configured")
                     }
-                    return try await AlembicExecution(
+                    outcome = try await AdvisoryLock.withLock(connection, target: target, setUp: session.settings(revision: step.revision, phase: step.phase)) {
+                        try await AlembicExecution(
+                            graph: graph, revision: revision, section: section, step: step, target: target,
+                            connection: connection, actor: actor, alembic: alembic
+                        ).run()
+                    }
+                    if fingerprint { outcome.snapshot = try? await SchemaFingerprint.capture(connection, target: target) }
+                } else {
+                    let execution = PhaseExecution(
                         graph: graph, revision: revision, section: section, step: step, target: target,
-                        connection: connection, actor: actor, alembic: alembic
-                    ).run()
+                        connection: connection, probe: probe, actor: actor
+                    )
+                    outcome = try await run(execution, session: session, loop: &loop, fingerprint: fingerprint)
                 }
                 outcome.attempts = loop.totalAttempts
                 outcome.duration = clock.now - started
@@ -75,6 +81,50 @@ public struct PhaseRunner: Sendable {
                 if await loop.shouldRetry(after: failure.error) { continue }
                 throw loop.finalError(failure)
             }
+        }
+    }
+
+    /// drover's own SQL in three round trips: the settings, the lock and the tracking
+    /// rows; the phase (`PhaseExecution`); its record and COMMIT with the unlock and
+    /// the fingerprint.
+    private func run(_ execution: PhaseExecution, session: RunnerSession, loop: inout RetryLoop, fingerprint: Bool) async throws -> PhaseOutcome {
+        let (connection, target) = (execution.connection, session.target)
+        let tracking = TrackingTable(schema: target.trackingSchema)
+        let settings = session.settings(revision: execution.step.revision, phase: execution.step.phase)
+        let opened = try await AdvisoryLock.acquire(connection, target: target, setUp: settings,
+                                                    then: [session.trackingTableSeen ? tracking.readStatement : tracking.existsStatement])
+        do {
+            let records: [TrackingRecord]
+            if let failure = opened.failure {
+                // The table the daemon had seen is gone; its failure also undid the
+                // settings (one implicit transaction): set them again.
+                guard failure.error.sqlState == "42P01" else { throw failure.error }
+                _ = try await connection.pipeline(settings).get()
+                try await tracking.ensureExists(connection)
+                records = []
+            } else if session.trackingTableSeen {
+                records = TrackingTable.records(from: opened.results[0])
+            } else if opened.results[0].scalar == "t" {
+                records = TrackingTable.records(from: try await connection.query(tracking.readStatement))
+            } else {
+                try await tracking.ensureExists(connection)
+                records = []
+            }
+            let ending = try await execution.run(&loop, records: records)
+            let snapshot = fingerprint ? SchemaFingerprint.statements(target) : []
+            let closed = try await connection.pipeline(ending.closing + [AdvisoryLock.release(target)] + snapshot)
+            if let failure = closed.failure, failure.index < ending.closing.count {
+                throw StatementError(statement: nil, error: failure.error)  // COMMIT refused: rolled back
+            }
+            if let failure = closed.failure, failure.index == ending.closing.count { throw failure.error }  // the unlock
+            var outcome = ending.outcome
+            if fingerprint, closed.failure == nil, let rows = closed.results.last {
+                outcome.snapshot = SchemaFingerprint.snapshot(from: rows, target: target)
+            }
+            return outcome
+        } catch {
+            await AdvisoryLock.abandon(connection, target: target)
+            throw error
         }
     }
 

@@ -8,6 +8,10 @@ public final class RunnerSession: @unchecked Sendable {
     // session (see type comment); the class exists to share reuse across calls.
     public let target: DatabaseTarget
     private var connection: PostgresConnection?
+    /// The database is known to have its tracking table (the daemon has read rows
+    /// from it): the phase reads the rows in the round trip that takes the lock
+    /// instead of asking first. Should it be gone after all, the phase creates it.
+    public var trackingTableSeen = false
 
     /// `connection`: an open one to the same server and database to reuse (the
     /// daemon keeps those of finished phases).
@@ -46,18 +50,16 @@ public final class RunnerSession: @unchecked Sendable {
     /// what drover does; every statement has a lock and a statement timeout. RESET
     /// ALL first: a reused connection keeps nothing of an earlier phase (a revision's
     /// own SET, another tenant's search_path); startup options survive it. Sent in
-    /// one round trip with the advisory lock (`AdvisoryLock.withLock(setUp:)`).
-    func settings(revision: String, phase: Phase) -> String {
+    /// one round trip with the advisory lock (`AdvisoryLock.acquire`).
+    func settings(revision: String, phase: Phase) -> [PipelineStatement] {
         let settings = target.settings
-        var sql = """
-            RESET ALL;
-            SET application_name = \(SQLQuoting.literal("drover/\(revision)/\(phase.rawValue)"));
-            SET lock_timeout = '\(settings.lockTimeout.milliseconds)ms';
-            SET statement_timeout = '\(settings.statementTimeout.milliseconds)ms';
-            """
+        var names = ["application_name", "lock_timeout", "statement_timeout"]
+        var values = ["drover/\(revision)/\(phase.rawValue)", "\(settings.lockTimeout.milliseconds)ms", "\(settings.statementTimeout.milliseconds)ms"]
         if let schema = target.schema {
-            sql += "\nSET search_path TO \(SQLQuoting.identifier(schema));"
+            names.append("search_path")
+            values.append(SQLQuoting.identifier(schema))
         }
-        return sql
+        let calls = names.enumerated().map { "set_config('\($1)', $\($0 + 1), false)" }
+        return [PipelineStatement("RESET ALL"), PipelineStatement("SELECT " + calls.joined(separator: ", "), values)]
     }
 }

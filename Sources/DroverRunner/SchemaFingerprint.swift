@@ -7,15 +7,20 @@ import Foundation
 /// unqualified, so tenants in different schemas compare equal.
 enum SchemaFingerprint {
     static func capture(_ connection: PostgresConnection, target: DatabaseTarget) async throws(PostgresError) -> SchemaSnapshot {
-        // One round trip: the simple protocol takes several statements and returns
-        // the last result, so the values are inlined as literals.
+        let results = try await connection.pipeline(statements(target)).get()
+        return snapshot(from: results.last ?? QueryResult(), target: target)
+    }
+
+    /// The statements that read it (one round trip, or the end of a phase's last
+    /// one); the last one's result is what `snapshot(from:target:)` reads.
+    static func statements(_ target: DatabaseTarget) -> [PipelineStatement] {
         let relations: String
-        var setSearchPath = ""
+        var setSearchPath: [PipelineStatement] = []
         if let schema = target.schema {
             // A tenant's relations through pg_depend's index on the referenced
             // schema: pg_class has no index on relnamespace, and a scan of it for
             // every tenant's phase grows with the number of tenants.
-            setSearchPath = "SET search_path TO \(SQLQuoting.identifier(schema));\n"
+            setSearchPath = [PipelineStatement("SET search_path TO \(SQLQuoting.identifier(schema))")]
             relations = """
                 SELECT c.oid, c.relname AS name, c.relkind FROM pg_depend dep JOIN pg_class c ON c.oid = dep.objid
                  WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_namespace'::regclass
@@ -31,8 +36,8 @@ enum SchemaFingerprint {
                    AND n.nspname <> \(tracking) AND n.nspname NOT LIKE \(tracking) || '\\_%'
                 """
         }
-        let rows = try await connection.execute("""
-            \(setSearchPath)WITH r AS MATERIALIZED (\(relations))
+        return setSearchPath + [PipelineStatement("""
+            WITH r AS MATERIALIZED (\(relations))
             SELECT 'column', r.name, a.attname, format_type(a.atttypid, a.atttypmod),
                    pg_get_expr(d.adbin, d.adrelid), CASE WHEN a.attnotnull THEN 'f' ELSE 't' END, a.attnum
               FROM r
@@ -46,7 +51,11 @@ enum SchemaFingerprint {
             SELECT 'constraint', r.name, c.conname, pg_get_constraintdef(c.oid), NULL, NULL, 0
               FROM r JOIN pg_constraint c ON c.conrelid = r.oid
              ORDER BY 1, 2, 7
-            """).rows
+            """)]
+    }
+
+    static func snapshot(from result: QueryResult, target: DatabaseTarget) -> SchemaSnapshot {
+        let rows = result.rows
         // The next phase's session settings reset search_path (RESET ALL).
         let columns = rows.filter { $0[0] == "column" }.map { Array($0[1...5]) }
         let indexes = rows.filter { $0[0] == "index" }.map { Array($0[1...3]) }

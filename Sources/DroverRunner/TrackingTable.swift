@@ -37,19 +37,19 @@ public struct TrackingTable: Sendable {
             """)
     }
 
-    /// Every row, creating the table first when it is missing: two round trips (a
-    /// failing SELECT would save one, at the price of an ERROR line in the server's
-    /// log for every database's first phase).
-    public func ensureExistsAndRead(_ connection: PostgresConnection) async throws(PostgresError) -> [TrackingRecord] {
-        guard try await exists(connection) else {
-            try await ensureExists(connection)
-            return []
-        }
-        return try await query(connection, where: "", [])
+    public func exists(_ connection: PostgresConnection) async throws(PostgresError) -> Bool {
+        try await connection.query(existsStatement).scalar == "t"
     }
 
-    public func exists(_ connection: PostgresConnection) async throws(PostgresError) -> Bool {
-        try await connection.query("SELECT to_regclass($1) IS NOT NULL", ["\(table)"]).scalar == "t"
+    var existsStatement: PipelineStatement { PipelineStatement("SELECT to_regclass($1) IS NOT NULL", ["\(table)"]) }
+
+    /// Every row, oldest first; `records(from:)` reads the result.
+    var readStatement: PipelineStatement {
+        PipelineStatement("SELECT \(Self.columns) FROM \(table) ORDER BY started_at, revision, phase")
+    }
+
+    static func records(from result: QueryResult) -> [TrackingRecord] {
+        result.rows.compactMap { record(from: $0[...]) }
     }
 
     /// Every row, or none when the table does not exist yet.
@@ -72,7 +72,7 @@ public struct TrackingTable: Sendable {
     private func query(_ connection: PostgresConnection, where clause: String, _ parameters: [String?]) async throws(PostgresError) -> [TrackingRecord] {
         let result = try await connection.query(
             "SELECT \(Self.columns) FROM \(table) \(clause) ORDER BY started_at, revision, phase", parameters)
-        return result.rows.compactMap { Self.record(from: $0[...]) }
+        return Self.records(from: result)
     }
 
     /// A row of `columns` as a record.
@@ -93,7 +93,11 @@ public struct TrackingTable: Sendable {
     /// Marks a phase applied; for transactional phases this runs inside the phase's
     /// own transaction.
     public func markApplied(_ connection: PostgresConnection, revision: String, phase: Phase, checksum: String, rows: Int, statements: Int, by actor: String) async throws(PostgresError) {
-        try await connection.query("""
+        try await connection.query(markAppliedStatement(revision: revision, phase: phase, checksum: checksum, rows: rows, statements: statements, by: actor))
+    }
+
+    func markAppliedStatement(revision: String, phase: Phase, checksum: String, rows: Int, statements: Int, by actor: String) -> PipelineStatement {
+        PipelineStatement("""
             INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, rows_affected, statements_applied, statements_total, applied_by)
             VALUES ($1, $2, 'applied', $3, now(), clock_timestamp(), $4, $5, $5, $6)
             ON CONFLICT (revision, phase) DO UPDATE
@@ -107,13 +111,19 @@ public struct TrackingTable: Sendable {
     /// Records a backfill batch in the batch's own transaction: progress while rows
     /// keep coming, `applied` with the batch that found nothing left.
     public func recordBatch(_ connection: PostgresConnection, revision: String, checksum: String, rows: Int, finished: Bool, by actor: String) async throws(PostgresError) {
+        try await connection.query(recordBatchStatement(revision: revision, checksum: checksum, rows: rows, finished: finished, by: actor))
+    }
+
+    /// Answers the backfill's total over all its batches and runs.
+    func recordBatchStatement(revision: String, checksum: String, rows: Int, finished: Bool, by actor: String) -> PipelineStatement {
         let status = finished ? "applied" : "running"
-        try await connection.query("""
+        return PipelineStatement("""
             INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, rows_affected, applied_by)
             VALUES ($1, 'backfill', $2, $3, now(), CASE WHEN $2 = 'applied' THEN clock_timestamp() END, $4, $5)
             ON CONFLICT (revision, phase) DO UPDATE
                SET status = EXCLUDED.status, checksum = EXCLUDED.checksum, finished_at = EXCLUDED.finished_at,
                    rows_affected = r.rows_affected + EXCLUDED.rows_affected, applied_by = EXCLUDED.applied_by, error = NULL
+            RETURNING rows_affected
             """, [revision, status, checksum, String(rows), actor])
     }
 
@@ -152,10 +162,16 @@ public struct TrackingTable: Sendable {
 
     /// After a revert: expand and backfill are `reverted`, and a `revert` row says when.
     public func markReverted(_ connection: PostgresConnection, revision: String, checksum: String, by actor: String) async throws(PostgresError) {
-        try await connection.query(
+        for statement in markRevertedStatements(revision: revision, checksum: checksum, by: actor) {
+            try await connection.query(statement)
+        }
+    }
+
+    func markRevertedStatements(revision: String, checksum: String, by actor: String) -> [PipelineStatement] {
+        [PipelineStatement(
             "UPDATE \(table) SET status = 'reverted', finished_at = clock_timestamp() WHERE revision = $1 AND phase IN ('expand', 'backfill')",
-            [revision])
-        try await markApplied(connection, revision: revision, phase: .revert, checksum: checksum, rows: 0, statements: 0, by: actor)
+            [revision]),
+         markAppliedStatement(revision: revision, phase: .revert, checksum: checksum, rows: 0, statements: 0, by: actor)]
     }
 
     /// Records the result of a phase run by another program (Alembic): `applied` or

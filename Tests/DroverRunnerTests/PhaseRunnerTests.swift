@@ -62,6 +62,42 @@ struct PhaseRunnerTests {
         #expect(again.isEmpty)
     }
 
+    @Test("a phase costs three round trips (settings, lock and rows; BEGIN and statements; row, COMMIT, unlock and fingerprint), a backfill batch two")
+    func roundTripsPerPhase() async throws {
+        let fixture = try await Fixture.make("trips")
+        let revisions = try graph(documents, addStatus)
+        let session = fixture.session()
+        _ = try await runner(revisions).run(step("aaaa00000001", .expand), on: session)
+        session.trackingTableSeen = true
+        let connection = try await session.connect()
+        var before = connection.roundTrips
+        let expand = try await runner(revisions).run(step("bbbb00000002", .expand), on: session, fingerprint: true)
+        #expect(connection.roundTrips - before == 3)
+        #expect(expand.snapshot?.tables["documents"]?.columns.map(\.name) == ["id", "title", "status"])
+        before = connection.roundTrips
+        let backfill = try await runner(revisions).run(step("bbbb00000002", .backfill), on: session, fingerprint: true)
+        // 1,000 rows in batches of 100, and the empty batch that finds none left.
+        #expect(backfill.rows == 1000)
+        #expect(connection.roundTrips - before == 1 + 2 * 11 + 1)
+        await session.close()
+    }
+
+    @Test("a tracking table the daemon had seen but someone dropped is created again, with the session settings intact")
+    func seenTrackingTableDropped() async throws {
+        let fixture = try await Fixture.make("dropped")
+        let revisions = try graph(documents, addStatus)
+        let session = fixture.session()
+        _ = try await runner(revisions).run(step("aaaa00000001", .expand), on: session)
+        try await fixture.sql("DROP SCHEMA drover CASCADE; DROP TABLE documents, seen")
+        session.trackingTableSeen = true
+        let outcome = try await runner(revisions).run(step("aaaa00000001", .expand), on: session)
+        await session.close()
+        #expect(!outcome.alreadyApplied)
+        #expect(try await fixture.records().map { [$0[0], $0[1], $0[2]] } == [["aaaa00000001", "expand", "applied"]])
+        // The failed read undid the settings sent with it; they were set again.
+        #expect(try await fixture.sql("SELECT app, lock_timeout FROM seen").rows == [["drover/aaaa00000001/expand", "300ms"]])
+    }
+
     @Test("a failing phase leaves schema and tracking exactly as before, and names file and line")
     func failedPhaseChangesNothing() async throws {
         let fixture = try await Fixture.make()

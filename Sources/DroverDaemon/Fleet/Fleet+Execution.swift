@@ -57,17 +57,19 @@ extension Fleet {
         let runner = makeRunner()
         let fleet = manifest.fleet
         let reused = takeIdleConnection(for: spec)
+        // Rows were read from it: the phase may read them with the lock.
+        let trackingTableSeen = scheduler.observations[name]?.records.isEmpty == false
         running[name] = Task {
             let result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>
             var kept: PostgresConnection?
             var session: RunnerSession?
             do throws(RunnerError) {
                 session = RunnerSession(target: try DatabaseTarget(spec, fleet: fleet), connection: reused)
-                let outcome = try await runner.run(step, on: session!)
+                session!.trackingTableSeen = trackingTableSeen
+                let outcome = try await runner.run(step, on: session!, fingerprint: true)
                 await Failpoints.current.reach("phase-after-commit")
-                let snapshot = try? await runner.fingerprint(session!)
                 kept = session!.detach()
-                result = .success((outcome, snapshot))
+                result = .success((outcome, outcome.snapshot))
             } catch {
                 await session?.close()
                 if session == nil { await reused?.close() }
