@@ -61,14 +61,31 @@ enum LibPQ {
     /// answer: one round trip. The server skips what follows a failure, up to the
     /// Sync; the statements before it are outside a transaction block unless one of
     /// them is BEGIN. Throws only when the connection itself failed.
-    static func pipeline(_ conn: OpaquePointer, _ statements: [PipelineStatement]) throws(PostgresError) -> PipelineOutcome {
+    /// `reusable` statements are prepared the first time (`prepared` remembers them).
+    static func pipeline(_ conn: OpaquePointer, _ statements: [PipelineStatement], prepared: inout PreparedStatements) throws(PostgresError) -> PipelineOutcome {
         func lost() -> PostgresError {
             PostgresError(kind: .connectionLost, message: errorMessage(conn))
         }
         guard PQenterPipelineMode(conn) == 1 else { throw lost() }
-        for statement in statements {
-            let queued = withOptionalCStringArray(statement.parameters) { values in
-                PQsendQueryParams(conn, statement.sql, Int32(statement.parameters.count), nil, values, nil, nil, 0)
+        var preparing: [Int: String] = [:]  // statement index → name being prepared
+        for (index, statement) in statements.enumerated() {
+            let count = Int32(statement.parameters.count)
+            var queued: Int32
+            if statement.reusable, let (name, isNew) = prepared.name(for: statement.sql) {
+                queued = 1
+                if isNew {
+                    queued = PQsendPrepare(conn, name, statement.sql, count, nil)
+                    preparing[index] = name
+                }
+                if queued == 1 {
+                    queued = withOptionalCStringArray(statement.parameters) { values in
+                        PQsendQueryPrepared(conn, name, count, values, nil, nil, 0)
+                    }
+                }
+            } else {
+                queued = withOptionalCStringArray(statement.parameters) { values in
+                    PQsendQueryParams(conn, statement.sql, count, nil, values, nil, nil, 0)
+                }
             }
             // libpq queues without waiting for answers; a refusal means the
             // connection is gone (the session drops it, pipeline state and all).
@@ -77,6 +94,20 @@ enum LibPQ {
         guard PQpipelineSync(conn) == 1 else { throw lost() }
         var outcome = PipelineOutcome()
         for index in statements.indices {
+            if let name = preparing[index] {
+                // The Prepare's own answer comes first; only a confirmed one is remembered.
+                guard let result = PQgetResult(conn) else { throw lost() }
+                switch PQresultStatus(result) {
+                case PGRES_COMMAND_OK:
+                    prepared.prepared(statements[index].sql, as: name)
+                case PGRES_PIPELINE_ABORTED:
+                    break
+                default:
+                    if outcome.failure == nil { outcome.failure = PipelineFailure(index: index, error: error(from: result, conn: conn)) }
+                }
+                PQclear(result)
+                while let end = PQgetResult(conn) { PQclear(end) }
+            }
             guard let result = PQgetResult(conn) else { throw lost() }
             switch PQresultStatus(result) {
             case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:

@@ -3,11 +3,39 @@
 public struct PipelineStatement: Sendable {
     public var sql: String
     public var parameters: [String?]
+    /// Prepared once per connection and then only bound and executed: for drover's
+    /// own statements that every phase on the connection sends again (the lock, the
+    /// fingerprint), whose planning was a good part of a phase's server time.
+    public var reusable: Bool
 
-    public init(_ sql: String, _ parameters: [String?] = []) {
+    public init(_ sql: String, _ parameters: [String?] = [], reusable: Bool = false) {
         self.sql = sql
         self.parameters = parameters
+        self.reusable = reusable
     }
+}
+
+/// The statements prepared on one connection, by text. Bounded: a connection that
+/// serves thousands of schema tenants sees thousands of texts; past the limit they
+/// are sent unprepared.
+struct PreparedStatements {
+    private var names: [String: String] = [:]
+    private var counter = 0
+    static let limit = 100
+
+    /// The statement's name, and whether it still has to be prepared; `nil` past the limit.
+    mutating func name(for sql: String) -> (name: String, isNew: Bool)? {
+        if let name = names[sql] { return (name, false) }
+        guard names.count < Self.limit else { return nil }
+        counter += 1
+        return ("drover_\(counter)", true)
+    }
+
+    mutating func prepared(_ sql: String, as name: String) { names[sql] = name }
+
+    /// After SQL that may have dropped them (`DISCARD ALL`, `DEALLOCATE`): prepare
+    /// afresh, under new names so that a survivor never collides.
+    mutating func forget() { names = [:] }
 }
 
 /// The statement of a pipeline that failed, by its index; the server skipped the

@@ -13,6 +13,8 @@ public final class PostgresConnection: Sendable {
     private let notices: NoticeSink
     private let pool: NIOThreadPool
     private let trips = Atomic<Int>(0)
+    /// Only touched while `connection` is locked, by the call that holds it.
+    private let prepared = Mutex(PreparedStatements())
 
     /// The server process serving this connection (`pg_backend_pid()`).
     public let backendPID: Int32
@@ -99,9 +101,17 @@ public final class PostgresConnection: Sendable {
     /// libpq blocks on sending while the server may block on answering, so a
     /// pipeline of statements with large results could stall both.
     public func pipeline(_ statements: [PipelineStatement], cancellable: Bool = true) async throws(PostgresError) -> PipelineOutcome {
-        var outcome = try await run(cancellable: cancellable) { conn throws(PostgresError) in try LibPQ.pipeline(conn, statements) }
+        var outcome = try await run(cancellable: cancellable) { [self] conn throws(PostgresError) in
+            try prepared.withLock { known throws(PostgresError) in try LibPQ.pipeline(conn, statements, prepared: &known) }
+        }
         if let password, let failure = outcome.failure { outcome.failure?.error.message = password.scrub(failure.error.message) }
         return outcome
+    }
+
+    /// Forgets the statements prepared so far (`PipelineStatement.reusable`), after
+    /// SQL that may have dropped them: they are prepared again when next sent.
+    public func forgetPreparedStatements() {
+        prepared.withLock { $0.forget() }
     }
 
     /// Runs `body` between BEGIN and COMMIT; any error (or cancellation) rolls back.

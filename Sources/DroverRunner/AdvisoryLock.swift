@@ -31,7 +31,7 @@ enum AdvisoryLock {
         _ connection: PostgresConnection, target: DatabaseTarget, setUp: [PipelineStatement], then: [PipelineStatement] = []
     ) async throws -> PipelineOutcome {
         let key = target.advisoryLockKey
-        let lock = PipelineStatement("SELECT pg_try_advisory_lock($1::int, $2::int)", [String(key.classID), String(key.objectID)])
+        let lock = PipelineStatement("SELECT pg_try_advisory_lock($1::int, $2::int)", [String(key.classID), String(key.objectID)], reusable: true)
         var outcome = try await connection.pipeline(setUp + [lock] + then)
         if let failure = outcome.failure, failure.index <= setUp.count {
             // Settings or the lock itself failed: the lock was not taken.
@@ -47,7 +47,7 @@ enum AdvisoryLock {
 
     static func release(_ target: DatabaseTarget) -> PipelineStatement {
         let key = target.advisoryLockKey
-        return PipelineStatement("SELECT pg_advisory_unlock($1::int, $2::int)", [String(key.classID), String(key.objectID)])
+        return PipelineStatement("SELECT pg_advisory_unlock($1::int, $2::int)", [String(key.classID), String(key.objectID)], reusable: true)
     }
 
     /// After a failure holding the lock: roll back what is open, give the lock up.

@@ -146,6 +146,7 @@ struct PhaseExecution {
         let outcome = try await probe.watch(backendPID: connection.backendPID, configuration: target.connection, after: probeDelay) {
             try await connection.pipeline([PipelineStatement("BEGIN")] + statements.map { PipelineStatement($0.1) })
         }
+        forgetPreparedStatementsIfDropped()
         guard let failure = outcome.failure else {
             return outcome.results.reduce(0) { $0 + ($1.affectedRows ?? 0) }
         }
@@ -165,11 +166,20 @@ struct PhaseExecution {
     /// failures name the statement's file and line.
     private func execute(_ statement: SQLStatement) async throws -> QueryResult {
         do {
+            defer { forgetPreparedStatementsIfDropped() }
             return try await probe.watch(backendPID: connection.backendPID, configuration: target.connection, after: probeDelay) {
                 try await connection.execute(statement.text)
             }
         } catch let error as PostgresError {
             throw StatementError(statement: reference(statement), error: error)
+        }
+    }
+
+    /// A section that says `DISCARD` or `DEALLOCATE` may have dropped the statements
+    /// drover prepared on the connection: they are prepared again.
+    private func forgetPreparedStatementsIfDropped() {
+        if section.statements.contains(where: { $0.text.range(of: #"\b(discard|deallocate)\b"#, options: [.regularExpression, .caseInsensitive]) != nil }) {
+            connection.forgetPreparedStatements()
         }
     }
 

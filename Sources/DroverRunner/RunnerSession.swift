@@ -60,6 +60,6 @@ public final class RunnerSession: @unchecked Sendable {
             values.append(SQLQuoting.identifier(schema))
         }
         let calls = names.enumerated().map { "set_config('\($1)', $\($0 + 1), false)" }
-        return [PipelineStatement("RESET ALL"), PipelineStatement("SELECT " + calls.joined(separator: ", "), values)]
+        return [PipelineStatement("RESET ALL", reusable: true), PipelineStatement("SELECT " + calls.joined(separator: ", "), values, reusable: true)]
     }
 }

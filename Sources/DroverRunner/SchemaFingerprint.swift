@@ -24,11 +24,11 @@ enum SchemaFingerprint {
             relations = """
                 SELECT c.oid, c.relname AS name, c.relkind FROM pg_depend dep JOIN pg_class c ON c.oid = dep.objid
                  WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_namespace'::regclass
-                   AND dep.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = \(SQLQuoting.literal(schema)))
+                   AND dep.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = $1)
                 """
         } else {
             // A whole database: every schema but the system ones and drover's own.
-            let tracking = SQLQuoting.literal(target.trackingSchema)
+            let tracking = "$1::text"
             relations = """
                 SELECT c.oid, CASE WHEN n.nspname = 'public' THEN '' ELSE n.nspname || '.' END || c.relname AS name, c.relkind
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -51,7 +51,7 @@ enum SchemaFingerprint {
             SELECT 'constraint', r.name, c.conname, pg_get_constraintdef(c.oid), NULL, NULL, 0
               FROM r JOIN pg_constraint c ON c.conrelid = r.oid
              ORDER BY 1, 2, 7
-            """)]
+            """, [target.schema ?? target.trackingSchema], reusable: true)]
     }
 
     static func snapshot(from result: QueryResult, target: DatabaseTarget) -> SchemaSnapshot {

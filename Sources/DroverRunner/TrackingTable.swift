@@ -45,7 +45,7 @@ public struct TrackingTable: Sendable {
 
     /// Every row, oldest first; `records(from:)` reads the result.
     var readStatement: PipelineStatement {
-        PipelineStatement("SELECT \(Self.columns) FROM \(table) ORDER BY started_at, revision, phase")
+        PipelineStatement("SELECT \(Self.columns) FROM \(table) ORDER BY started_at, revision, phase", reusable: true)
     }
 
     static func records(from result: QueryResult) -> [TrackingRecord] {
@@ -105,7 +105,7 @@ public struct TrackingTable: Sendable {
                    rows_affected = r.rows_affected + EXCLUDED.rows_affected,
                    statements_applied = EXCLUDED.statements_applied, statements_total = EXCLUDED.statements_total,
                    applied_by = EXCLUDED.applied_by, error = NULL
-            """, [revision, phase.rawValue, checksum, String(rows), String(statements), actor])
+            """, [revision, phase.rawValue, checksum, String(rows), String(statements), actor], reusable: true)
     }
 
     /// Records a backfill batch in the batch's own transaction: progress while rows
@@ -124,7 +124,7 @@ public struct TrackingTable: Sendable {
                SET status = EXCLUDED.status, checksum = EXCLUDED.checksum, finished_at = EXCLUDED.finished_at,
                    rows_affected = r.rows_affected + EXCLUDED.rows_affected, applied_by = EXCLUDED.applied_by, error = NULL
             RETURNING rows_affected
-            """, [revision, status, checksum, String(rows), actor])
+            """, [revision, status, checksum, String(rows), actor], reusable: true)
     }
 
     /// Starts (or restarts) a no-transaction phase: the row says `running` before

@@ -181,6 +181,28 @@ struct PostgresConnectionTests {
         #expect(try await connection.query("SELECT count(*) FROM t").scalar == "3")
     }
 
+    @Test("a reusable statement is prepared once per connection, prepared again after it was dropped")
+    func reusableStatements() async throws {
+        let cluster = try await TestCluster.shared()
+        let connection = try await cluster.connect()
+        defer { Task { await connection.close() } }
+        let statement = PipelineStatement("SELECT $1::int * 2", ["21"], reusable: true)
+        let prepared = PipelineStatement("SELECT name, statement FROM pg_prepared_statements ORDER BY name")
+        var results = try await connection.pipeline([statement, statement, prepared]).get()
+        #expect(results[0].scalar == "42" && results[1].scalar == "42")
+        let names = results[2].rows.map { $0[0] }
+        #expect(names.count == 1 || names.count == 2)  // the same text twice in one pipeline may prepare twice
+        results = try await connection.pipeline([statement, prepared]).get()
+        #expect(results[0].scalar == "42")
+        #expect(results[1].rows.map { $0[0] } == names, "nothing prepared again")
+        // Someone drops them: after forgetting, drover prepares afresh.
+        try await connection.execute("DEALLOCATE ALL")
+        connection.forgetPreparedStatements()
+        results = try await connection.pipeline([statement, prepared]).get()
+        #expect(results[0].scalar == "42")
+        #expect(results[1].rows.count == 1)
+    }
+
     @Test("cancelling the task of a pipeline cancels its running statement on the server")
     func pipelineCancellation() async throws {
         let cluster = try await TestCluster.shared()

@@ -82,6 +82,25 @@ struct PhaseRunnerTests {
         await session.close()
     }
 
+    @Test("a revision that drops prepared statements (DEALLOCATE ALL) does not break the phases after it on the same connection")
+    func revisionDeallocates() async throws {
+        let fixture = try await Fixture.make("dealloc")
+        let deallocating = """
+            -- drover:revision cccc00000003
+            -- drover:parent none
+            -- drover:expand
+            DEALLOCATE ALL;
+            CREATE TABLE documents (id int PRIMARY KEY, title text);
+            INSERT INTO documents SELECT g, 'doc ' || g FROM generate_series(1, 1000) g;
+            """
+        let revisions = try graph(deallocating, addStatus.replacingOccurrences(of: "-- drover:parent aaaa00000001", with: "-- drover:parent cccc00000003"))
+        let session = fixture.session()
+        let outcomes = try await runner(revisions).migrate(session, to: "bbbb00000002", contractThrough: "bbbb00000002")
+        await session.close()
+        #expect(outcomes.map(\.phase) == [.expand, .expand, .backfill, .contract])
+        #expect(try await fixture.scalar("SELECT count(*) FROM documents WHERE status = 'draft'") == "1000")
+    }
+
     @Test("a tracking table the daemon had seen but someone dropped is created again, with the session settings intact")
     func seenTrackingTableDropped() async throws {
         let fixture = try await Fixture.make("dropped")

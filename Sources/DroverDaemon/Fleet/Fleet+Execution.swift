@@ -100,8 +100,10 @@ extension Fleet {
                 // droverd's own record of it is missing.
                 logger.error("\(step) applied, but \(stateStoreFailed(error))", metadata: ["db": "\(name)"])
             }
-            // The scheduler knows what the phase did: no need to read the database
-            // again before its next phase.
+            // The scheduler knows what the phase did, and the phase read the tracking
+            // rows under the lock: that counts as a read. During a rollout the polls
+            // of moving databases were a good part of the server's work.
+            scheduleRead(name, readAt: now)
             logger.info("\(step) applied", metadata: ["db": "\(name)", "rows": "\(outcome.rows)"])
             emit("applied", "\(step): \(outcome.rows) rows", database: name, step: step)
         case .failure(let error):

@@ -133,7 +133,7 @@ extension Fleet {
     /// When `name` is read next: a poll interval after this read, four for a
     /// database at rest; up to a tenth earlier, so that polls of different servers
     /// drift apart. From halfway there it joins a read of its server that is due.
-    private func scheduleRead(_ name: String, readAt at: Date) {
+    func scheduleRead(_ name: String, readAt at: Date) {
         let interval = pollInterval.seconds * (scheduler.isAtRest(name) ? Self.restingPollFactor : 1)
         let due = at.addingTimeInterval(interval * (1 - Double.random(in: 0...0.1)))
         nextRead[name] = (halfway: at.addingTimeInterval(interval / 2), due: due)
