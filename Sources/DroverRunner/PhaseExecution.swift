@@ -44,7 +44,7 @@ struct PhaseExecution {
 
         do {
             if step.phase == .backfill {
-                return Ending(outcome: try await runBackfill(&loop))
+                return try await runBackfill(&loop, records: records)
             } else if section.noTransaction {
                 return Ending(outcome: try await runStatementByStatement(&loop))
             } else {
@@ -79,20 +79,33 @@ struct PhaseExecution {
     }
 
     /// Batches, each its own transaction together with the running total, until a
-    /// batch affects no row. Interrupted, it resumes with the total intact. Two
-    /// round trips a batch: BEGIN with its statements, then the total with COMMIT.
-    private func runBackfill(_ loop: inout RetryLoop) async throws -> PhaseOutcome {
+    /// batch affects no row. Interrupted, it resumes with the total intact. One
+    /// round trip a batch: a batch's total and COMMIT go with the next batch's BEGIN
+    /// and statements (with a `pause`, the pause comes between them instead); the
+    /// last, empty batch commits with the caller's unlock.
+    private func runBackfill(_ loop: inout RetryLoop, records: [TrackingRecord]) async throws -> Ending {
         let options = section.backfill ?? BackfillOptions()
         let batch = String(options.batch)
         let statements = section.statements.map { ($0, SQLSplitter.substitute("batch", with: batch, in: $0)) }
-        while true {
-            let rows = try await beginAndExecute(statements)
-            let recorded = try await commit(after: tracking.recordBatchStatement(revision: step.revision, checksum: section.checksum, rows: rows, finished: rows == 0, by: actor))
-            loop.progressed()
-            if rows == 0 { return outcome(rows: recorded.scalar.flatMap { Int($0) } ?? 0) }
-            await Failpoints.current.reach("backfill-between-batches")
-            if options.pause > .zero { try await Task.sleep(for: options.pause) }
+        func record(_ rows: Int) -> PipelineStatement {
+            tracking.recordBatchStatement(revision: step.revision, checksum: section.checksum, rows: rows, finished: rows == 0, by: actor)
         }
+        // Under the lock no one else adds to the total of an earlier, interrupted run.
+        var total = records.first { $0.revision == step.revision && $0.phase == .backfill }?.rowsAffected ?? 0
+        var rows = try await beginAndExecute(statements)
+        while rows > 0 {
+            total += rows
+            if options.pause > .zero {
+                _ = try await commit(after: record(rows))
+                loop.progressed()
+                try await Task.sleep(for: options.pause)
+                rows = try await beginAndExecute(statements)
+            } else {
+                rows = try await beginAndExecute(statements, committingFirst: record(rows)) { loop.progressed() }
+            }
+            await Failpoints.current.reach("backfill-between-batches")
+        }
+        return Ending(outcome: outcome(rows: total), closing: [record(0), PipelineStatement("COMMIT")])
     }
 
     /// `-- drover:no-transaction`: statements one by one, progress recorded after
@@ -141,17 +154,22 @@ struct PhaseExecution {
 
     /// BEGIN and the statements (each with the SQL to send) in one round trip, with
     /// the blocker probe armed; the rows they affected. A failure rolls back and
-    /// names the statement's file and line.
-    private func beginAndExecute(_ statements: [(SQLStatement, String)]) async throws -> Int {
+    /// names the statement's file and line. `committingFirst`: the open
+    /// transaction's last statement, sent with its COMMIT ahead of the BEGIN;
+    /// `committed` runs once that COMMIT went through, whatever follows.
+    private func beginAndExecute(_ statements: [(SQLStatement, String)], committingFirst last: PipelineStatement? = nil, committed: () -> Void = {}) async throws -> Int {
+        let first = last.map { [$0, PipelineStatement("COMMIT")] } ?? []
         let outcome = try await probe.watch(backendPID: connection.backendPID, configuration: target.connection, after: probeDelay) {
-            try await connection.pipeline([PipelineStatement("BEGIN")] + statements.map { PipelineStatement($0.1) })
+            try await connection.pipeline(first + [PipelineStatement("BEGIN")] + statements.map { PipelineStatement($0.1) })
         }
         forgetPreparedStatementsIfDropped()
-        guard let failure = outcome.failure else {
-            return outcome.results.reduce(0) { $0 + ($1.affectedRows ?? 0) }
+        let failedAt = outcome.failure.map { $0.index - first.count }
+        if !first.isEmpty && (failedAt ?? 0) >= 0 { committed() }
+        guard let failure = outcome.failure, let failedAt else {
+            return outcome.results.dropFirst(first.count).reduce(0) { $0 + ($1.affectedRows ?? 0) }
         }
         await connection.rollbackIfOpen()
-        throw StatementError(statement: failure.index == 0 ? nil : reference(statements[failure.index - 1].0), error: failure.error)
+        throw StatementError(statement: failedAt <= 0 ? nil : reference(statements[failedAt - 1].0), error: failure.error)
     }
 
     /// `statement` and COMMIT in one round trip; the statement's result.
