@@ -15,6 +15,8 @@ struct PhaseExecution {
     let connection: PostgresConnection
     let probe: BlockerProbe
     let actor: String
+    /// `dropsPreparedStatements(section)`, worked out once per phase.
+    let dropsPreparedStatements: Bool
 
     private var tracking: TrackingTable { TrackingTable(schema: target.trackingSchema) }
 
@@ -196,8 +198,15 @@ struct PhaseExecution {
     /// A section that says `DISCARD` or `DEALLOCATE` may have dropped the statements
     /// drover prepared on the connection: they are prepared again.
     private func forgetPreparedStatementsIfDropped() {
-        if section.statements.contains(where: { $0.text.range(of: #"\b(discard|deallocate)\b"#, options: [.regularExpression, .caseInsensitive]) != nil }) {
-            connection.forgetPreparedStatements()
+        if dropsPreparedStatements { connection.forgetPreparedStatements() }
+    }
+
+    /// Whether the section says `DISCARD` or `DEALLOCATE` (case-insensitively; a
+    /// mention in a comment or a string only costs a fresh Prepare).
+    static func dropsPreparedStatements(_ section: Section) -> Bool {
+        section.statements.contains { statement in
+            let text = statement.text.lowercased()
+            return text.contains("discard") || text.contains("deallocate")
         }
     }
 

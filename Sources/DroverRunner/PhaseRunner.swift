@@ -62,7 +62,8 @@ public struct PhaseRunner: Sendable {
                 } else {
                     let execution = PhaseExecution(
                         graph: graph, revision: revision, section: section, step: step, target: target,
-                        connection: connection, probe: probe, actor: actor
+                        connection: connection, probe: probe, actor: actor,
+                        dropsPreparedStatements: PhaseExecution.dropsPreparedStatements(section)
                     )
                     outcome = try await run(execution, session: session, loop: &loop, fingerprint: fingerprint)
                 }

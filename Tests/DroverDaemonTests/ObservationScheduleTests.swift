@@ -1,0 +1,33 @@
+import DroverCore
+@testable import DroverDaemon
+import DroverTestSupport
+import Foundation
+import Logging
+import Testing
+
+@Suite("When droverd reads a database again")
+struct ObservationScheduleTests {
+    @Test("a finished phase counts as its database's read: the next poll is a poll interval after the phase, not after the last read")
+    func phaseCountsAsRead() async throws {
+        let fixture = try await DaemonFixture.make()
+        defer { fixture.remove() }
+        let definition = try FleetDefinition.load(manifestDirectory: fixture.manifestDirectory).get()
+        var logger = Logger(label: "droverd-test")
+        logger.logLevel = .warning
+        // A long poll interval: the only read of preview is the one at start.
+        let poll = 60.0
+        let fleet = try await Fleet(definition: definition, store: try StateStore(path: definition.statePath()), logger: logger,
+                                    pollInterval: .seconds(poll), tickInterval: .milliseconds(50))
+        let loop = Task { await fleet.run(grace: .seconds(5)) }
+        try await waitFor(fleet, "preview expanded to the head") { $0.database("preview")?.expanded == "r2" }
+        let last = try #require(try await fleet.history("preview").map(\.finishedAt).max())
+        let next = await fleet.nextRead
+        let halfway = try #require(next["preview"]?.halfway)
+        // From halfway there it may join a read of its server: half of the interval
+        // after the phase (four intervals for a database at rest).
+        let after = halfway.timeIntervalSince(last)
+        #expect([poll / 2, poll * 2].contains { abs(after - $0) < 0.01 }, "next read \(after) s after the last phase")
+        await fleet.stop()
+        await loop.value
+    }
+}
