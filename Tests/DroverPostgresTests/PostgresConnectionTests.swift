@@ -211,7 +211,13 @@ struct PostgresConnectionTests {
         let clock = ContinuousClock()
         let started = clock.now
         let sleeper = Task { try await connection.pipeline([PipelineStatement("SELECT 1"), PipelineStatement("SELECT pg_sleep(30)"), PipelineStatement("SELECT 3")]) }
-        try await Task.sleep(for: .milliseconds(300))
+        // Cancelled only once the server runs the sleep: earlier, under load, the
+        // task would be cancelled before the pipeline was even sent.
+        let observer = try await cluster.connect()
+        defer { Task { await observer.close() } }
+        while try await observer.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int AND state = 'active' AND query LIKE '%pg_sleep(30)%'", [String(connection.backendPID)]).scalar != "1" {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         sleeper.cancel()
         let outcome = try await sleeper.value
         #expect(clock.now - started < .seconds(10))
