@@ -196,7 +196,7 @@ public struct Scheduler: Sendable {
                 let wave = manifest.waves(ofTier: tier)[index]
                 let assignment = waveAssignments[tier]
                 var runningInWave = runningNames.count { assignment?.wave(of: $0) == index }
-                let capacity = waveCapacity(tier: tier, index: index, names: waveAssignments[tier]?.members[index] ?? Array(names))
+                let capacity = waveCapacity(tier: tier, index: index, names: assignment?.members[index] ?? Array(names))
                 for name in names {
                     // A full wave starts nothing more: with thousands of tenants the
                     // rest of the list is not worth walking at every phase's end.
