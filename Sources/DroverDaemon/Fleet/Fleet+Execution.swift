@@ -88,6 +88,12 @@ extension Fleet {
         case .success(let (outcome, snapshot)):
             if let connection, let spec = scheduler.database(named: name) { keepIdleConnection(connection, for: spec) }
             scheduler.phaseSucceeded(name, step: step, at: now, duration: outcome.duration, alembicVersions: outcome.alembicVersions)
+            // The scheduler knows what the phase did, and the phase read the tracking
+            // rows under the lock: that counts as a read. During a rollout the polls
+            // of moving databases were a good part of the server's work. Before the
+            // store write below: while it is awaited the actor serves others, who
+            // must not see a phase that ended and a read still due from before it.
+            scheduleRead(name, readAt: now)
             let tier = scheduler.database(named: name)?.tier ?? ""
             let history = outcome.alreadyApplied ? nil : HistoryEntry(
                 database: name, revision: step.revision, phase: step.phase, outcome: "applied", startedAt: startedAt, finishedAt: now,
@@ -100,10 +106,6 @@ extension Fleet {
                 // droverd's own record of it is missing.
                 logger.error("\(step) applied, but \(stateStoreFailed(error))", metadata: ["db": "\(name)"])
             }
-            // The scheduler knows what the phase did, and the phase read the tracking
-            // rows under the lock: that counts as a read. During a rollout the polls
-            // of moving databases were a good part of the server's work.
-            scheduleRead(name, readAt: now)
             logger.info("\(step) applied", metadata: ["db": "\(name)", "rows": "\(outcome.rows)"])
             emit("applied", "\(step): \(outcome.rows) rows", database: name, step: step)
         case .failure(let error):

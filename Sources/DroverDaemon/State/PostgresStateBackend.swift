@@ -22,7 +22,7 @@ final class PostgresStateBackend: StateBackend {
     /// Connects and creates the schema when it is not there yet.
     static func open(conninfo: String) async throws(StateStoreError) -> PostgresStateBackend {
         let backend = PostgresStateBackend(conninfo: conninfo)
-        try await backend.withConnection { connection throws(PostgresError) in
+        _ = try await backend.withConnection { connection throws(PostgresError) in
             try await connection.execute(schema)
         }
         return backend

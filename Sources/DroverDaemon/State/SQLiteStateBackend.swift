@@ -56,7 +56,7 @@ final class SQLiteStateBackend: StateBackend {
     }
 
     func transaction(_ statements: [StateStatement]) async throws(StateStoreError) {
-        try await run { sqlite throws(StateStoreError) in
+        _ = try await run { sqlite throws(StateStoreError) in
             try sqlite.transaction { () throws(StateStoreError) in
                 for statement in statements { try sqlite.query(statement.sql, statement.parameters) }
             }
