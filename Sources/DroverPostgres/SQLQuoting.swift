@@ -11,6 +11,11 @@ public enum SQLQuoting {
     public static func literal(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "\0", with: "").replacingOccurrences(of: "'", with: "''") + "'"
     }
+
+    /// A `text[]` literal (`{"a","b"}`), to pass as a parameter.
+    public static func arrayLiteral(_ values: [String]) -> String {
+        "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
+    }
 }
 
 import Foundation

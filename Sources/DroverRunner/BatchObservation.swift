@@ -9,11 +9,14 @@ extension PhaseRunner {
         let trackingSchemas = targets.map(\.trackingSchema)
         let versionTables = Array(Set(targets.map(\.alembicVersionTable)))
         let present = try await connection.query("""
-            SELECT n.nspname, c.relname, n.nspname = ANY ($1::text[]) AND c.relname = 'revisions'
-              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE (c.relname = 'revisions' AND n.nspname = ANY ($1::text[]))
-                OR (n.nspname, c.relname) IN (SELECT * FROM unnest($2::text[], $3::text[]))
-            """, [Self.arrayLiteral(trackingSchemas), Self.arrayLiteral(versionTables.map(\.schema)), Self.arrayLiteral(versionTables.map(\.table))])
+            SELECT n.nspname, c.relname, true
+              FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'revisions'
+             WHERE n.nspname = ANY ($1::text[])
+            UNION ALL
+            SELECT n.nspname, c.relname, false
+              FROM unnest($2::text[], $3::text[]) AS v (schema, name)
+              JOIN pg_namespace n ON n.nspname = v.schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = v.name
+            """, [SQLQuoting.arrayLiteral(trackingSchemas), SQLQuoting.arrayLiteral(versionTables.map(\.schema)), SQLQuoting.arrayLiteral(versionTables.map(\.table))])
         let tracked = Set(present.rows.filter { $0[2] == "t" }.compactMap { $0[0] })
         let presentTables = Set(present.rows.compactMap { row in row[0].flatMap { schema in row[1].map { AlembicVersionTable(schema: schema, table: $0) } } })
 
@@ -57,11 +60,6 @@ extension PhaseRunner {
             )
         }
         return observations
-    }
-
-    /// A PostgreSQL text[] literal, passed as a parameter.
-    static func arrayLiteral(_ values: [String]) -> String {
-        "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
     }
 
     static func chunks<T>(_ values: [T], of size: Int) -> [ArraySlice<T>] {

@@ -2,100 +2,148 @@ import DroverCore
 import DroverPostgres
 import Foundation
 
-/// Reads a `SchemaSnapshot` from a database (SPEC §7). With `search_path` set to the
-/// managed schema, `pg_get_indexdef` and `pg_get_constraintdef` leave names
-/// unqualified, so tenants in different schemas compare equal.
+/// Reads a `SchemaSnapshot` from a database (SPEC §7): tables, columns, defaults,
+/// nullability, indexes and constraints of the managed schema, with the managed
+/// schema's own name left out, so that tenants in different schemas (and whole
+/// databases, in `public`) compare equal.
+///
+/// Schema tenants of one database are read together (`capture(_:tenants:)`): the
+/// query's planning costs more than reading one tenant's catalog rows, and with
+/// other tenants' DDL running in the same database PostgreSQL replans even a
+/// prepared statement every time (each `CREATE TABLE` resets the plan cache).
 enum SchemaFingerprint {
     static func capture(_ connection: PostgresConnection, target: DatabaseTarget) async throws(PostgresError) -> SchemaSnapshot {
         let results = try await connection.pipeline(statements(target)).get()
         return snapshot(from: results.last ?? QueryResult(), target: target)
     }
 
+    /// Snapshots of schema tenants sharing `connection`'s database, by target name:
+    /// one query for all of them.
+    static func capture(_ connection: PostgresConnection, tenants targets: [DatabaseTarget]) async throws(PostgresError) -> [String: SchemaSnapshot] {
+        let schemas = targets.compactMap(\.schema)
+        let results = try await connection.pipeline(tenantStatements(schemas)).get()
+        let bySchema = tenantSnapshots(from: results.last ?? QueryResult())
+        var snapshots: [String: SchemaSnapshot] = [:]
+        for target in targets {
+            guard let schema = target.schema else { continue }
+            snapshots[target.name] = bySchema[schema] ?? SchemaSnapshot(tables: [:])
+        }
+        return snapshots
+    }
+
     /// The statements that read it (one round trip, or the end of a phase's last
     /// one); the last one's result is what `snapshot(from:target:)` reads.
     static func statements(_ target: DatabaseTarget) -> [PipelineStatement] {
-        let relations: String
-        var setSearchPath: [PipelineStatement] = []
-        if let schema = target.schema {
-            // A tenant's relations through pg_depend's index on the referenced
-            // schema: pg_class has no index on relnamespace, and a scan of it for
-            // every tenant's phase grows with the number of tenants.
-            setSearchPath = [PipelineStatement("SET search_path TO \(SQLQuoting.identifier(schema))")]
-            relations = """
-                SELECT c.oid, c.relname AS name, c.relkind FROM pg_depend dep JOIN pg_class c ON c.oid = dep.objid
-                 WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_namespace'::regclass
-                   AND dep.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = $1)
-                """
-        } else {
-            // A whole database: every schema but the system ones and drover's own.
-            let tracking = "$1::text"
-            relations = """
-                SELECT c.oid, CASE WHEN n.nspname = 'public' THEN '' ELSE n.nspname || '.' END || c.relname AS name, c.relkind
-                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-                   AND n.nspname <> \(tracking) AND n.nspname NOT LIKE \(tracking) || '\\_%'
-                """
-        }
-        return setSearchPath + [PipelineStatement("""
-            WITH r AS MATERIALIZED (\(relations))
-            SELECT 'column', r.name, a.attname, format_type(a.atttypid, a.atttypmod),
-                   pg_get_expr(d.adbin, d.adrelid), CASE WHEN a.attnotnull THEN 'f' ELSE 't' END, a.attnum
-              FROM r
-              JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
-              LEFT JOIN pg_attrdef d ON d.adrelid = r.oid AND d.adnum = a.attnum
-             WHERE r.relkind IN ('r', 'p')
-            UNION ALL
-            SELECT 'index', r.name, i.relname, pg_get_indexdef(i.oid), NULL, NULL, 0
-              FROM r JOIN pg_index x ON x.indrelid = r.oid JOIN pg_class i ON i.oid = x.indexrelid
-            UNION ALL
-            SELECT 'constraint', r.name, c.conname, pg_get_constraintdef(c.oid), NULL, NULL, 0
-              FROM r JOIN pg_constraint c ON c.conrelid = r.oid
-             ORDER BY 1, 2, 7
-            """, [target.schema ?? target.trackingSchema], reusable: true)]
+        if let schema = target.schema { return tenantStatements([schema]) }
+        // A whole database: every schema but the system ones and drover's own.
+        let relations = """
+            SELECT c.oid, '' AS schema, CASE WHEN n.nspname = 'public' THEN '' ELSE n.nspname || '.' END || c.relname AS name, c.relkind
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+               AND n.nspname <> $1::text AND n.nspname NOT LIKE $1::text || '\\_%'
+            """
+        return [PipelineStatement(query(relations), [target.trackingSchema], reusable: true)]
+    }
+
+    /// Tenants' relations through pg_depend's index on the referenced schema:
+    /// pg_class has no index on relnamespace, and a scan of it per batch would grow
+    /// with the number of tenants. With `search_path` empty every name in the
+    /// tenants' schemas comes out qualified, and `unqualified` removes the tenant's
+    /// own schema from it.
+    private static func tenantStatements(_ schemas: [String]) -> [PipelineStatement] {
+        let relations = """
+            SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind
+              FROM pg_namespace n
+              JOIN pg_depend dep ON dep.refobjid = n.oid AND dep.refclassid = 'pg_namespace'::regclass AND dep.classid = 'pg_class'::regclass
+              JOIN pg_class c ON c.oid = dep.objid
+             WHERE n.nspname = ANY ($1::text[])
+            """
+        return [PipelineStatement("SET search_path TO ''"), PipelineStatement(query(relations), [SQLQuoting.arrayLiteral(schemas)], reusable: true)]
+    }
+
+    /// Rows: kind, schema, table, name, definition, default, nullable, order.
+    private static func query(_ relations: String) -> String {
+        """
+        WITH r AS MATERIALIZED (\(relations))
+        SELECT 'column', r.schema, r.name, a.attname, format_type(a.atttypid, a.atttypmod),
+               pg_get_expr(d.adbin, d.adrelid), CASE WHEN a.attnotnull THEN 'f' ELSE 't' END, a.attnum
+          FROM r
+          JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+          LEFT JOIN pg_attrdef d ON d.adrelid = r.oid AND d.adnum = a.attnum
+         WHERE r.relkind IN ('r', 'p')
+        UNION ALL
+        SELECT 'index', r.schema, r.name, i.relname, pg_get_indexdef(i.oid), NULL, NULL, 0
+          FROM r JOIN pg_index x ON x.indrelid = r.oid JOIN pg_class i ON i.oid = x.indexrelid
+        UNION ALL
+        SELECT 'constraint', r.schema, r.name, c.conname, pg_get_constraintdef(c.oid), NULL, NULL, 0
+          FROM r JOIN pg_constraint c ON c.conrelid = r.oid
+         ORDER BY 2, 1, 3, 8
+        """
     }
 
     static func snapshot(from result: QueryResult, target: DatabaseTarget) -> SchemaSnapshot {
-        let rows = result.rows
-        // The next phase's session settings reset search_path (RESET ALL).
-        let columns = rows.filter { $0[0] == "column" }.map { Array($0[1...5]) }
-        let indexes = rows.filter { $0[0] == "index" }.map { Array($0[1...3]) }
-        let constraints = rows.filter { $0[0] == "constraint" }.map { Array($0[1...3]) }
-
-        // pg_get_indexdef always qualifies the table; drop the tenant's own schema so
-        // that tenants in different schemas (and whole databases, in public) compare equal.
-        func unqualified(_ definition: String) -> String {
-            let schema = target.schema ?? "public"
+        if let schema = target.schema { return tenantSnapshots(from: result)[schema] ?? SchemaSnapshot(tables: [:]) }
+        // pg_get_indexdef always qualifies the table.
+        return snapshot(of: result.rows[...]) { definition in
             var text = definition
-            for prefix in [schema, SQLQuoting.identifier(schema)] {
-                for keyword in [" ON ", " REFERENCES "] {
-                    text = text.replacingOccurrences(of: keyword + prefix + ".", with: keyword)
-                }
-            }
+            for keyword in [" ON ", " REFERENCES "] { text = text.replacingOccurrences(of: keyword + "public.", with: keyword) }
             return text
         }
+    }
+
+    private static func tenantSnapshots(from result: QueryResult) -> [String: SchemaSnapshot] {
+        var snapshots: [String: SchemaSnapshot] = [:]
+        var rows = result.rows[...]
+        while let first = rows.first {
+            // Rows come ordered by schema: take this schema's run.
+            let schema = first[1]
+            let run = rows.prefix { $0[1] == schema }
+            rows = rows.dropFirst(run.count)
+            guard let schema else { continue }
+            snapshots[schema] = snapshot(of: run) { unqualified($0, schema: schema) }
+        }
+        return snapshots
+    }
+
+    private static func snapshot(of rows: ArraySlice<[String?]>, unqualify: (String) -> String) -> SchemaSnapshot {
         var tables: [String: SchemaSnapshot.Table] = [:]
-        func table(_ name: String) -> SchemaSnapshot.Table {
-            tables[name] ?? SchemaSnapshot.Table(name: name, columns: [], indexes: [:], constraints: [:])
-        }
-        for row in columns {
-            guard let name = row[0], let column = row[1], let type = row[2] else { continue }
-            var entry = table(name)
-            entry.columns.append(SchemaSnapshot.Column(name: column, type: type, defaultValue: row[3], nullable: row[4] == "t"))
-            tables[name] = entry
-        }
-        for row in indexes {
-            guard let name = row[0], let index = row[1], let definition = row[2] else { continue }
-            var entry = table(name)
-            entry.indexes[index] = unqualified(definition)
-            tables[name] = entry
-        }
-        for row in constraints {
-            guard let name = row[0], let constraint = row[1], let definition = row[2] else { continue }
-            var entry = table(name)
-            entry.constraints[constraint] = unqualified(definition)
-            tables[name] = entry
+        for row in rows {
+            guard let kind = row[0], let table = row[2], let name = row[3], let definition = row[4] else { continue }
+            var entry = tables[table] ?? SchemaSnapshot.Table(name: table, columns: [], indexes: [:], constraints: [:])
+            switch kind {
+            case "column":
+                entry.columns.append(SchemaSnapshot.Column(name: name, type: unqualify(definition), defaultValue: row[5].map(unqualify), nullable: row[6] == "t"))
+            case "index":
+                entry.indexes[name] = unqualify(definition)
+            default:
+                entry.constraints[name] = unqualify(definition)
+            }
+            tables[table] = entry
         }
         return SchemaSnapshot(tables: tables)
+    }
+
+    /// `text` without the qualification by `schema` (`acme.` or `"Acme".`), where
+    /// it starts a name: what PostgreSQL prints with `search_path` set to `schema`.
+    static func unqualified(_ text: String, schema: String) -> String {
+        var result = text
+        for prefix in Set([schema + ".", SQLQuoting.identifier(schema) + "."]) {
+            guard result.contains(prefix) else { continue }
+            var out = ""
+            var rest = result[...]
+            while let range = rest.range(of: prefix) {
+                let before = rest[..<range.lowerBound]
+                out += before
+                // Only where a name starts: not inside a longer name (`xacme.`).
+                let previous = before.last ?? out.last
+                if let previous, previous.isLetter || previous.isNumber || previous == "_" || previous == "$" || previous == "." || (previous == "\"" && !prefix.hasPrefix("\"")) {
+                    out += rest[range]
+                }
+                rest = rest[range.upperBound...]
+            }
+            result = out + rest
+        }
+        return result
     }
 }
 
@@ -109,5 +157,11 @@ extension PhaseRunner {
             if error.isConnectionProblem { await session.reset() }
             throw .connectionFailed(database: session.target.name, attempts: 1, error: error)
         }
+    }
+
+    /// Fingerprints of schema tenants that share `connection`'s database, by name,
+    /// in one query (after a batch of their phases).
+    public func fingerprints(ofTenants targets: [DatabaseTarget], on connection: PostgresConnection) async throws(PostgresError) -> [String: SchemaSnapshot] {
+        try await SchemaFingerprint.capture(connection, tenants: targets)
     }
 }

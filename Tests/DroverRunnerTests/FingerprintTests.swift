@@ -1,5 +1,5 @@
 import DroverCore
-import DroverRunner
+@testable import DroverRunner
 import DroverTestSupport
 import Testing
 
@@ -51,5 +51,53 @@ struct FingerprintTests {
         }
         #expect(snapshots[0] == snapshots[1])
         #expect(snapshots[0].tables["documents"]?.indexes["documents_status_idx"] == "CREATE INDEX documents_status_idx ON documents USING btree (status)")
+    }
+}
+
+private let tenantShape = """
+    -- drover:revision 222200000002
+    -- drover:parent none
+    -- drover:expand
+    CREATE TYPE mood AS ENUM ('ok', 'bad');
+    CREATE TABLE documents (id serial PRIMARY KEY, title text NOT NULL CHECK (title <> ''), feeling mood DEFAULT 'ok');
+    CREATE TABLE owners (id int PRIMARY KEY, document_id int REFERENCES documents (id));
+    CREATE INDEX documents_title_idx ON documents (lower(title));
+    """
+
+@Suite("Schema fingerprints of schema tenants in one query")
+struct TenantFingerprintTests {
+    @Test("a batch gives each tenant the fingerprint it has alone, without its schema's name; a tenant that differs shows")
+    func batch() async throws {
+        let fixture = try await Fixture.make("fpb")
+        let schemas = ["acme", "Globex Corp", "initech"]
+        try await fixture.sql(schemas.map { "CREATE SCHEMA \"\($0)\";" }.joined())
+        let revisions = try graph(tenantShape)
+        var alone: [String: SchemaSnapshot] = [:]
+        for schema in schemas {
+            let session = fixture.session(schema: schema)
+            _ = try await runner(revisions).run(step("222200000002", .expand), on: session)
+            alone[schema] = try await runner(revisions).fingerprint(session)
+        }
+        try await fixture.sql("CREATE INDEX documents_feeling_idx ON initech.documents (feeling);")
+        let sessions = schemas.map { fixture.session(schema: $0) }
+        let batch = try await runner(revisions).fingerprints(ofTenants: sessions.map(\.target), on: sessions[0].connect())
+
+        #expect(batch.count == 3)
+        let acme = try #require(batch[sessions[0].target.name])
+        #expect(acme == alone["acme"])
+        #expect(batch[sessions[1].target.name] == acme)  // quoted schema name, same shape
+        #expect(batch[sessions[2].target.name]?.differences(from: acme) == ["index documents_feeling_idx extra"])
+        let documents = try #require(acme.tables["documents"])
+        #expect(documents.columns.map(\.type) == ["integer", "text", "mood"])
+        #expect(documents.columns[0].defaultValue == "nextval('documents_id_seq'::regclass)")
+        #expect(documents.columns[2].defaultValue == "'ok'::mood")
+        #expect(acme.tables["owners"]?.constraints["owners_document_id_fkey"] == "FOREIGN KEY (document_id) REFERENCES documents(id)")
+        #expect(documents.indexes["documents_title_idx"] == "CREATE INDEX documents_title_idx ON documents USING btree (lower(title))")
+    }
+
+    @Test("only the tenant's own schema is taken off a name")
+    func unqualified() {
+        #expect(SchemaFingerprint.unqualified("nextval('acme.s'::regclass) + xacme.f() + other.acme.t", schema: "acme") == "nextval('s'::regclass) + xacme.f() + other.acme.t")
+        #expect(SchemaFingerprint.unqualified("\"Acme Co\".t, acme.t", schema: "Acme Co") == "t, acme.t")
     }
 }

@@ -20,7 +20,7 @@ extension Fleet {
             await audit("promote", ["revision": id, "tier": destination, "force": String(force), "reason": reason ?? ""], message, caller)
             return message
         }
-        let fingerprints = ((try? await store.fingerprints(at: id)) ?? [:]).mapValues(\.digest)
+        let fingerprints = await fingerprintDigests(at: id)
         if let refusal = scheduler.promotionRefusal(of: id, to: destination, fingerprints: fingerprints) {
             guard force else { throw .promotionRefused(revision: id, tier: destination, reason: refusal) }
             guard let reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
@@ -185,6 +185,7 @@ extension Fleet {
 
     /// Databases whose schema differs from the others at the same revision (SPEC §7).
     public func drift() async -> [DriftReport] {
+        await fingerprintsSettled()
         var reports: [DriftReport] = []
         let byRevision = Dictionary(grouping: manifest.databases.compactMap { spec -> (String, String)? in
             guard let records = scheduler.observations[spec.name]?.records, let expanded = RevisionState(graph: graph, records: records).expanded else { return nil }

@@ -40,6 +40,8 @@ extension Fleet {
             scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: this droverd no longer holds the lease", retryAfter: Self.notStartedRetry), at: now)
             return
         }
+        // The fingerprint queued by its previous phase shows the schema that phase left.
+        await fingerprintTaken(of: spec)
         do {
             try await store.recordIntent(name, step: step, at: now)
             stateStoreWritable()
@@ -66,7 +68,8 @@ extension Fleet {
             do throws(RunnerError) {
                 session = RunnerSession(target: try DatabaseTarget(spec, fleet: fleet), connection: reused)
                 session!.trackingTableSeen = trackingTableSeen
-                let outcome = try await runner.run(step, on: session!, fingerprint: true)
+                // A schema tenant's fingerprint comes with a batch (`Fleet+Fingerprints.swift`).
+                let outcome = try await runner.run(step, on: session!, fingerprint: spec.schema == nil)
                 await Failpoints.current.reach("phase-after-commit")
                 kept = session!.detach()
                 result = .success((outcome, outcome.snapshot))
@@ -94,6 +97,7 @@ extension Fleet {
             // store write below: while it is awaited the actor serves others, who
             // must not see a phase that ended and a read still due from before it.
             scheduleRead(name, readAt: now)
+            if snapshot == nil, let spec = scheduler.database(named: name), spec.schema != nil { queueFingerprint(of: spec, revision: step.revision) }
             let tier = scheduler.database(named: name)?.tier ?? ""
             let history = outcome.alreadyApplied ? nil : HistoryEntry(
                 database: name, revision: step.revision, phase: step.phase, outcome: "applied", startedAt: startedAt, finishedAt: now,

@@ -37,7 +37,7 @@ extension Fleet {
         let events = phaseEvents
         observation = Task {
             let results = await Self.read(groups, connections: connections, runner: runner, fleet: fleet)
-            await self.applyObservations(results, phaseEventsAtStart: events)
+            self.applyObservations(results, phaseEventsAtStart: events)
         }
     }
 

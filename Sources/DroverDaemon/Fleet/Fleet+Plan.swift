@@ -36,7 +36,7 @@ extension Fleet {
                 rows.append(PlanReport.DatabasePlan(name: name, wave: waves[index].name, phases: phases))
             }
         }
-        let fingerprints = ((try? await store.fingerprints(at: id)) ?? [:]).mapValues(\.digest)
+        let fingerprints = await fingerprintDigests(at: id)
         let refusal = scheduler.promotionRefusal(of: id, to: destination, fingerprints: fingerprints)
         return PlanReport(revision: id, tier: destination, refused: tier == pipeline.first ? nil : refusal, databases: rows)
     }

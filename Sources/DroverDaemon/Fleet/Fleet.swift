@@ -61,6 +61,10 @@ public actor Fleet {
     /// Connections of finished phases by server and database, for the next phase
     /// there (`Fleet+Connections.swift`).
     var idleConnections: [String: [IdleConnection]] = [:]
+    /// Schema tenants' fingerprints waiting for their batch (connection key →
+    /// database → revision), and the batch being read (`Fleet+Fingerprints.swift`).
+    var pendingFingerprints: [String: [String: String]] = [:]
+    var fingerprinting: (task: Task<Void, Never>, names: Set<String>)?
     var savedTiers: [String: TierControl] = [:]
     var stopping = false
     /// Why the state store refused the last write droverd needed, until one succeeds.
@@ -141,6 +145,7 @@ public actor Fleet {
         await closeIdleConnections(olderThan: Self.idleConnectionLifetime)
         await discoverDue()
         observeDue()
+        fingerprintDue()
         guard role.startsPhases else { return await followSharedState() }
         if unreconciledIntents?.isEmpty != true, lastReconcile.map({ ContinuousClock.now - $0 >= Self.reconcileInterval }) ?? true {
             lastReconcile = .now
@@ -172,6 +177,7 @@ public actor Fleet {
             task.cancel()
         }
         for task in running.values { await task.value }
+        await fingerprintsSettled()
         await observation?.value
         for connection in observerConnections.values { await connection.close() }
         observerConnections = [:]

@@ -105,11 +105,7 @@ public final class StateStore: Sendable {
                            [expectedDuration.key, String(expectedDuration.duration.milliseconds)]),
         ]
         if let entry { statements.append(Self.historyInsert(entry)) }
-        if let fingerprint {
-            statements.append(StateStatement(
-                "INSERT INTO fingerprints (database, revision, digest, snapshot, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (database, revision) DO UPDATE SET digest = excluded.digest, snapshot = excluded.snapshot, at = excluded.at",
-                [name, fingerprint.revision, fingerprint.snapshot.digest, try Self.encode(fingerprint.snapshot), Self.time(date)]))
-        }
+        if let fingerprint { statements.append(try Self.fingerprintUpsert(name, fingerprint.revision, fingerprint.snapshot, at: date)) }
         try await backend.transaction(statements)
     }
 
@@ -149,6 +145,18 @@ public final class StateStore: Sendable {
     }
 
     // MARK: Fingerprints
+
+    /// Fingerprints taken after the phases that finished (schema tenants', in a
+    /// batch), in one transaction.
+    public func recordFingerprints(_ fingerprints: [(database: String, revision: String, snapshot: SchemaSnapshot)], at date: Date) async throws {
+        try await backend.transaction(fingerprints.map { try Self.fingerprintUpsert($0.database, $0.revision, $0.snapshot, at: date) })
+    }
+
+    private static func fingerprintUpsert(_ database: String, _ revision: String, _ snapshot: SchemaSnapshot, at date: Date) throws -> StateStatement {
+        StateStatement(
+            "INSERT INTO fingerprints (database, revision, digest, snapshot, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (database, revision) DO UPDATE SET digest = excluded.digest, snapshot = excluded.snapshot, at = excluded.at",
+            [database, revision, snapshot.digest, try encode(snapshot), time(date)])
+    }
 
     /// Snapshots per database, at `revision`.
     public func fingerprints(at revision: String) async throws -> [String: SchemaSnapshot] {

@@ -1,0 +1,141 @@
+import DroverCore
+import DroverPostgres
+import DroverRunner
+import Foundation
+
+/// Schema tenants' fingerprints (SPEC §7) are read in batches: not at the end of
+/// each tenant's phase but together with the other tenants of its database whose
+/// phases ended meanwhile, one query for all of them. Read one by one they cost
+/// more server time than a tenant's `CREATE TABLE`. A database's next phase waits
+/// for its queued fingerprint, so the fingerprint shows the schema the phase that
+/// queued it left; promote and drift wait for all of them.
+extension Fleet {
+    /// After a schema tenant's phase: its fingerprint at `revision`, with the next batch.
+    func queueFingerprint(of spec: DatabaseSpec, revision: String) {
+        pendingFingerprints[Self.connectionKey(spec), default: [:]][spec.name] = revision
+    }
+
+    /// Starts reading the queued fingerprints, beside the loop, unless a batch is
+    /// being read.
+    func fingerprintDue() {
+        guard fingerprinting == nil, !pendingFingerprints.isEmpty else { return }
+        var groups: [String: [(target: DatabaseTarget, revision: String)]] = [:]
+        for (key, members) in pendingFingerprints {
+            for (name, revision) in members.sorted(by: { $0.key < $1.key }) {
+                guard let spec = scheduler.database(named: name), let target = try? DatabaseTarget(spec, fleet: manifest.fleet) else { continue }
+                groups[key, default: []].append((target, revision))
+            }
+        }
+        let names = Set(pendingFingerprints.values.flatMap(\.keys))
+        pendingFingerprints = [:]
+        var connections: [String: PostgresConnection] = [:]
+        for (key, group) in groups {
+            if let spec = scheduler.database(named: group[0].target.name) { connections[key] = takeIdleConnection(for: spec) }
+        }
+        let runner = makeRunner()
+        let task = Task {
+            let results = await Self.readFingerprints(groups, connections: connections, runner: runner)
+            await self.recordFingerprints(results)
+        }
+        fingerprinting = (task, names)
+    }
+
+    /// Returns once `spec`'s queued fingerprint is read (before its next phase).
+    func fingerprintTaken(of spec: DatabaseSpec) async {
+        while true {
+            if let batch = fingerprinting, batch.names.contains(spec.name) {
+                await batch.task.value
+            } else if pendingFingerprints[Self.connectionKey(spec)]?[spec.name] != nil {
+                if let batch = fingerprinting { await batch.task.value } else { fingerprintDue() }
+            } else {
+                return
+            }
+        }
+    }
+
+    /// Returns once every queued fingerprint is read (promote, drift, shutdown).
+    func fingerprintsSettled() async {
+        while fingerprinting != nil || !pendingFingerprints.isEmpty {
+            if let batch = fingerprinting { await batch.task.value } else { fingerprintDue() }
+        }
+    }
+
+    /// `first`: one database of the batch's connection key, whose spec the connection goes back under.
+    /// Each database's fingerprint digest at `revision`, queued ones included (the
+    /// promotion gate).
+    func fingerprintDigests(at revision: String) async -> [String: String] {
+        await fingerprintsSettled()
+        return ((try? await store.fingerprints(at: revision)) ?? [:]).mapValues(\.digest)
+    }
+
+    typealias FingerprintBatch = (key: String, first: String, connection: PostgresConnection?, result: Result<[(database: String, revision: String, snapshot: SchemaSnapshot)], PostgresError>)
+
+    /// The reads, off the actor: a few databases at a time, each in chunks.
+    private static func readFingerprints(_ groups: [String: [(target: DatabaseTarget, revision: String)]], connections: [String: PostgresConnection], runner: PhaseRunner) async -> [FingerprintBatch] {
+        await withTaskGroup(of: FingerprintBatch.self) { group in
+            var all: [FingerprintBatch] = []
+            var inFlight = 0
+            for (key, members) in groups {
+                if inFlight >= Self.observerParallelism, let result = await group.next() {
+                    all.append(result)
+                    inFlight -= 1
+                }
+                inFlight += 1
+                let existing = connections[key]
+                group.addTask {
+                    var connection = existing
+                    do throws(PostgresError) {
+                        if connection == nil || connection!.isBroken {
+                            var configuration = members[0].target.connection
+                            configuration.applicationName = "drover/fingerprint"
+                            connection = try await PostgresConnection.connect(configuration)
+                        }
+                        var taken: [(database: String, revision: String, snapshot: SchemaSnapshot)] = []
+                        for start in stride(from: 0, to: members.count, by: Self.fingerprintChunk) {
+                            let chunk = members[start..<min(start + Self.fingerprintChunk, members.count)]
+                            let snapshots = try await runner.fingerprints(ofTenants: chunk.map(\.target), on: connection!)
+                            taken += chunk.compactMap { member in snapshots[member.target.name].map { (member.target.name, member.revision, $0) } }
+                        }
+                        return (key, members[0].target.name, connection, .success(taken))
+                    } catch {
+                        if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
+                        return (key, members[0].target.name, connection, .failure(error))
+                    }
+                }
+            }
+            for await result in group { all.append(result) }
+            return all
+        }
+    }
+
+    static let fingerprintChunk = 500
+
+    private func recordFingerprints(_ batches: [FingerprintBatch]) async {
+        defer { fingerprinting = nil }
+        var taken: [(database: String, revision: String, snapshot: SchemaSnapshot)] = []
+        for batch in batches {
+            if let connection = batch.connection {
+                // Back among the phases' idle connections (each phase resets its session).
+                if let spec = scheduler.database(named: batch.first) {
+                    keepIdleConnection(connection, for: spec)
+                } else {
+                    Task { await connection.close() }
+                }
+            }
+            switch batch.result {
+            case .success(let fingerprints):
+                taken += fingerprints
+            case .failure(let error):
+                // As for a whole database's fingerprint after its phase: the phase
+                // stands, only the fingerprint is missing until the next phase.
+                logger.warning("cannot read schema fingerprints after phases: \(error)")
+            }
+        }
+        guard !taken.isEmpty else { return }
+        do {
+            try await store.recordFingerprints(taken, at: clock())
+        } catch {
+            logger.error("schema fingerprints not recorded: \(stateStoreFailed(error))")
+        }
+    }
+}
