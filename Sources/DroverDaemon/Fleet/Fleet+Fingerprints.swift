@@ -60,7 +60,6 @@ extension Fleet {
         }
     }
 
-    /// `first`: one database of the batch's connection key, whose spec the connection goes back under.
     /// Each database's fingerprint digest at `revision`, queued ones included (the
     /// promotion gate).
     func fingerprintDigests(at revision: String) async -> [String: String] {
@@ -68,43 +67,32 @@ extension Fleet {
         return ((try? await store.fingerprints(at: revision)) ?? [:]).mapValues(\.digest)
     }
 
+    /// `first`: one database of the batch's connection key, whose spec the connection goes back under.
     typealias FingerprintBatch = (key: String, first: String, connection: PostgresConnection?, result: Result<[(database: String, revision: String, snapshot: SchemaSnapshot)], PostgresError>)
 
     /// The reads, off the actor: a few databases at a time, each in chunks.
     private static func readFingerprints(_ groups: [String: [(target: DatabaseTarget, revision: String)]], connections: [String: PostgresConnection], runner: PhaseRunner) async -> [FingerprintBatch] {
-        await withTaskGroup(of: FingerprintBatch.self) { group in
-            var all: [FingerprintBatch] = []
-            var inFlight = 0
-            for (key, members) in groups {
-                if inFlight >= Self.observerParallelism, let result = await group.next() {
-                    all.append(result)
-                    inFlight -= 1
+        let work = groups.map { (key: $0.key, members: $0.value, existing: connections[$0.key]) }
+        return await mapBounded(work, parallelism: Self.observerParallelism) { work -> FingerprintBatch in
+            let (key, members) = (work.key, work.members)
+            var connection = work.existing
+            do throws(PostgresError) {
+                if connection == nil || connection!.isBroken {
+                    var configuration = members[0].target.connection
+                    configuration.applicationName = "drover/fingerprint"
+                    connection = try await PostgresConnection.connect(configuration)
                 }
-                inFlight += 1
-                let existing = connections[key]
-                group.addTask {
-                    var connection = existing
-                    do throws(PostgresError) {
-                        if connection == nil || connection!.isBroken {
-                            var configuration = members[0].target.connection
-                            configuration.applicationName = "drover/fingerprint"
-                            connection = try await PostgresConnection.connect(configuration)
-                        }
-                        var taken: [(database: String, revision: String, snapshot: SchemaSnapshot)] = []
-                        for start in stride(from: 0, to: members.count, by: Self.fingerprintChunk) {
-                            let chunk = members[start..<min(start + Self.fingerprintChunk, members.count)]
-                            let snapshots = try await runner.fingerprints(ofTenants: chunk.map(\.target), on: connection!)
-                            taken += chunk.compactMap { member in snapshots[member.target.name].map { (member.target.name, member.revision, $0) } }
-                        }
-                        return (key, members[0].target.name, connection, .success(taken))
-                    } catch {
-                        if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
-                        return (key, members[0].target.name, connection, .failure(error))
-                    }
+                var taken: [(database: String, revision: String, snapshot: SchemaSnapshot)] = []
+                for start in stride(from: 0, to: members.count, by: Self.fingerprintChunk) {
+                    let chunk = members[start..<min(start + Self.fingerprintChunk, members.count)]
+                    let snapshots = try await runner.fingerprints(ofTenants: chunk.map(\.target), on: connection!)
+                    taken += chunk.compactMap { member in snapshots[member.target.name].map { (member.target.name, member.revision, $0) } }
                 }
+                return (key, members[0].target.name, connection, .success(taken))
+            } catch {
+                if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
+                return (key, members[0].target.name, connection, .failure(error))
             }
-            for await result in group { all.append(result) }
-            return all
         }
     }
 

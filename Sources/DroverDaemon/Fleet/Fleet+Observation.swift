@@ -46,57 +46,45 @@ extension Fleet {
     /// The reads themselves, off the actor.
     private static func read(_ groups: [String: [DatabaseSpec]], connections: [String: PostgresConnection], runner: PhaseRunner, fleet: FleetSettings) async -> [ObservedGroup] {
         var connections = connections
-        let results = await withTaskGroup(of: ObservedGroup.self) { group in
-            var all: [ObservedGroup] = []
-            var inFlight = 0
-            for (dsn, members) in groups {
-                // A few connections at a time: never a thundering herd on the servers.
-                if inFlight >= Self.observerParallelism, let result = await group.next() {
-                    all.append(result)
-                    inFlight -= 1
-                }
-                inFlight += 1
-                let existing = connections.removeValue(forKey: dsn)
-                group.addTask {
-                    var connection = existing
-                    var observed: [(String, Result<DatabaseObservation, Error>)] = []
-                    if members.count > 1 {
-                        // Schema tenants of one database: a few round trips for all of them.
-                        do {
-                            let targets = try members.map { spec throws(RunnerError) in try DatabaseTarget(spec, fleet: fleet) }
-                            if connection == nil || connection!.isBroken {
-                                connection = try await PostgresConnection.connect(Self.observerConfiguration(targets[0].connection))
-                            }
-                            let batch = try await runner.observe(targets, on: connection!)
-                            return (dsn, connection, members.map { ($0.name, batch[$0.name].map { .success($0) } ?? .failure(FleetError.busy(database: $0.name, reason: "not in the batch read of its database"))) })
-                        } catch {
-                            if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
-                            return (dsn, connection, members.map { ($0.name, .failure(error)) })
-                        }
+        let work = groups.map { (dsn: $0.key, members: $0.value, existing: connections.removeValue(forKey: $0.key)) }
+        // A few connections at a time: never a thundering herd on the servers.
+        let results = await mapBounded(work, parallelism: Self.observerParallelism) { work -> ObservedGroup in
+            let (dsn, members) = (work.dsn, work.members)
+            var connection = work.existing
+            var observed: [(String, Result<DatabaseObservation, Error>)] = []
+            if members.count > 1 {
+                // Schema tenants of one database: a few round trips for all of them.
+                do {
+                    let targets = try members.map { spec throws(RunnerError) in try DatabaseTarget(spec, fleet: fleet) }
+                    if connection == nil || connection!.isBroken {
+                        connection = try await PostgresConnection.connect(Self.observerConfiguration(targets[0].connection))
                     }
-                    for spec in members {
-                        do {
-                            let target = try DatabaseTarget(spec, fleet: fleet)
-                            if connection == nil || connection!.isBroken {
-                                connection = try await PostgresConnection.connect(Self.observerConfiguration(target.connection))
-                            }
-                            observed.append((spec.name, .success(try await runner.observe(target, on: connection!))))
-                        } catch {
-                            observed.append((spec.name, .failure(error)))
-                            if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
-                        }
-                    }
-                    // Keep a connection only where several databases share it (schema
-                    // tenants); others reconnect at their next poll.
-                    if members.count == 1, let single = connection {
-                        await single.close()
-                        connection = nil
-                    }
-                    return (dsn, connection, observed)
+                    let batch = try await runner.observe(targets, on: connection!)
+                    return (dsn, connection, members.map { ($0.name, batch[$0.name].map { .success($0) } ?? .failure(FleetError.busy(database: $0.name, reason: "not in the batch read of its database"))) })
+                } catch {
+                    if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
+                    return (dsn, connection, members.map { ($0.name, .failure(error)) })
                 }
             }
-            for await result in group { all.append(result) }
-            return all
+            for spec in members {
+                do {
+                    let target = try DatabaseTarget(spec, fleet: fleet)
+                    if connection == nil || connection!.isBroken {
+                        connection = try await PostgresConnection.connect(Self.observerConfiguration(target.connection))
+                    }
+                    observed.append((spec.name, .success(try await runner.observe(target, on: connection!))))
+                } catch {
+                    observed.append((spec.name, .failure(error)))
+                    if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
+                }
+            }
+            // Keep a connection only where several databases share it (schema
+            // tenants); others reconnect at their next poll.
+            if members.count == 1, let single = connection {
+                await single.close()
+                connection = nil
+            }
+            return (dsn, connection, observed)
         }
         for connection in connections.values { await connection.close() }
         return results

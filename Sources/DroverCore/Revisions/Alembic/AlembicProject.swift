@@ -101,7 +101,7 @@ public struct AlembicProject: Sendable, Hashable {
         for name in names.sorted() where !name.hasPrefix(".") && !name.hasPrefix("__") {
             let path = folder + "/" + name
             var isDirectory: ObjCBool = false
-            manager.fileExists(atPath: path, isDirectory: &isDirectory)
+            _ = manager.fileExists(atPath: path, isDirectory: &isDirectory)
             if isDirectory.boolValue {
                 if recursive { files += try pythonFiles(in: path, recursive: true) }
             } else if name.hasSuffix(".py") || name.hasSuffix(".sql") {
