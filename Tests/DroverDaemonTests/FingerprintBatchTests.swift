@@ -28,4 +28,40 @@ struct FingerprintBatchTests {
         #expect(await fleet.fingerprinting == nil)
         await store.close()
     }
+
+    @Test("a batch waits until it fills a chunk or its first fingerprint waited a second; one that someone waits for is read at once")
+    func batchesGather() async throws {
+        #expect(!Fleet.fingerprintBatchDue(queued: 1, age: .zero))
+        #expect(!Fleet.fingerprintBatchDue(queued: Fleet.fingerprintChunk - 1, age: .milliseconds(999)))
+        #expect(Fleet.fingerprintBatchDue(queued: Fleet.fingerprintChunk, age: .zero))
+        #expect(Fleet.fingerprintBatchDue(queued: 1, age: .seconds(1)))
+
+        let fixture = try await DaemonFixture.make()
+        defer { fixture.remove() }
+        let definition = try FleetDefinition.load(manifestDirectory: fixture.manifestDirectory).get()
+        let store = try StateStore(path: definition.statePath())
+        let fleet = try await Fleet(definition: definition, store: store, logger: Logger(label: "droverd-test"))
+        let acme = try #require(await fleet.scheduler.database(named: "tenant-acme"))
+        let globex = try #require(await fleet.scheduler.database(named: "tenant-globex"))
+        await fleet.queueFingerprint(of: acme, revision: "r1")
+        await fleet.fingerprintDue()
+        #expect(await fleet.fingerprinting == nil)  // one young fingerprint: not yet
+        #expect(await fleet.pendingFingerprints.values.map(\.count) == [1])
+
+        await fleet.setPendingFingerprintsSince(.now - .seconds(2))
+        await fleet.queueFingerprint(of: globex, revision: "r1")  // joins the batch; the oldest's age counts
+        await fleet.fingerprintDue()
+        #expect(await fleet.fingerprinting?.names == ["tenant-acme", "tenant-globex"])
+        await fleet.fingerprintsSettled()
+        #expect(try await store.fingerprints(at: "r1").keys.sorted() == ["tenant-acme", "tenant-globex"])
+
+        await fleet.queueFingerprint(of: acme, revision: "r2")
+        await fleet.fingerprintTaken(of: acme)  // a phase waits: read without the delay
+        #expect(try await store.fingerprints(at: "r2").keys.sorted() == ["tenant-acme"])
+        await store.close()
+    }
+}
+
+extension Fleet {
+    func setPendingFingerprintsSince(_ instant: ContinuousClock.Instant) { pendingFingerprintsSince = instant }
 }

@@ -12,13 +12,16 @@ import Foundation
 extension Fleet {
     /// After a schema tenant's phase: its fingerprint at `revision`, with the next batch.
     func queueFingerprint(of spec: DatabaseSpec, revision: String) {
+        if pendingFingerprints.isEmpty { pendingFingerprintsSince = .now }
         pendingFingerprints[Self.connectionKey(spec), default: [:]][spec.name] = revision
     }
 
     /// Starts reading the queued fingerprints, beside the loop, unless a batch is
-    /// being read.
-    func fingerprintDue() {
+    /// being read or the batch is still small and young (`force`: someone waits).
+    func fingerprintDue(force: Bool = false) {
         guard fingerprinting == nil, !pendingFingerprints.isEmpty else { return }
+        let queued = pendingFingerprints.values.reduce(0) { $0 + $1.count }
+        guard force || Self.fingerprintBatchDue(queued: queued, age: .now - (pendingFingerprintsSince ?? .now)) else { return }
         var groups: [String: [(target: DatabaseTarget, revision: String)]] = [:]
         for (key, members) in pendingFingerprints {
             for (name, revision) in members.sorted(by: { $0.key < $1.key }) {
@@ -28,6 +31,7 @@ extension Fleet {
         }
         let names = Set(pendingFingerprints.values.flatMap(\.keys))
         pendingFingerprints = [:]
+        pendingFingerprintsSince = nil
         var connections: [String: PostgresConnection] = [:]
         for (key, group) in groups {
             if let spec = scheduler.database(named: group[0].target.name) { connections[key] = takeIdleConnection(for: spec) }
@@ -46,7 +50,7 @@ extension Fleet {
             if let batch = fingerprinting, batch.names.contains(spec.name) {
                 await batch.task.value
             } else if pendingFingerprints[Self.connectionKey(spec)]?[spec.name] != nil {
-                if let batch = fingerprinting { await batch.task.value } else { fingerprintDue() }
+                if let batch = fingerprinting { await batch.task.value } else { fingerprintDue(force: true) }
             } else {
                 return
             }
@@ -56,9 +60,20 @@ extension Fleet {
     /// Returns once every queued fingerprint is read (promote, drift, shutdown).
     func fingerprintsSettled() async {
         while fingerprinting != nil || !pendingFingerprints.isEmpty {
-            if let batch = fingerprinting { await batch.task.value } else { fingerprintDue() }
+            if let batch = fingerprinting { await batch.task.value } else { fingerprintDue(force: true) }
         }
     }
+
+    /// A batch is read once it fills a chunk or its first fingerprint waited a
+    /// second. Each read costs about 10 ms of server time however few tenants it
+    /// covers (PostgreSQL has no index on `pg_class.relnamespace` alone, so finding
+    /// the tenants' tables scans the catalog): read as soon as any were queued, the
+    /// batches held four tenants on average and cost as much as one by one.
+    static func fingerprintBatchDue(queued: Int, age: Duration) -> Bool {
+        queued >= fingerprintChunk || age >= fingerprintBatchDelay
+    }
+
+    static let fingerprintBatchDelay: Duration = .seconds(1)
 
     /// Each database's fingerprint digest at `revision`, queued ones included (the
     /// promotion gate).
