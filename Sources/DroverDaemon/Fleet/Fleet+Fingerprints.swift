@@ -65,10 +65,10 @@ extension Fleet {
     }
 
     /// A batch is read once it fills a chunk or its first fingerprint waited a
-    /// second. Each read costs about 10 ms of server time however few tenants it
-    /// covers (PostgreSQL has no index on `pg_class.relnamespace` alone, so finding
-    /// the tenants' tables scans the catalog): read as soon as any were queued, the
-    /// batches held four tenants on average and cost as much as one by one.
+    /// second. A read has a fixed cost of several milliseconds (planning alone about
+    /// 2 ms: every `CREATE TABLE` anywhere resets the plan cache): read as soon as
+    /// any were queued, the batches held four tenants on average and cost as much
+    /// as one by one (`docs/benchmarks.md`).
     static func fingerprintBatchDue(queued: Int, age: Duration) -> Bool {
         queued >= fingerprintChunk || age >= fingerprintBatchDelay
     }
