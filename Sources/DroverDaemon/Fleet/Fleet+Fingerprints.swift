@@ -137,6 +137,7 @@ extension Fleet {
         guard !taken.isEmpty else { return }
         do {
             try await store.recordFingerprints(taken, at: clock())
+            stateStoreWritable()
         } catch {
             logger.error("schema fingerprints not recorded: \(stateStoreFailed(error))")
         }

@@ -50,6 +50,9 @@ public struct LeadershipService: Service {
                 await act(leadership.answered(holder: holder, sentAt: sentAt))
                 try await store.heartbeat(leadership.instance, role: leadership.mayLead() ? "leader" : "follower")
                 leadership.record(try await store.instances())
+                // The heartbeat is a write: a leader that kept its lease through an
+                // outage may have nothing else to write for a long time.
+                await fleet.stateStoreWritable()
                 if unreachable { logger.notice("the state database answers again") }
                 unreachable = false
             } catch {
