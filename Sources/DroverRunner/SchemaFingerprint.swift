@@ -125,25 +125,38 @@ enum SchemaFingerprint {
 
     /// `text` without the qualification by `schema` (`acme.` or `"Acme".`), where
     /// it starts a name: what PostgreSQL prints with `search_path` set to `schema`.
+    /// Byte by byte: this runs for every column and index of every tenant.
     static func unqualified(_ text: String, schema: String) -> String {
-        var result = text
+        var result = Array(text.utf8)
         for prefix in Set([schema + ".", SQLQuoting.identifier(schema) + "."]) {
-            guard result.contains(prefix) else { continue }
-            var out = ""
-            var rest = result[...]
-            while let range = rest.range(of: prefix) {
-                let before = rest[..<range.lowerBound]
-                out += before
-                // Only where a name starts: not inside a longer name (`xacme.`).
-                let previous = before.last ?? out.last
-                if let previous, previous.isLetter || previous.isNumber || previous == "_" || previous == "$" || previous == "." || (previous == "\"" && !prefix.hasPrefix("\"")) {
-                    out += rest[range]
+            let needle = Array(prefix.utf8)
+            var out: [UInt8] = []
+            var index = 0
+            var found = false
+            while index < result.count {
+                guard result[index] == needle[0], result[index...].starts(with: needle) else {
+                    out.append(result[index])
+                    index += 1
+                    continue
                 }
-                rest = rest[range.upperBound...]
+                found = true
+                // Only where a name starts: not inside a longer name (`xacme.`); a
+                // byte of a multi-byte character is part of a name.
+                if let previous = out.last, previous >= 0x80 || Self.isNameByte(previous) || previous == UInt8(ascii: ".") || (previous == UInt8(ascii: "\"") && needle[0] != UInt8(ascii: "\"")) {
+                    out += needle
+                }
+                index += needle.count
             }
-            result = out + rest
+            if found { result = out }
         }
-        return result
+        return String(decoding: result, as: UTF8.self)
+    }
+
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "$"): true
+        default: false
+        }
     }
 }
 

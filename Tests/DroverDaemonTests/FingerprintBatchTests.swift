@@ -29,12 +29,13 @@ struct FingerprintBatchTests {
         await store.close()
     }
 
-    @Test("a batch waits until it fills a chunk or its first fingerprint waited a second; one that someone waits for is read at once")
+    @Test("a database's batch waits until its phases were quiet for a second, or its first fingerprint waited a minute; one that someone waits for is read at once")
     func batchesGather() async throws {
-        #expect(!Fleet.fingerprintBatchDue(queued: 1, age: .zero))
-        #expect(!Fleet.fingerprintBatchDue(queued: Fleet.fingerprintChunk - 1, age: .milliseconds(999)))
-        #expect(Fleet.fingerprintBatchDue(queued: Fleet.fingerprintChunk, age: .zero))
-        #expect(Fleet.fingerprintBatchDue(queued: 1, age: .seconds(1)))
+        #expect(!Fleet.fingerprintBatchDue(waited: .zero, quietFor: .zero, databaseBusy: false))
+        #expect(!Fleet.fingerprintBatchDue(waited: .seconds(5), quietFor: .milliseconds(999), databaseBusy: false), "a phase ended less than a second ago")
+        #expect(Fleet.fingerprintBatchDue(waited: .seconds(1), quietFor: .seconds(1), databaseBusy: false))
+        #expect(!Fleet.fingerprintBatchDue(waited: .seconds(59), quietFor: .seconds(59), databaseBusy: true))
+        #expect(Fleet.fingerprintBatchDue(waited: .seconds(60), quietFor: .zero, databaseBusy: true))
 
         let fixture = try await DaemonFixture.make()
         defer { fixture.remove() }
@@ -49,7 +50,14 @@ struct FingerprintBatchTests {
         #expect(await fleet.pendingFingerprints.values.map(\.count) == [1])
 
         await fleet.setPendingFingerprintsSince(.now - .seconds(2))
-        await fleet.queueFingerprint(of: globex, revision: "r1")  // joins the batch; the oldest's age counts
+        await fleet.queueFingerprint(of: globex, revision: "r1")  // joins the batch, its phase just ended
+        await fleet.fingerprintDue()
+        #expect(await fleet.fingerprinting == nil, "the database's phases were not quiet for a second")
+        await fleet.setPendingFingerprintsSince(.now - .seconds(2))
+        await fleet.pretendRunning("tenant-globex")  // another phase of the database runs
+        await fleet.fingerprintDue()
+        #expect(await fleet.fingerprinting == nil, "not beside the database's running phases")
+        await fleet.pretendRunning(nil)
         await fleet.fingerprintDue()
         #expect(await fleet.fingerprinting?.names == ["tenant-acme", "tenant-globex"])
         await fleet.fingerprintsSettled()
@@ -63,5 +71,12 @@ struct FingerprintBatchTests {
 }
 
 extension Fleet {
-    func setPendingFingerprintsSince(_ instant: ContinuousClock.Instant) { pendingFingerprintsSince = instant }
+    func setPendingFingerprintsSince(_ instant: ContinuousClock.Instant) {
+        for key in pendingFingerprintsQueued.keys { pendingFingerprintsQueued[key] = (instant, instant) }
+    }
+
+    /// A phase of `name` in flight, as far as the fingerprint batches can tell; `nil`: none.
+    func pretendRunning(_ name: String?) {
+        running = name.map { [$0: Task {}] } ?? [:]
+    }
 }

@@ -17,6 +17,23 @@ struct PostgresConnectionTests {
         #expect(connection.serverVersion >= 120000)
     }
 
+    @Test("quoted identifiers, literals and text[] literals come back from PostgreSQL as they went in, quotes, backslashes and combining marks included")
+    func quotingRoundTrips() async throws {
+        let cluster = try await TestCluster.shared()
+        let connection = try await cluster.connect()
+        defer { Task { await connection.close() } }
+        let names = ["plain", "with \"quote\"", "\"\u{301}accent after a quote", "back\\slash", "it's", "ünïcødé"]
+        for name in names {
+            let identifier = try await connection.query("SELECT 1 AS \(SQLQuoting.identifier(name))")
+            #expect(identifier.columns == [name])
+            let literal = try await connection.query("SELECT \(SQLQuoting.literal(name))")
+            #expect(literal.rows == [[name]])
+        }
+        #expect(try await connection.query("SELECT \(SQLQuoting.literal("nul\0dropped"))").rows == [["nuldropped"]])
+        let array = try await connection.query("SELECT unnest($1::text[])", [SQLQuoting.arrayLiteral(names)])
+        #expect(array.rows.map { $0[0] } == names)
+    }
+
     @Test("errors carry SQLSTATE, message and position; the connection stays usable")
     func errorsCarrySQLState() async throws {
         let cluster = try await TestCluster.shared()

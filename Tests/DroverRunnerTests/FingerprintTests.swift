@@ -95,9 +95,18 @@ struct TenantFingerprintTests {
         #expect(documents.indexes["documents_title_idx"] == "CREATE INDEX documents_title_idx ON documents USING btree (lower(title))")
     }
 
+    @Test("a digest is the SHA-256 of the canonical text in lowercase hex (the digests stored by earlier versions stay comparable)")
+    func digestText() {
+        #expect(SchemaSnapshot(tables: [:]).digest == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        let table = SchemaSnapshot.Table(name: "t", columns: [], indexes: [:], constraints: [:])
+        // `printf "table t" | sha256sum`
+        #expect(SchemaSnapshot(tables: ["t": table]).digest == "cb6aaa1ac29025137e84e6259e9d6ac9084394afd1127a0505e929c6509d8052")
+    }
+
     @Test("only the tenant's own schema is taken off a name")
     func unqualified() {
         #expect(SchemaFingerprint.unqualified("nextval('acme.s'::regclass) + xacme.f() + other.acme.t", schema: "acme") == "nextval('s'::regclass) + xacme.f() + other.acme.t")
         #expect(SchemaFingerprint.unqualified("\"Acme Co\".t, acme.t", schema: "Acme Co") == "t, acme.t")
+        #expect(SchemaFingerprint.unqualified("ñacme.t, (acme.t)", schema: "acme") == "ñacme.t, (t)", "a multi-byte letter is part of the name before")
     }
 }

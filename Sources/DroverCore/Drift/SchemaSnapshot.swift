@@ -48,7 +48,8 @@ public struct SchemaSnapshot: Sendable, Hashable, Codable {
             for (name, definition) in table.indexes.sorted(by: { $0.key < $1.key }) { lines.append("index \(name) \(definition)") }
             for (name, definition) in table.constraints.sorted(by: { $0.key < $1.key }) { lines.append("constraint \(name) \(definition)") }
         }
-        return SHA256.hash(data: Array(lines.joined(separator: "\n").utf8)).map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        return String(decoding: SHA256.hash(data: Array(lines.joined(separator: "\n").utf8)).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] }, as: UTF8.self)
     }
 
     /// What `self` lacks or has differently compared with `reference`, in words an

@@ -5,33 +5,41 @@ import Foundation
 
 /// Schema tenants' fingerprints (SPEC §7) are read in batches: not at the end of
 /// each tenant's phase but together with the other tenants of its database whose
-/// phases ended meanwhile, one query for all of them. Read one by one they cost
-/// more server time than a tenant's `CREATE TABLE`. A database's next phase waits
-/// for its queued fingerprint, so the fingerprint shows the schema the phase that
-/// queued it left; promote and drift wait for all of them.
+/// phases ended meanwhile, one query for all of them, once the database's phases
+/// are quiet. Read one by one they cost more server time than a tenant's `CREATE
+/// TABLE`, and read beside running phases ten times what they cost alone (each
+/// `CREATE TABLE` invalidates the catalog caches the read goes through). A
+/// database's next phase waits for its queued fingerprint, so the fingerprint
+/// shows the schema the phase that queued it left; promote and drift wait for all.
 extension Fleet {
     /// After a schema tenant's phase: its fingerprint at `revision`, with the next batch.
     func queueFingerprint(of spec: DatabaseSpec, revision: String) {
-        if pendingFingerprints.isEmpty { pendingFingerprintsSince = .now }
-        pendingFingerprints[Self.connectionKey(spec), default: [:]][spec.name] = revision
+        let key = Self.connectionKey(spec)
+        pendingFingerprintsQueued[key] = (first: pendingFingerprintsQueued[key]?.first ?? .now, last: .now)
+        pendingFingerprints[key, default: [:]][spec.name] = revision
     }
 
-    /// Starts reading the queued fingerprints, beside the loop, unless a batch is
-    /// being read or the batch is still small and young (`force`: someone waits).
+    /// Starts reading the queued fingerprints of the databases whose batch is due,
+    /// beside the loop, unless a batch is being read (`force`: someone waits, read
+    /// them all).
     func fingerprintDue(force: Bool = false) {
         guard fingerprinting == nil, !pendingFingerprints.isEmpty else { return }
-        let queued = pendingFingerprints.values.reduce(0) { $0 + $1.count }
-        guard force || Self.fingerprintBatchDue(queued: queued, age: .now - (pendingFingerprintsSince ?? .now)) else { return }
+        let busy = Set(running.keys.compactMap { scheduler.database(named: $0).map(Self.connectionKey) })
+        let due = pendingFingerprints.keys.filter { key in
+            guard !force, let queued = pendingFingerprintsQueued[key] else { return true }
+            return Self.fingerprintBatchDue(waited: .now - queued.first, quietFor: .now - queued.last, databaseBusy: busy.contains(key))
+        }
+        guard !due.isEmpty else { return }
         var groups: [String: [(target: DatabaseTarget, revision: String)]] = [:]
-        for (key, members) in pendingFingerprints {
-            for (name, revision) in members.sorted(by: { $0.key < $1.key }) {
+        var names: Set<String> = []
+        for key in due {
+            for (name, revision) in (pendingFingerprints.removeValue(forKey: key) ?? [:]).sorted(by: { $0.key < $1.key }) {
+                names.insert(name)
                 guard let spec = scheduler.database(named: name), let target = try? DatabaseTarget(spec, fleet: manifest.fleet) else { continue }
                 groups[key, default: []].append((target, revision))
             }
+            pendingFingerprintsQueued[key] = nil
         }
-        let names = Set(pendingFingerprints.values.flatMap(\.keys))
-        pendingFingerprints = [:]
-        pendingFingerprintsSince = nil
         var connections: [String: PostgresConnection] = [:]
         for (key, group) in groups {
             if let spec = scheduler.database(named: group[0].target.name) { connections[key] = takeIdleConnection(for: spec) }
@@ -64,16 +72,22 @@ extension Fleet {
         }
     }
 
-    /// A batch is read once it fills a chunk or its first fingerprint waited a
-    /// second. A read has a fixed cost of several milliseconds (planning alone about
-    /// 2 ms: every `CREATE TABLE` anywhere resets the plan cache): read as soon as
-    /// any were queued, the batches held four tenants on average and cost as much
-    /// as one by one (`docs/benchmarks.md`).
-    static func fingerprintBatchDue(queued: Int, age: Duration) -> Bool {
-        queued >= fingerprintChunk || age >= fingerprintBatchDelay
+    /// A database's batch is read once its phases were quiet for a second (none
+    /// runs, and its last fingerprint was queued a second ago: phases that start
+    /// one after another leave moments with none running), or once its first
+    /// fingerprint waited a minute. A read has a
+    /// fixed cost of several milliseconds (planning alone about 2 ms: every `CREATE
+    /// TABLE` anywhere resets the plan cache): read as soon as any were queued, the
+    /// batches held four tenants on average and cost as much as one by one; read
+    /// beside a rollout, a tenant costs ten times what it costs on a quiet database
+    /// (`docs/benchmarks.md`). The minute bounds what a crash can lose (the
+    /// fingerprint is taken again at the tenant's next phase).
+    static func fingerprintBatchDue(waited: Duration, quietFor: Duration, databaseBusy: Bool) -> Bool {
+        waited >= fingerprintLongestWait || (quietFor >= fingerprintBatchDelay && !databaseBusy)
     }
 
     static let fingerprintBatchDelay: Duration = .seconds(1)
+    static let fingerprintLongestWait: Duration = .seconds(60)
 
     /// Each database's fingerprint digest at `revision`, queued ones included (the
     /// promotion gate).

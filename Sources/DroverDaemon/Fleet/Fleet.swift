@@ -65,8 +65,9 @@ public actor Fleet {
     /// database → revision), and the batch being read (`Fleet+Fingerprints.swift`).
     var pendingFingerprints: [String: [String: String]] = [:]
     var fingerprinting: (task: Task<Void, Never>, names: Set<String>)?
-    /// When the oldest of `pendingFingerprints` was queued.
-    var pendingFingerprintsSince: ContinuousClock.Instant?
+    /// When the first and the last of each connection key's `pendingFingerprints`
+    /// were queued.
+    var pendingFingerprintsQueued: [String: (first: ContinuousClock.Instant, last: ContinuousClock.Instant)] = [:]
     var savedTiers: [String: TierControl] = [:]
     var stopping = false
     /// Why the state store refused the last write droverd needed, until one succeeds.
