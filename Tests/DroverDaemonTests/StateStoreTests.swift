@@ -1,5 +1,5 @@
 @testable import DroverCore
-import DroverDaemon
+@testable import DroverDaemon
 import DroverTestSupport
 import Foundation
 import Testing
@@ -64,6 +64,11 @@ struct StateStoreTests {
 
         let snapshot = SchemaSnapshot(tables: ["docs": .init(name: "docs", columns: [.init(name: "id", type: "integer", defaultValue: nil, nullable: false)], indexes: [:], constraints: [:])])
         let entry = HistoryEntry(database: "acme", revision: "r2", phase: .expand, outcome: "applied", startedAt: at, finishedAt: at.addingTimeInterval(1.5), rows: 7, error: nil, actor: "droverd@test", output: "done\n")
+        func syncLevel() async throws -> [[String?]] {
+            try await store.backend.query(kind == .sqlite ? "PRAGMA synchronous" : "SHOW synchronous_commit", [])
+        }
+        let levelBefore = try await syncLevel()
+        if kind == .sqlite { #expect(levelBefore == [["2"]]) }  // FULL
         try await store.recordCompletion("acme", history: entry, expectedDuration: ("tenants/r2/expand", .milliseconds(1500)),
                                          fingerprint: ("r2", snapshot), at: at)
         #expect(try await store.intents().isEmpty)
@@ -72,6 +77,8 @@ struct StateStoreTests {
         #expect(try await store.history() == [entry])
         #expect(try await store.fingerprints(at: "r2") == ["acme": snapshot])
         #expect(try await store.fingerprints(at: "r1").isEmpty)
+        // The completion was not synced on its own; what follows it is as before.
+        #expect(try await syncLevel() == levelBefore, "the next intent must reach the disk before its phase starts")
 
         // A phase found already applied leaves no history entry, and a second
         // fingerprint at the same revision replaces the first.

@@ -63,9 +63,9 @@ final class PostgresStateBackend: StateBackend {
         }
     }
 
-    func transaction(_ statements: [StateStatement]) async throws(StateStoreError) {
+    func transaction(_ statements: [StateStatement], durable: Bool) async throws(StateStoreError) {
         try await withConnection { connection throws(PostgresError) in
-            try await connection.execute("BEGIN")
+            try await connection.execute(durable ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit = off")
             do throws(PostgresError) {
                 for statement in statements {
                     try await connection.query(Self.numberedParameters(statement.sql), statement.parameters)

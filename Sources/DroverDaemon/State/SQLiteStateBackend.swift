@@ -55,11 +55,21 @@ final class SQLiteStateBackend: StateBackend {
         try await run { sqlite throws(StateStoreError) in try sqlite.query(sql, parameters) }
     }
 
-    func transaction(_ statements: [StateStatement]) async throws(StateStoreError) {
+    func transaction(_ statements: [StateStatement], durable: Bool) async throws(StateStoreError) {
         _ = try await run { sqlite throws(StateStoreError) in
-            try sqlite.transaction { () throws(StateStoreError) in
-                for statement in statements { try sqlite.query(statement.sql, statement.parameters) }
+            // In WAL mode a NORMAL commit is not synced; the next FULL one syncs the
+            // log, this commit's frames with it.
+            if !durable { try sqlite.execute("PRAGMA synchronous = NORMAL") }
+            var failure: StateStoreError?
+            do throws(StateStoreError) {
+                try sqlite.transaction { () throws(StateStoreError) in
+                    for statement in statements { try sqlite.query(statement.sql, statement.parameters) }
+                }
+            } catch {
+                failure = error
             }
+            if !durable { try sqlite.execute("PRAGMA synchronous = FULL") }
+            if let failure { throw failure }
             return []
         }
     }

@@ -6,9 +6,17 @@ protocol StateBackend: Sendable {
     /// A file path, or the conninfo without its password: for logs and messages.
     var location: String { get }
     func query(_ sql: String, _ parameters: [String?]) async throws(StateStoreError) -> [[String?]]
-    /// The statements in one transaction: all or none.
-    func transaction(_ statements: [StateStatement]) async throws(StateStoreError)
+    /// The statements in one transaction: all or none. `durable: false`: the commit
+    /// may wait for the next durable one to reach the disk (it survives droverd's
+    /// crash, not a power cut).
+    func transaction(_ statements: [StateStatement], durable: Bool) async throws(StateStoreError)
     func close() async
+}
+
+extension StateBackend {
+    func transaction(_ statements: [StateStatement]) async throws(StateStoreError) {
+        try await transaction(statements, durable: true)
+    }
 }
 
 struct StateStatement: Sendable {

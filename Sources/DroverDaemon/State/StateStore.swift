@@ -95,7 +95,9 @@ public final class StateStore: Sendable {
     /// What a phase that succeeded leaves in the state store, in one transaction:
     /// the intent cleared, the failure forgotten, the duration that the window gate
     /// expects next time, the history entry (nil when it was found applied) and the
-    /// schema fingerprint.
+    /// schema fingerprint. Not synced on its own (one sync a phase instead of two):
+    /// lost to a power cut, it leaves the phase's intent, and reconciling that
+    /// writes the history from the database's tracking row.
     public func recordCompletion(_ name: String, history entry: HistoryEntry?, expectedDuration: (key: String, duration: Duration),
                                  fingerprint: (revision: String, snapshot: SchemaSnapshot)?, at date: Date) async throws {
         var statements = [
@@ -106,7 +108,7 @@ public final class StateStore: Sendable {
         ]
         if let entry { statements.append(Self.historyInsert(entry)) }
         if let fingerprint { statements.append(try Self.fingerprintUpsert(name, fingerprint.revision, fingerprint.snapshot, at: date)) }
-        try await backend.transaction(statements)
+        try await backend.transaction(statements, durable: false)
     }
 
     // MARK: History and audit
@@ -147,9 +149,10 @@ public final class StateStore: Sendable {
     // MARK: Fingerprints
 
     /// Fingerprints taken after the phases that finished (schema tenants', in a
-    /// batch), in one transaction.
+    /// batch), in one transaction, not synced on its own (lost to a power cut, a
+    /// fingerprint is taken again at the next phase).
     public func recordFingerprints(_ fingerprints: [(database: String, revision: String, snapshot: SchemaSnapshot)], at date: Date) async throws {
-        try await backend.transaction(fingerprints.map { try Self.fingerprintUpsert($0.database, $0.revision, $0.snapshot, at: date) })
+        try await backend.transaction(fingerprints.map { try Self.fingerprintUpsert($0.database, $0.revision, $0.snapshot, at: date) }, durable: false)
     }
 
     private static func fingerprintUpsert(_ database: String, _ revision: String, _ snapshot: SchemaSnapshot, at date: Date) throws -> StateStatement {
