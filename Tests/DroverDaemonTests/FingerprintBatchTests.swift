@@ -70,6 +70,18 @@ struct FingerprintBatchTests {
     }
 }
 
+@Test("a batch takes at most its limit, key by key; the rest stays queued for the next")
+func batchLimit() {
+    var pending = ["a": ["a1": "r1", "a2": "r1", "a3": "r2"], "b": ["b1": "r1", "b2": "r1"]]
+    let first = Fleet.takeBatch(from: &pending, keys: ["b", "a"], limit: 4)
+    #expect(first["a"]?.map(\.name) == ["a1", "a2", "a3"] && first["b"]?.map(\.name) == ["b1"])
+    #expect(pending == ["b": ["b2": "r1"]])
+    let second = Fleet.takeBatch(from: &pending, keys: ["a", "b"], limit: 4)
+    #expect(second.mapValues { $0.map(\.name) } == ["b": ["b2"]])
+    #expect(pending.isEmpty)
+    #expect(Fleet.fingerprintBatchLimit >= Fleet.fingerprintChunk)
+}
+
 extension Fleet {
     func setPendingFingerprintsSince(_ instant: ContinuousClock.Instant) {
         for key in pendingFingerprintsQueued.keys { pendingFingerprintsQueued[key] = (instant, instant) }

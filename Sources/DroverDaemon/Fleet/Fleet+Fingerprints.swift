@@ -31,15 +31,15 @@ extension Fleet {
         }
         guard !due.isEmpty else { return }
         var groups: [String: [(target: DatabaseTarget, revision: String)]] = [:]
-        var names: Set<String> = []
-        for key in due {
-            for (name, revision) in (pendingFingerprints.removeValue(forKey: key) ?? [:]).sorted(by: { $0.key < $1.key }) {
-                names.insert(name)
+        let batch = Self.takeBatch(from: &pendingFingerprints, keys: due, limit: Self.fingerprintBatchLimit)
+        for (key, members) in batch {
+            if pendingFingerprints[key] == nil { pendingFingerprintsQueued[key] = nil }
+            for (name, revision) in members {
                 guard let spec = scheduler.database(named: name), let target = try? DatabaseTarget(spec, fleet: manifest.fleet) else { continue }
                 groups[key, default: []].append((target, revision))
             }
-            pendingFingerprintsQueued[key] = nil
         }
+        let names = Set(batch.values.flatMap { $0.map(\.name) })
         var connections: [String: PostgresConnection] = [:]
         for (key, group) in groups {
             if let spec = scheduler.database(named: group[0].target.name) { connections[key] = takeIdleConnection(for: spec) }
@@ -50,6 +50,23 @@ extension Fleet {
             await self.recordFingerprints(results)
         }
         fingerprinting = (task, names)
+    }
+
+    /// Up to `limit` of the queued fingerprints of `keys`, by key, taken out of
+    /// `pending` (a key left empty is removed): the rows and snapshots of a batch
+    /// are held at once, so the rest follows with the next batch.
+    static func takeBatch(from pending: inout [String: [String: String]], keys: [String], limit: Int) -> [String: [(name: String, revision: String)]] {
+        var batch: [String: [(name: String, revision: String)]] = [:]
+        var taken = 0
+        for key in keys.sorted() where taken < limit {
+            let members = (pending[key] ?? [:]).sorted(by: { $0.key < $1.key }).prefix(limit - taken)
+            guard !members.isEmpty else { continue }
+            for (name, revision) in members { pending[key]?[name] = nil }
+            if pending[key]?.isEmpty == true { pending[key] = nil }
+            batch[key] = members.map { (name: $0.key, revision: $0.value) }
+            taken += members.count
+        }
+        return batch
     }
 
     /// Returns once `spec`'s queued fingerprint is read (before its next phase).
@@ -126,6 +143,7 @@ extension Fleet {
     }
 
     static let fingerprintChunk = 500
+    static let fingerprintBatchLimit = 2 * fingerprintChunk
 
     private func recordFingerprints(_ batches: [FingerprintBatch]) async {
         defer { fingerprinting = nil }
