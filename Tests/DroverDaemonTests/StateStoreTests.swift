@@ -123,21 +123,24 @@ struct LeaseTests {
         let a = InstanceIdentity(id: "a", host: "host-a", pid: 1)
         let b = InstanceIdentity(id: "b", host: "host-b", pid: 2)
 
-        let taken = try #require(try await first.takeOrRenewLease(fleet: "f", instance: a, lease: .seconds(2)))
+        // Leases long enough that a loaded machine cannot let one run out between
+        // two steps; the expiry comes from a renewal with a short lease instead.
+        let taken = try #require(try await first.takeOrRenewLease(fleet: "f", instance: a, lease: .seconds(60)))
         #expect(taken.instance == "a" && taken.term == 1)
-        let seenByB = try await second.takeOrRenewLease(fleet: "f", instance: b, lease: .seconds(2))
+        let seenByB = try await second.takeOrRenewLease(fleet: "f", instance: b, lease: .seconds(60))
         #expect(seenByB?.instance == "a", "a holds an unexpired lease")
-        let renewed = try await first.takeOrRenewLease(fleet: "f", instance: a, lease: .seconds(2))
+        let renewed = try await first.takeOrRenewLease(fleet: "f", instance: a, lease: .seconds(60))
         #expect(renewed == taken, "a renewal keeps term and since")
-        #expect(try await second.takeOrRenewLease(fleet: "other", instance: b, lease: .seconds(2))?.instance == "b", "each fleet has its own lease")
+        #expect(try await second.takeOrRenewLease(fleet: "other", instance: b, lease: .seconds(60))?.instance == "b", "each fleet has its own lease")
 
-        try await Task.sleep(for: .milliseconds(2300))
-        let takeover = try await second.takeOrRenewLease(fleet: "f", instance: b, lease: .seconds(2))
+        #expect(try await first.takeOrRenewLease(fleet: "f", instance: a, lease: .milliseconds(300)) == taken)
+        try await Task.sleep(for: .milliseconds(600))
+        let takeover = try await second.takeOrRenewLease(fleet: "f", instance: b, lease: .seconds(60))
         #expect(takeover?.instance == "b" && takeover?.term == 2, "an expired lease goes to the next instance that asks")
-        #expect(try await first.takeOrRenewLease(fleet: "f", instance: a, lease: .seconds(2))?.instance == "b", "the old holder cannot renew it back")
+        #expect(try await first.takeOrRenewLease(fleet: "f", instance: a, lease: .seconds(60))?.instance == "b", "the old holder cannot renew it back")
 
         try await second.releaseLease(fleet: "f", instance: b)
-        #expect(try await first.takeOrRenewLease(fleet: "f", instance: a, lease: .seconds(2))?.term == 3, "a lease given up is free at once")
+        #expect(try await first.takeOrRenewLease(fleet: "f", instance: a, lease: .seconds(60))?.term == 3, "a lease given up is free at once")
 
         try await first.heartbeat(a, role: "leader")
         try await second.heartbeat(b, role: "follower")
