@@ -69,7 +69,7 @@ struct StateStoreTests {
         }
         let levelBefore = try await syncLevel()
         if kind == .sqlite { #expect(levelBefore == [["2"]]) }  // FULL
-        try await store.recordCompletion("acme", history: entry, expectedDuration: ("tenants/r2/expand", .milliseconds(1500)),
+        try await store.recordCompletion("acme", step: PlannedStep(revision: "r2", phase: .expand), history: entry, expectedDuration: ("tenants/r2/expand", .milliseconds(1500)),
                                          fingerprint: ("r2", snapshot), at: at)
         #expect(try await store.intents().isEmpty)
         #expect(try await store.failures().isEmpty)
@@ -82,10 +82,16 @@ struct StateStoreTests {
 
         // A phase found already applied leaves no history entry, and a second
         // fingerprint at the same revision replaces the first.
-        try await store.recordCompletion("acme", history: nil, expectedDuration: ("tenants/r2/expand", .milliseconds(900)), fingerprint: ("r2", SchemaSnapshot(tables: [:])), at: at)
+        try await store.recordCompletion("acme", step: PlannedStep(revision: "r2", phase: .expand), history: nil, expectedDuration: ("tenants/r2/expand", .milliseconds(900)), fingerprint: ("r2", SchemaSnapshot(tables: [:])), at: at)
         #expect(try await store.history().count == 1)
         #expect(try await store.expectedDurations()["tenants/r2/expand"] == .milliseconds(900))
         #expect(try await store.fingerprints(at: "r2") == ["acme": SchemaSnapshot(tables: [:])])
+
+        // The next phase's intent, recorded before the completion of the one before
+        // it reached the store, stays (a restart must find it).
+        try await store.recordIntent("acme", step: PlannedStep(revision: "r3", phase: .expand), at: at)
+        try await store.recordCompletion("acme", step: PlannedStep(revision: "r2", phase: .backfill), history: nil, expectedDuration: ("tenants/r2/backfill", .milliseconds(5)), fingerprint: nil, at: at)
+        #expect(try await store.intents() == ["acme": PlannedStep(revision: "r3", phase: .expand)])
     }
 
     @Test("history comes oldest first, by database and up to a limit; the audit log counts by action", arguments: StoreKind.allCases)

@@ -103,7 +103,7 @@ extension Fleet {
                 database: name, revision: step.revision, phase: step.phase, outcome: "applied", startedAt: startedAt, finishedAt: now,
                 rows: outcome.rows, error: nil, actor: actorName, output: outcome.output)
             do {
-                try await store.recordCompletion(name, history: history, expectedDuration: ("\(tier)/\(step.revision)/\(step.phase.rawValue)", outcome.duration),
+                try await store.recordCompletion(name, step: step, history: history, expectedDuration: ("\(tier)/\(step.revision)/\(step.phase.rawValue)", outcome.duration),
                                                  fingerprint: snapshot.map { (step.revision, $0) }, at: now)
             } catch {
                 // The database has the phase (its tracking table is the truth); only

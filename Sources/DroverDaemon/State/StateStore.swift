@@ -98,10 +98,12 @@ public final class StateStore: Sendable {
     /// schema fingerprint. Not synced on its own (one sync a phase instead of two):
     /// lost to a power cut, it leaves the phase's intent, and reconciling that
     /// writes the history from the database's tracking row.
-    public func recordCompletion(_ name: String, history entry: HistoryEntry?, expectedDuration: (key: String, duration: Duration),
+    /// Only `step`'s own intent is cleared: the database's next phase may have
+    /// recorded its intent while this completion was on its way.
+    public func recordCompletion(_ name: String, step: PlannedStep, history entry: HistoryEntry?, expectedDuration: (key: String, duration: Duration),
                                  fingerprint: (revision: String, snapshot: SchemaSnapshot)?, at date: Date) async throws {
         var statements = [
-            StateStatement("DELETE FROM intents WHERE database = ?", [name]),
+            StateStatement("DELETE FROM intents WHERE database = ? AND revision = ? AND phase = ?", [name, step.revision, step.phase.rawValue]),
             StateStatement("UPDATE databases SET failure = NULL WHERE name = ? AND failure IS NOT NULL", [name]),
             StateStatement("INSERT INTO expected_durations (key, milliseconds) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET milliseconds = excluded.milliseconds",
                            [expectedDuration.key, String(expectedDuration.duration.milliseconds)]),
