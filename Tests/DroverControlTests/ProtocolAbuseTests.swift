@@ -94,9 +94,16 @@ struct ProtocolAbuseTests {
         await #expect(throws: VarlinkClient.Failure.self) { _ = try await trickle.reply() }
         #expect(ContinuousClock.now - started < .seconds(20))
 
-        // Four open connections (the cap); a fifth is told so and closed.
-        let open = try (0..<4).map { _ in try daemon.client() }
-        for client in open { #expect(try await client.request(FleetMethod.drift.qualifiedName, FleetParameters.None()).error == nil) }
+        // Four open connections (the cap); a fifth is told so and closed. Each asks
+        // right after connecting, and asks something that reads no database: opened
+        // together behind three `drift` calls, the last once idled past the timeout
+        // on a loaded machine.
+        var open: [VarlinkClient] = []
+        for _ in 0..<4 {
+            let client = try daemon.client()
+            #expect(try await client.request("org.varlink.service.GetInfo", FleetParameters.None()).error == nil)
+            open.append(client)
+        }
         let fifth = try daemon.client()
         let refused = try await fifth.reply()
         #expect(refused.error == "io.drover.Fleet.TooManyConnections" && refused.parameters?["scope"]?.string == "total")
@@ -104,5 +111,6 @@ struct ProtocolAbuseTests {
         #expect(try await eventually(timeout: .seconds(15)) {
             (try? daemon.client().call(FleetMethod.drift.qualifiedName, FleetParameters.None()).error) == .some(nil)
         })
+        withExtendedLifetime(open) {}  // the four stay open until the daemon closes them
     }
 }

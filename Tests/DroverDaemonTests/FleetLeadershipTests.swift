@@ -12,19 +12,8 @@ struct FleetLeadershipTests {
     func leaseGatesPhases() async throws {
         let fixture = try await DaemonFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
-        let stateDatabase = try await fixture.cluster.createDatabase("state")
-        let path = fixture.manifestDirectory + "/10-fleet.yaml"
-        try String(contentsOfFile: path, encoding: .utf8)
-            .replacingOccurrences(of: "  state: ../state/state.db", with: "  state: \"\(fixture.cluster.conninfo(database: stateDatabase))\"")
-            .write(toFile: path, atomically: true, encoding: .utf8)
-        let definition = try FleetDefinition.load(manifestDirectory: fixture.manifestDirectory).get()
-        let store = try await StateStore.open(StateLocation(definition.statePath()))
+        let (store, leadership, _, fleet) = try await sharedStoreFleet(fixture)
         #expect(store.isShared)
-        let leadership = Leadership(fleetName: "test", lease: .seconds(3))
-        var logger = Logger(label: "droverd-test")
-        logger.logLevel = .warning
-        let fleet = try await Fleet(definition: definition, store: store, leadership: leadership, logger: logger,
-                                    pollInterval: .milliseconds(200), tickInterval: .milliseconds(50))
         let loop = Task { await fleet.run(grace: .seconds(5)) }
 
         // A follower: the head is not applied, but a pause the leader recorded shows.
@@ -73,18 +62,7 @@ struct FleetLeadershipTests {
     func heartbeatClearsStateStoreProblem() async throws {
         let fixture = try await DaemonFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
-        let stateDatabase = try await fixture.cluster.createDatabase("state")
-        let path = fixture.manifestDirectory + "/10-fleet.yaml"
-        try String(contentsOfFile: path, encoding: .utf8)
-            .replacingOccurrences(of: "  state: ../state/state.db", with: "  state: \"\(fixture.cluster.conninfo(database: stateDatabase))\"")
-            .write(toFile: path, atomically: true, encoding: .utf8)
-        let definition = try FleetDefinition.load(manifestDirectory: fixture.manifestDirectory).get()
-        let store = try await StateStore.open(StateLocation(definition.statePath()))
-        let leadership = Leadership(fleetName: "test", lease: .seconds(3))
-        var logger = Logger(label: "droverd-test")
-        logger.logLevel = .warning
-        let fleet = try await Fleet(definition: definition, store: store, leadership: leadership, logger: logger,
-                                    pollInterval: .milliseconds(200), tickInterval: .milliseconds(50))
+        let (store, leadership, logger, fleet) = try await sharedStoreFleet(fixture)
         let loop = Task { await fleet.run(grace: .seconds(5)) }
         let service = LeadershipService(leadership: leadership, fleet: fleet, store: store, logger: logger)
         let campaign = Task { try await service.run() }
@@ -105,5 +83,23 @@ struct FleetLeadershipTests {
         try await campaign.value
         await fleet.stop()
         await loop.value
+    }
+
+    /// The fixture's fleet with its state store moved to a PostgreSQL database of the
+    /// fixture's cluster (a shared store: leadership by lease), not yet leading.
+    private func sharedStoreFleet(_ fixture: DaemonFixture) async throws -> (StateStore, Leadership, Logger, Fleet) {
+        let stateDatabase = try await fixture.cluster.createDatabase("state")
+        let path = fixture.manifestDirectory + "/10-fleet.yaml"
+        try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "  state: ../state/state.db", with: "  state: \"\(fixture.cluster.conninfo(database: stateDatabase))\"")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let definition = try FleetDefinition.load(manifestDirectory: fixture.manifestDirectory).get()
+        let store = try await StateStore.open(StateLocation(definition.statePath()))
+        let leadership = Leadership(fleetName: "test", lease: .seconds(3))
+        var logger = Logger(label: "droverd-test")
+        logger.logLevel = .warning
+        let fleet = try await Fleet(definition: definition, store: store, leadership: leadership, logger: logger,
+                                    pollInterval: .milliseconds(200), tickInterval: .milliseconds(50))
+        return (store, leadership, logger, fleet)
     }
 }
