@@ -12,8 +12,10 @@ struct CallRouter: Sendable {
 
     enum Answer: Sendable {
         case reply([UInt8])
-        /// Replies until the client hangs up (`Watch`).
-        case stream(AsyncStream<[UInt8]>)
+        /// Events until the client hangs up (`Watch`), each sent as `streamed(_:)`.
+        /// No queue of its own: the connection writes one event at a time, so a
+        /// client that stops reading fills the fleet's bounded queue for it.
+        case stream(AsyncStream<FleetEvent>)
     }
 
     func answer(_ call: VarlinkCall, from peer: PeerIdentity, role: Role, operatorsGroup: String) async -> Answer {
@@ -38,7 +40,7 @@ struct CallRouter: Sendable {
                 }
                 if method.streams {
                     guard call.more == true else { throw ErrorReply(.expectedMore) }
-                    return .stream(await events())
+                    return .stream(await fleet.events())
                 }
                 do {
                     return .reply(try await fleetCall(method, call, caller: peer.caller))
@@ -146,18 +148,9 @@ struct CallRouter: Sendable {
         }
     }
 
-    private func events() async -> AsyncStream<[UInt8]> {
-        let events = await fleet.events()
-        return AsyncStream { continuation in
-            let task = Task {
-                for await event in events {
-                    guard let bytes = try? VarlinkCodec.encode(OutgoingReply(parameters: WatchReply(event: event), continues: true)) else { continue }
-                    continuation.yield(bytes)
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+    /// One event of a `Watch`, as its reply.
+    static func streamed(_ event: FleetEvent) -> [UInt8]? {
+        try? VarlinkCodec.encode(OutgoingReply(parameters: WatchReply(event: event), continues: true))
     }
 
     // MARK: Parameters and replies

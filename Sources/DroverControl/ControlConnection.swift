@@ -55,14 +55,16 @@ struct ControlConnection {
         case .reply(let bytes):
             if call.oneway != true { try await outbound.write(frame(bytes)) }
             return true
-        case .stream(let replies):
+        case .stream(let events):
             // Until the client hangs up (the channel closes) or the server stops (this
-            // task is cancelled, which ends the stream of replies).
+            // task is cancelled, which ends the stream of events).
             let underlying = channel.channel
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try? await underlying.closeFuture.get() }
                 group.addTask {
-                    for await bytes in replies { try await outbound.write(frame(bytes)) }
+                    for await event in events {
+                        if let bytes = CallRouter.streamed(event) { try await outbound.write(frame(bytes)) }
+                    }
                 }
                 defer {
                     // closeFuture cannot be cancelled: closing completes it.

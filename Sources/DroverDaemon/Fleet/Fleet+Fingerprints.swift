@@ -61,7 +61,7 @@ extension Fleet {
         for key in keys.sorted() where taken < limit {
             let members = (pending[key] ?? [:]).sorted(by: { $0.key < $1.key }).prefix(limit - taken)
             guard !members.isEmpty else { continue }
-            for (name, revision) in members { pending[key]?[name] = nil }
+            for (name, _) in members { pending[key]?[name] = nil }
             if pending[key]?.isEmpty == true { pending[key] = nil }
             batch[key] = members.map { (name: $0.key, revision: $0.value) }
             taken += members.count

@@ -72,7 +72,7 @@ public actor Fleet {
     var stopping = false
     /// Why the state store refused the last write droverd needed, until one succeeds.
     var stateStoreProblem: String?
-    var listeners: [UUID: AsyncStream<FleetEvent>.Continuation] = [:]
+    var listeners: [UUID: EventListener] = [:]
     /// Databases found by each discover block (by index), and those that vanished.
     var discovered: [Int: [DatabaseSpec]] = [:]
     var lastDiscovery: [Int: Date] = [:]
@@ -217,12 +217,13 @@ public actor Fleet {
 
     // MARK: Events
 
-    /// Live events until the consumer stops listening (`droverctl watch`).
+    /// Live events until the consumer stops listening (`droverctl watch`); a consumer
+    /// that falls behind gets a `dropped` event where its gap is (`EventListener`).
     public func events() -> AsyncStream<FleetEvent> {
-        let (stream, continuation) = AsyncStream<FleetEvent>.makeStream(bufferingPolicy: .bufferingNewest(1000))
+        let (listener, stream) = EventListener.make()
         let id = UUID()
-        listeners[id] = continuation
-        continuation.onTermination = { [weak self] _ in
+        listeners[id] = listener
+        listener.onTermination { [weak self] _ in
             Task { await self?.removeListener(id) }
         }
         return stream
@@ -232,6 +233,6 @@ public actor Fleet {
 
     func emit(_ kind: String, _ message: String, database: String? = nil, tier: String? = nil, step: PlannedStep? = nil) {
         let event = FleetEvent(at: clock(), database: database, tier: tier, revision: step?.revision, phase: step?.phase, kind: kind, message: message)
-        for continuation in listeners.values { continuation.yield(event) }
+        for id in listeners.keys { listeners[id]?.send(event) }
     }
 }
