@@ -42,8 +42,15 @@ enum SchemaFingerprint {
              WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
                AND n.nspname <> $1::text AND n.nspname NOT LIKE $1::text || '\\_%'
             """
-        return [PipelineStatement(query(relations), [target.trackingSchema], reusable: true)]
+        // Planned once per connection, not once per phase: a custom plan of this query
+        // costs more server time than the query itself (measured in
+        // docs/benchmarks.md), and a database's phases share one connection. The next
+        // phase's RESET ALL takes the setting back before its own SQL runs.
+        return [PipelineStatement(genericPlans, reusable: true),
+                PipelineStatement(query(relations), [target.trackingSchema], reusable: true)]
     }
+
+    static let genericPlans = "SELECT set_config('plan_cache_mode', 'force_generic_plan', false)"
 
     /// Tenants' relations through pg_depend's index on the referenced schema:
     /// pg_class has no index on relnamespace, and a scan of it per batch would grow

@@ -38,6 +38,28 @@ struct FingerprintTests {
         ])
     }
 
+    @Test("a database's phases on one connection plan the fingerprint query once")
+    func plannedOnce() async throws {
+        let revisions = try graph(shape + """
+
+            -- drover:contract
+            ALTER TABLE documents ALTER COLUMN status SET NOT NULL;
+            """)
+        let fixture = try await Fixture.make("fpp")
+        let session = fixture.session()
+        for phase in [Phase.expand, .contract] {
+            let outcome = try await runner(revisions).run(step("222200000001", phase), on: session, fingerprint: true)
+            #expect(outcome.snapshot?.tables["documents"] != nil)
+        }
+        // Reused across phases, the statement keeps its generic plan; a custom plan per
+        // phase costs more server time than the query.
+        let plans = try await session.connect().query(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%WITH r AS MATERIALIZED%'")
+        #expect(plans.rows.count == 1)
+        #expect(plans.rows.first?[1] == "0")
+        #expect(plans.rows.first?[0] == "2")
+    }
+
     @Test("schema tenants compare equal across schemas")
     func tenants() async throws {
         let fixture = try await Fixture.make("fpt")
