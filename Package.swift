@@ -76,6 +76,7 @@ let package = Package(
         .target(
             name: "DroverDaemon",
             dependencies: [
+                "CProcess",
                 "CSQLite",
                 "CSystemd",
                 "DroverCore",

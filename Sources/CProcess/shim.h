@@ -1,5 +1,6 @@
 #ifndef DROVER_CPROCESS_SHIM_H
 #define DROVER_CPROCESS_SHIM_H
+#include <malloc.h>
 #include <spawn.h>
 
 // glibc declares these only under _GNU_SOURCE, which Swift's Glibc module is not

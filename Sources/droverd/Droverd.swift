@@ -45,6 +45,8 @@ struct Droverd: AsyncParsableCommand {
     var maxConnectionsPerUser = 32
 
     func run() async throws {
+        // Before the libpq threads allocate (Heap.swift): one arena a core, not eight.
+        Heap.limitArenas(to: max(2, ProcessInfo.processInfo.activeProcessorCount))
         let level = Logger.Level(rawValue: logLevel) ?? .info
         // Under systemd, stderr is the journal: log there with structured fields.
         let journal = JournalLogHandler.stderrIsJournal()

@@ -85,6 +85,7 @@ extension Fleet {
     private func finished(_ name: String, step: PlannedStep, startedAt: Date, result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>, connection: PostgresConnection?) async {
         running[name] = nil
         phaseEvents[name, default: 0] += 1
+        heapTrim.worked(at: .now)
         defer { wake.signal() }  // the database's next phase, or another's, may start now
         let now = clock()
         switch result {

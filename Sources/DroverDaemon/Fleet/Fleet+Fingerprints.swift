@@ -147,6 +147,7 @@ extension Fleet {
 
     private func recordFingerprints(_ batches: [FingerprintBatch]) async {
         defer { fingerprinting = nil }
+        heapTrim.worked(at: .now)
         var taken: [(database: String, revision: String, snapshot: SchemaSnapshot)] = []
         for batch in batches {
             if let connection = batch.connection {

@@ -6,6 +6,7 @@ extension Fleet {
     /// One row per database and per tier (SPEC §8).
     public func status(tier: String? = nil, database: String? = nil) -> FleetStatus {
         let now = clock()
+        heapTrim.worked(at: .now)  // 10,000 rows built and dropped
         // Read once: a method called on the actor's stored struct copies it (every
         // dictionary retained and released) for each call, ten calls a row.
         let scheduler = self.scheduler, manifest = self.manifest

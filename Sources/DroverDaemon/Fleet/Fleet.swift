@@ -68,6 +68,9 @@ public actor Fleet {
     /// When the first and the last of each connection key's `pendingFingerprints`
     /// were queued.
     var pendingFingerprintsQueued: [String: (first: ContinuousClock.Instant, last: ContinuousClock.Instant)] = [:]
+    /// When freed memory goes back to the kernel (`Fleet+Heap.swift`), and how often it did.
+    var heapTrim = HeapTrimSchedule()
+    var heapTrims = 0
     var savedTiers: [String: TierControl] = [:]
     var stopping = false
     /// Why the state store refused the last write droverd needed, until one succeeds.
@@ -149,6 +152,7 @@ public actor Fleet {
         await discoverDue()
         observeDue()
         fingerprintDue()
+        trimHeapDue()
         guard role.startsPhases else { return await followSharedState() }
         if unreconciledIntents?.isEmpty != true, lastReconcile.map({ ContinuousClock.now - $0 >= Self.reconcileInterval }) ?? true {
             lastReconcile = .now
