@@ -13,6 +13,7 @@ public final class PostgresConnection: Sendable {
     private let notices: NoticeSink
     private let pool: NIOThreadPool
     private let trips = Atomic<Int>(0)
+    private let handOffs = Atomic<Int>(0)
     /// Only touched while `connection` is locked, by the call that holds it.
     private let prepared = Mutex(PreparedStatements())
 
@@ -54,11 +55,17 @@ public final class PostgresConnection: Sendable {
         }
     }
 
-    /// Opens a connection on a pool thread.
+    /// Opens a connection on a pool thread: inline when the caller already runs on
+    /// one (`PostgresExecutor`).
+    @concurrent
     public static func connect(
         _ configuration: ConnectionConfiguration,
         pool: NIOThreadPool = PostgresThreadPool.shared
     ) async throws(PostgresError) -> PostgresConnection {
+        if PostgresExecutor.isCurrent {
+            guard !Task.isCancelled else { throw PostgresError(kind: .cancelled, sqlState: "57014", message: "cancelled before connecting") }
+            return PostgresConnection(try LibPQ.connect(configuration), pool: pool, password: configuration.password)
+        }
         do {
             return try await pool.runIfActive {
                 let conn = try LibPQ.connect(configuration)
@@ -147,6 +154,10 @@ public final class PostgresConnection: Sendable {
     /// what a phase costs on a fleet of small databases, held down by tests.
     public var roundTrips: Int { trips.load(ordering: .relaxed) }
 
+    /// Calls handed to the Postgres thread pool, rather than run inline by a task on
+    /// `PostgresExecutor`: what tests hold down for a phase's task.
+    public var poolHandOffs: Int { handOffs.load(ordering: .relaxed) }
+
     /// Notices received since the last call.
     public func drainNotices() -> [Notice] { notices.drain() }
 
@@ -160,6 +171,9 @@ public final class PostgresConnection: Sendable {
         _ = try? await Task.detached { [self, pool] in try await pool.runIfActive { self.finish() } }.value
     }
 
+    /// `@concurrent`: never on the caller's actor, which a call blocking inline on a
+    /// Postgres thread would hold for the whole round trip.
+    @concurrent
     private func run<T: Sendable>(
         cancellable: Bool,
         _ work: @escaping @Sendable (OpaquePointer) throws(PostgresError) -> T
@@ -168,7 +182,7 @@ public final class PostgresConnection: Sendable {
             throw PostgresError(kind: .cancelled, sqlState: "57014", message: "cancelled before the statement was sent")
         }
         let password = self.password
-        let operation: @Sendable () throws -> T = { [self] in
+        let operation: @Sendable () throws(PostgresError) -> T = { [self] () throws(PostgresError) -> T in
             try connection.withLock { conn throws(PostgresError) -> T in
                 guard let conn else { throw PostgresError(kind: .connectionLost, message: "connection is closed") }
                 trips.add(1, ordering: .relaxed)
@@ -182,17 +196,28 @@ public final class PostgresConnection: Sendable {
                 }
             }
         }
+        if PostgresExecutor.isCurrent {
+            // Already on a Postgres thread: block here, no hand-off.
+            guard cancellable else { return try operation() }
+            let result = await withTaskCancellationHandler {
+                Result { () throws(PostgresError) -> T in try operation() }
+            } onCancel: {
+                self.cancel()
+            }
+            return try result.get()
+        }
+        handOffs.add(1, ordering: .relaxed)
         do {
             if cancellable {
                 return try await withTaskCancellationHandler {
-                    try await pool.runIfActive(operation)
+                    try await pool.runIfActive { try operation() }
                 } onCancel: {
                     self.cancel()
                 }
             }
             // The pool skips work whose task is already cancelled; cleanup must run
             // anyway, so it goes through a task that does not inherit cancellation.
-            return try await Task.detached { [pool] in try await pool.runIfActive(operation) }.value
+            return try await Task.detached { [pool] in try await pool.runIfActive { try operation() } }.value
         } catch let error as PostgresError {
             throw error
         } catch is CancellationError {

@@ -125,6 +125,63 @@ struct PostgresConnectionTests {
         #expect(try await connection.query("SELECT 2").scalar == "2")
     }
 
+    @Test("a task on PostgresExecutor makes its libpq calls inline; any other task hands each to the pool")
+    func executorRunsCallsInline() async throws {
+        let cluster = try await TestCluster.shared()
+        let connection = try await cluster.connect()
+        defer { Task { await connection.close() } }
+        let (trips, handOffs) = (connection.roundTrips, connection.poolHandOffs)
+        for n in 0..<5 { #expect(try await connection.query("SELECT $1::int", [String(n)]).scalar == String(n)) }
+        #expect(connection.poolHandOffs - handOffs == 5)
+        try await Task(executorPreference: PostgresExecutor.shared) {
+            for n in 0..<5 { #expect(try await connection.query("SELECT $1::int", [String(n)]).scalar == String(n)) }
+            try await connection.transaction { try await connection.execute("SELECT 1") }
+            let fresh = try await cluster.connect()
+            try await fresh.execute("SELECT 1")
+            await fresh.close()
+        }.value
+        #expect(connection.roundTrips - trips == 5 + 5 + 3)
+        #expect(connection.poolHandOffs - handOffs == 5)
+    }
+
+    @Test("cancelling a task on PostgresExecutor cancels its statement on the server")
+    func cancellationOnTheExecutor() async throws {
+        let cluster = try await TestCluster.shared()
+        let connection = try await cluster.connect()
+        defer { Task { await connection.close() } }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let sleeper = Task(executorPreference: PostgresExecutor.shared) { try await connection.query("SELECT pg_sleep(30)") }
+        try await Task.sleep(for: .milliseconds(300))
+        sleeper.cancel()
+        let result = await sleeper.result
+        #expect(clock.now - started < .seconds(10))
+        guard case .failure(let error as PostgresError) = result else {
+            Issue.record("expected a cancellation error, got \(result)")
+            return
+        }
+        #expect(error.sqlState == "57014")
+        #expect(connection.poolHandOffs == 0)
+        #expect(try await connection.query("SELECT 2").scalar == "2")
+    }
+
+    @Test("statements blocking on PostgresExecutor leave the cooperative pool free")
+    func executorLeavesThePoolFree() async throws {
+        let cluster = try await TestCluster.shared()
+        var connections: [PostgresConnection] = []
+        for _ in 0..<4 { connections.append(try await cluster.connect()) }
+        let sleepers = connections.map { connection in
+            Task(executorPreference: PostgresExecutor.shared) { try await connection.query("SELECT pg_sleep(3)") }
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(clock.now - started < .milliseconds(2000))
+        for sleeper in sleepers { _ = try await sleeper.value }
+        for connection in connections { #expect(connection.poolHandOffs == 0) }
+        for connection in connections { await connection.close() }
+    }
+
     @Test("a blocking statement does not stall the cooperative pool")
     func blockingCallsLeaveThePoolFree() async throws {
         let cluster = try await TestCluster.shared()

@@ -11,6 +11,27 @@ struct IdleConnection: Sendable {
     let since: ContinuousClock.Instant
 }
 
+/// What the phases that kept their connection cost in libpq calls: `poolHandOffs`
+/// stays near zero while phases run on `PostgresExecutor` (a test holds it there).
+struct PhaseConnectionUse: Sendable {
+    var roundTrips = 0
+    var poolHandOffs = 0
+
+    /// The counts of `connection` (zero for none yet).
+    static func of(_ connection: PostgresConnection?) -> PhaseConnectionUse {
+        PhaseConnectionUse(roundTrips: connection?.roundTrips ?? 0, poolHandOffs: connection?.poolHandOffs ?? 0)
+    }
+
+    static func += (total: inout PhaseConnectionUse, more: PhaseConnectionUse) {
+        total.roundTrips += more.roundTrips
+        total.poolHandOffs += more.poolHandOffs
+    }
+
+    static func - (after: PhaseConnectionUse, before: PhaseConnectionUse) -> PhaseConnectionUse {
+        PhaseConnectionUse(roundTrips: after.roundTrips - before.roundTrips, poolHandOffs: after.poolHandOffs - before.poolHandOffs)
+    }
+}
+
 extension Fleet {
     /// Connections unused for longer than this are closed.
     static let idleConnectionLifetime: Duration = .seconds(2)

@@ -59,9 +59,11 @@ extension Fleet {
         let runner = makeRunner()
         let fleet = manifest.fleet
         let reused = takeIdleConnection(for: spec)
+        let usedBefore = PhaseConnectionUse.of(reused)
         // Rows were read from it: the phase may read them with the lock.
         let trackingTableSeen = scheduler.observations[name]?.records.isEmpty == false
-        running[name] = Task {
+        // On the Postgres threads: the phase's round trips run inline, not handed over.
+        running[name] = Task(executorPreference: PostgresExecutor.shared) {
             let result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>
             var kept: PostgresConnection?
             var session: RunnerSession?
@@ -78,11 +80,13 @@ extension Fleet {
                 if session == nil { await reused?.close() }
                 result = .failure(error)
             }
-            await self.finished(name, step: step, startedAt: now, result: result, connection: kept)
+            // A reused connection that broke was replaced by a fresh one, counting from zero.
+            let used = kept.map { PhaseConnectionUse.of($0) - ($0 === reused ? usedBefore : PhaseConnectionUse()) }
+            await self.finished(name, step: step, startedAt: now, result: result, connection: kept, used: used)
         }
     }
 
-    private func finished(_ name: String, step: PlannedStep, startedAt: Date, result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>, connection: PostgresConnection?) async {
+    private func finished(_ name: String, step: PlannedStep, startedAt: Date, result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>, connection: PostgresConnection?, used: PhaseConnectionUse?) async {
         running[name] = nil
         phaseEvents[name, default: 0] += 1
         heapTrim.worked(at: .now)
@@ -91,6 +95,7 @@ extension Fleet {
         switch result {
         case .success(let (outcome, snapshot)):
             if let connection, let spec = scheduler.database(named: name) { keepIdleConnection(connection, for: spec) }
+            if let used { phaseConnectionUse += used }
             scheduler.phaseSucceeded(name, step: step, at: now, duration: outcome.duration, alembicVersions: outcome.alembicVersions)
             // The scheduler knows what the phase did, and the phase read the tracking
             // rows under the lock: that counts as a read. During a rollout the polls

@@ -45,7 +45,8 @@ extension Fleet {
             if let spec = scheduler.database(named: group[0].target.name) { connections[key] = takeIdleConnection(for: spec) }
         }
         let runner = makeRunner()
-        let task = Task {
+        // On the Postgres threads, as a phase's task: the reads' round trips run inline.
+        let task = Task(executorPreference: PostgresExecutor.shared) {
             let results = await Self.readFingerprints(groups, connections: connections, runner: runner)
             await self.recordFingerprints(results)
         }

@@ -35,9 +35,10 @@ extension Fleet {
         let connections = observerConnections
         observerConnections = [:]
         let events = phaseEvents
-        observation = Task {
+        // On the Postgres threads, as a phase's task: the reads' round trips run inline.
+        observation = Task(executorPreference: PostgresExecutor.shared) {
             let results = await Self.read(groups, connections: connections, runner: runner, fleet: fleet)
-            self.applyObservations(results, phaseEventsAtStart: events)
+            await self.applyObservations(results, phaseEventsAtStart: events)
         }
     }
 

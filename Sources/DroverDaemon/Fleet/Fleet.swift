@@ -61,6 +61,7 @@ public actor Fleet {
     /// Connections of finished phases by server and database, for the next phase
     /// there (`Fleet+Connections.swift`).
     var idleConnections: [String: [IdleConnection]] = [:]
+    var phaseConnectionUse = PhaseConnectionUse()
     /// Schema tenants' fingerprints waiting for their batch (connection key →
     /// database → revision), and the batch being read (`Fleet+Fingerprints.swift`).
     var pendingFingerprints: [String: [String: String]] = [:]
