@@ -24,6 +24,9 @@ struct ManifestBuilder {
     var defaultsLocations: [String: SourceLocation] = [:]
     var windows: [String: MaintenanceWindow] = [:]
     var databases: [DatabaseEntry] = []
+    /// Where each of `databases` is defined: a name defined twice is found without
+    /// a scan (a manifest may hold 10,000 of them).
+    var databaseLocations: [String: SourceLocation] = [:]
     var discover: [DiscoverSpec] = []
     var waves: [String: Located<[WaveSpec]>] = [:]
     var diagnostics: [Diagnostic] = []

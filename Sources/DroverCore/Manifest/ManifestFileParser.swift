@@ -296,10 +296,11 @@ struct ManifestFileParser {
             }
             let at = reader.location(nameNode)
             let layer = readLayer(entries.filter { $0.key != "name" }, context: "databases[\(name)]")
-            if let first = builder.databases.first(where: { $0.name == name }) {
-                reader.error(nameNode, "database '\(name)' is defined twice (first at \(first.location))")
+            if let first = builder.databaseLocations[name] {
+                reader.error(nameNode, "database '\(name)' is defined twice (first at \(first))")
                 continue
             }
+            builder.databaseLocations[name] = at
             builder.databases.append(.init(name: name, layer: layer, location: at, writtenKeys: Set(entries.map(\.key))))
         }
     }

@@ -63,7 +63,10 @@ extension Duration {
 }
 
 extension StringProtocol {
+    /// One slice, one copy: a manifest of 10,000 databases trims every value, and
+    /// rebuilding each from a reversed view was a third of loading it.
     func trimmingWhitespace() -> String {
-        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(self[first...last])
     }
 }
