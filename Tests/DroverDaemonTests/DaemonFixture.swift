@@ -31,3 +31,16 @@ func waitFor(_ fleet: Fleet, timeout: Duration = .seconds(30), _ what: String, _
     Issue.record("timed out waiting for \(what); status: \(status.databases.map { "\($0.name)=\($0.state.rawValue)/\($0.expanded ?? "-")/\($0.contracted ?? "-") \($0.error ?? "")" })")
     throw CancellationError()
 }
+
+/// Releases `revision` (preview and production contract), then promotes it to the
+/// tenants and waits until every tenant has contracted it.
+func releaseAndRollOutToTenants(_ fleet: Fleet, _ revision: String) async throws {
+    try await fleet.release(revision)
+    try await waitFor(fleet, "contracts in preview and production") {
+        $0.database("preview")?.contracted == revision && $0.database("production")?.contracted == revision
+    }
+    try await fleet.promote(revision, to: "tenants")
+    try await waitFor(fleet, "every tenant current") { status in
+        status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.state == .current && $0.contracted == revision }
+    }
+}

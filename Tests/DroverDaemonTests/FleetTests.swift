@@ -24,14 +24,7 @@ struct FleetTests {
         #expect(try await fleet.promote("r2") == "production already has target r2; nothing changed")
         try await waitFor(fleet, "production expanded") { $0.database("production")?.expanded == "r2" }
 
-        try await fleet.release("r2")
-        try await waitFor(fleet, "contracts in preview and production") {
-            $0.database("preview")?.contracted == "r2" && $0.database("production")?.contracted == "r2"
-        }
-        try await fleet.promote("r2", to: "tenants")
-        try await waitFor(fleet, "every tenant current") { status in
-            status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.state == .current && $0.contracted == "r2" }
-        }
+        try await releaseAndRollOutToTenants(fleet, "r2")
         let status = await fleet.status()
         #expect(status.tiers.map(\.state) == ["done", "done", "done"])
         #expect(status.database("tenant-acme")?.wave == "canary")

@@ -26,14 +26,7 @@ struct PhaseExecutorTests {
         try await waitFor(fleet, "preview waiting for its release") { $0.database("preview")?.state == .waitingRelease }
         _ = try await fleet.promote("r2")
         try await waitFor(fleet, "production expanded") { $0.database("production")?.expanded == "r2" }
-        try await fleet.release("r2")
-        try await waitFor(fleet, "contracts in preview and production") {
-            $0.database("preview")?.contracted == "r2" && $0.database("production")?.contracted == "r2"
-        }
-        try await fleet.promote("r2", to: "tenants")
-        try await waitFor(fleet, "every tenant current") { status in
-            status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.state == .current && $0.contracted == "r2" }
-        }
+        try await releaseAndRollOutToTenants(fleet, "r2")
         _ = await fleet.fingerprintDigests(at: "r2")  // the tenants' batch is read
         try await Task.sleep(for: .milliseconds(200))
         sampler.cancel()

@@ -105,14 +105,14 @@ struct PostgresConnectionTests {
         }
     }
 
-    @Test("cancelling the Swift task cancels the statement on the server")
-    func cancellationBecomesPQcancel() async throws {
+    @Test("cancelling the Swift task cancels the statement on the server, on PostgresExecutor or not", arguments: [false, true])
+    func cancellationBecomesPQcancel(onExecutor: Bool) async throws {
         let cluster = try await TestCluster.shared()
         let connection = try await cluster.connect()
         defer { Task { await connection.close() } }
         let clock = ContinuousClock()
         let started = clock.now
-        let sleeper = Task { try await connection.query("SELECT pg_sleep(30)") }
+        let sleeper = task(onExecutor: onExecutor) { try await connection.query("SELECT pg_sleep(30)") }
         try await Task.sleep(for: .milliseconds(300))
         sleeper.cancel()
         let result = await sleeper.result
@@ -122,6 +122,7 @@ struct PostgresConnectionTests {
             return
         }
         #expect(error.sqlState == "57014")
+        #expect(connection.poolHandOffs == (onExecutor ? 0 : 1))
         #expect(try await connection.query("SELECT 2").scalar == "2")
     }
 
@@ -144,58 +145,21 @@ struct PostgresConnectionTests {
         #expect(connection.poolHandOffs - handOffs == 5)
     }
 
-    @Test("cancelling a task on PostgresExecutor cancels its statement on the server")
-    func cancellationOnTheExecutor() async throws {
-        let cluster = try await TestCluster.shared()
-        let connection = try await cluster.connect()
-        defer { Task { await connection.close() } }
-        let clock = ContinuousClock()
-        let started = clock.now
-        let sleeper = Task(executorPreference: PostgresExecutor.shared) { try await connection.query("SELECT pg_sleep(30)") }
-        try await Task.sleep(for: .milliseconds(300))
-        sleeper.cancel()
-        let result = await sleeper.result
-        #expect(clock.now - started < .seconds(10))
-        guard case .failure(let error as PostgresError) = result else {
-            Issue.record("expected a cancellation error, got \(result)")
-            return
-        }
-        #expect(error.sqlState == "57014")
-        #expect(connection.poolHandOffs == 0)
-        #expect(try await connection.query("SELECT 2").scalar == "2")
-    }
-
-    @Test("statements blocking on PostgresExecutor leave the cooperative pool free")
-    func executorLeavesThePoolFree() async throws {
-        let cluster = try await TestCluster.shared()
-        var connections: [PostgresConnection] = []
-        for _ in 0..<4 { connections.append(try await cluster.connect()) }
-        let sleepers = connections.map { connection in
-            Task(executorPreference: PostgresExecutor.shared) { try await connection.query("SELECT pg_sleep(3)") }
-        }
-        let clock = ContinuousClock()
-        let started = clock.now
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(clock.now - started < .milliseconds(2000))
-        for sleeper in sleepers { _ = try await sleeper.value }
-        for connection in connections { #expect(connection.poolHandOffs == 0) }
-        for connection in connections { await connection.close() }
-    }
-
-    @Test("a blocking statement does not stall the cooperative pool")
-    func blockingCallsLeaveThePoolFree() async throws {
+    @Test("a blocking statement does not stall the cooperative pool, on PostgresExecutor or not", arguments: [false, true])
+    func blockingCallsLeaveThePoolFree(onExecutor: Bool) async throws {
         let cluster = try await TestCluster.shared()
         // More sleepers than cooperative threads (2 here): if libpq ran on the pool,
         // the ticker below could not run until they finished.
         var connections: [PostgresConnection] = []
         for _ in 0..<4 { connections.append(try await cluster.connect()) }
-        let sleepers = connections.map { connection in Task { try await connection.query("SELECT pg_sleep(3)") } }
+        let sleepers = connections.map { connection in task(onExecutor: onExecutor) { try await connection.query("SELECT pg_sleep(3)") } }
         let clock = ContinuousClock()
         let started = clock.now
         try await Task.sleep(for: .milliseconds(100))
         // Had the sleepers taken the cooperative threads, this would wait for them (3 s).
         #expect(clock.now - started < .milliseconds(2000))
         for sleeper in sleepers { _ = try await sleeper.value }
+        for connection in connections { #expect(connection.poolHandOffs == (onExecutor ? 0 : 1)) }
         for connection in connections { await connection.close() }
     }
 
@@ -317,4 +281,9 @@ struct PostgresConnectionTests {
         }
         #expect(victim.isBroken)
     }
+}
+
+/// A task running `body`, preferring `PostgresExecutor` or not: some guarantees hold either way.
+private func task<T: Sendable>(onExecutor: Bool, _ body: @escaping @Sendable () async throws -> T) -> Task<T, any Error> {
+    onExecutor ? Task(executorPreference: PostgresExecutor.shared, operation: body) : Task(operation: body)
 }
