@@ -1,5 +1,5 @@
 # A throwaway PostgreSQL cluster for scripts (demo, scale probe). Source it, then:
-#   cluster_start    sets PGC_DIR, PGC_PORT, PGC_PSQL and starts the server
+#   cluster_start    sets PGC_DIR (under $PGC_ROOT, default /tmp), PGC_PORT, PGC_PSQL and starts the server
 #   cluster_sql DB SQL
 #   cluster_stop     stops the server and removes everything (also run on EXIT)
 # initdb refuses root: as root, the server runs as user postgres (or nobody).
@@ -7,7 +7,7 @@
 cluster_start() {
   PGC_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   PGC_PSQL="$PGC_BIN/psql"   # the server's own psql, not Debian's Perl wrapper
-  PGC_DIR=$(mktemp -d /tmp/drover-pg-XXXXXX)
+  PGC_DIR=$(mktemp -d "${PGC_ROOT:-/tmp}/drover-pg-XXXXXX")
   PGC_PORT=$((20000 + RANDOM % 20000))
   PGC_RUN_AS=()
   if [[ $(id -u) -eq 0 ]]; then

@@ -5,10 +5,11 @@ import Foundation
 
 extension Fleet {
     func execute(_ actions: [SchedulerAction]) async {
+        var starts: [(name: String, step: PlannedStep)] = []
         for action in actions {
             switch action {
             case .start(let name, let step):
-                await start(step, on: name)
+                starts.append((name, step))  // together, below
             case .cancel(let name, let step, let reason):
                 logger.notice("cancelling \(step): \(reason)", metadata: ["db": "\(name)"])
                 emit("cancel", reason, database: name, step: step)
@@ -23,36 +24,51 @@ extension Fleet {
                 break  // the loop ticks often enough; the hint matters to a sleeping loop
             }
         }
+        await start(starts)
     }
 
-    /// Records the intent, then runs the phase in its own task. A phase never starts
-    /// without its intent on disk.
-    private func start(_ step: PlannedStep, on name: String) async {
+    /// Records the intents (one durable write for all that start in this round),
+    /// then runs each phase in its own task. A phase never starts without its
+    /// intent on disk.
+    private func start(_ steps: [(name: String, step: PlannedStep)]) async {
         let now = clock()
-        guard let spec = scheduler.database(named: name) else { return }
-        guard intentsReconciled(for: name) else {
-            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: the phase in flight before the restart is not checked yet", retryAfter: Self.notStartedRetry), at: now)
-            return
+        var ready: [(spec: DatabaseSpec, step: PlannedStep)] = []
+        for (name, step) in steps {
+            guard let spec = scheduler.database(named: name) else { continue }
+            guard intentsReconciled(for: name) else {
+                scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: the phase in flight before the restart is not checked yet", retryAfter: Self.notStartedRetry), at: now)
+                continue
+            }
+            if let leadership, !leadership.mayLead() {
+                // The lease ran out since the tick (this process was stopped, or the state
+                // database is out of reach): another droverd may lead by now.
+                scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: this droverd no longer holds the lease", retryAfter: Self.notStartedRetry), at: now)
+                continue
+            }
+            ready.append((spec, step))
         }
-        if let leadership, !leadership.mayLead() {
-            // The lease ran out since the tick (this process was stopped, or the state
-            // database is out of reach): another droverd may lead by now.
-            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: this droverd no longer holds the lease", retryAfter: Self.notStartedRetry), at: now)
-            return
-        }
+        guard !ready.isEmpty else { return }
         // The fingerprint queued by its previous phase shows the schema that phase left.
-        await fingerprintTaken(of: spec)
+        for (spec, _) in ready { await fingerprintTaken(of: spec) }
         do {
-            try await store.recordIntent(name, step: step, at: now)
+            try await store.recordIntents(ready.map { ($0.spec.name, $0.step) }, at: now)
             stateStoreWritable()
         } catch {
             // A phase never runs without its intent on disk: after a crash nothing
             // else would tell which phase was in flight.
             let problem = stateStoreFailed(error)
-            logger.error("not starting \(step): \(problem)", metadata: ["db": "\(name)"])
-            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: \(problem)", retryAfter: Self.notStartedRetry), at: now)
+            for (spec, step) in ready {
+                logger.error("not starting \(step): \(problem)", metadata: ["db": "\(spec.name)"])
+                scheduler.phaseFailed(spec.name, step: step, .notStarted("\(step) not started: \(problem)", retryAfter: Self.notStartedRetry), at: now)
+            }
             return
         }
+        for (spec, step) in ready { launch(step, on: spec, at: now) }
+    }
+
+    /// Runs the phase, its intent recorded, in its own task.
+    private func launch(_ step: PlannedStep, on spec: DatabaseSpec, at now: Date) {
+        let name = spec.name
         phaseEvents[name, default: 0] += 1
         logger.info("starting \(step)", metadata: ["db": "\(name)", "revision": "\(step.revision)", "phase": "\(step.phase.rawValue)"])
         emit("start", "\(step)", database: name, step: step)

@@ -5,6 +5,13 @@ import Foundation
 /// itself: `StateStore` serialises all use on one dedicated thread.
 final class SQLite {
     private var handle: OpaquePointer?
+    /// Statements prepared once and reused, by text: the store sends a few fixed
+    /// texts for every phase, and compiling them again each time showed in
+    /// profiles of a 10,000-tenant rollout. Bounded, in case a caller builds texts.
+    private var prepared: [String: OpaquePointer] = [:]
+    static let preparedLimit = 64
+    /// How many statements were compiled, for tests.
+    private(set) var compilations = 0
 
     init(path: String) throws(StateStoreError) {
         var db: OpaquePointer?
@@ -19,7 +26,10 @@ final class SQLite {
         sqlite3_busy_timeout(db, 5_000)
     }
 
-    deinit { sqlite3_close(handle) }
+    deinit {
+        for statement in prepared.values { sqlite3_finalize(statement) }
+        sqlite3_close(handle)
+    }
 
     /// Runs statements without results (schema, pragmas, BEGIN/COMMIT).
     func execute(_ sql: String) throws(StateStoreError) {
@@ -33,10 +43,10 @@ final class SQLite {
 
     /// `body` in one transaction: committed when it returns, rolled back when it throws.
     func transaction(_ body: () throws(StateStoreError) -> Void) throws(StateStoreError) {
-        try execute("BEGIN IMMEDIATE")
+        try query("BEGIN IMMEDIATE")
         do {
             try body()
-            try execute("COMMIT")
+            try query("COMMIT")
         } catch {
             try? execute("ROLLBACK")
             throw error
@@ -46,9 +56,13 @@ final class SQLite {
     /// Runs one statement with `?` parameters and returns its rows as text.
     @discardableResult
     func query(_ sql: String, _ parameters: [String?] = []) throws(StateStoreError) -> [[String?]] {
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else { throw .statementFailed(lastError) }
-        defer { sqlite3_finalize(statement) }
+        let statement = try statement(for: sql)
+        defer {
+            // Ready for the next use, holding no copy of this one's parameters.
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+            if prepared[sql] != statement { sqlite3_finalize(statement) }
+        }
         for (index, parameter) in parameters.enumerated() {
             let position = Int32(index + 1)
             if let parameter {
@@ -71,6 +85,21 @@ final class SQLite {
                 throw .statementFailed(lastError)
             }
         }
+    }
+
+    /// The prepared statement for `sql`: kept, or compiled now (and kept while
+    /// there is room; otherwise the caller finalizes it after use).
+    private func statement(for sql: String) throws(StateStoreError) -> OpaquePointer {
+        if let statement = prepared[sql] { return statement }
+        var statement: OpaquePointer?
+        let flags = prepared.count < Self.preparedLimit ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
+        guard sqlite3_prepare_v3(handle, sql, -1, flags, &statement, nil) == SQLITE_OK, let statement else {
+            sqlite3_finalize(statement)
+            throw .statementFailed(lastError)
+        }
+        compilations += 1
+        if prepared.count < Self.preparedLimit { prepared[sql] = statement }
+        return statement
     }
 
     private var lastError: String { String(cString: sqlite3_errmsg(handle)) }

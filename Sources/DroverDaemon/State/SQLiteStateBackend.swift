@@ -5,11 +5,17 @@ import Synchronization
 /// The state in one SQLite file (the default): WAL with `synchronous=FULL`, so a
 /// decision the daemon acted on survives a power cut; one daemon per file, held by
 /// a `flock`. All SQLite work runs on one dedicated thread.
+///
+/// Transactions asked for while one is being written go into the next one together
+/// (group commit): during a rollout every lane writes an intent and a completion
+/// per phase, and one commit (one sync) for all that waited costs the thread, the
+/// disk and the waiting phases less than one each.
 final class SQLiteStateBackend: StateBackend {
     let location: String
     private let database: Mutex<SQLiteBox>
     private let thread: NIOThreadPool
     private let lock: StateFileLock
+    private let commits = Mutex(CommitQueue())
 
     /// Opens (creating) the state file; fails at once when another droverd has it.
     init(path: String) throws(StateStoreError) {
@@ -56,23 +62,46 @@ final class SQLiteStateBackend: StateBackend {
     }
 
     func transaction(_ statements: [StateStatement], durable: Bool) async throws(StateStoreError) {
-        _ = try await run { sqlite throws(StateStoreError) in
-            // In WAL mode a NORMAL commit is not synced; the next FULL one syncs the
-            // log, this commit's frames with it.
-            if !durable { try sqlite.execute("PRAGMA synchronous = NORMAL") }
-            var failure: StateStoreError?
-            do throws(StateStoreError) {
-                try sqlite.transaction { () throws(StateStoreError) in
-                    for statement in statements { try sqlite.query(statement.sql, statement.parameters) }
-                }
-            } catch {
-                failure = error
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, StateStoreError>, Never>) in
+            let startsDrain = commits.withLock { queue in
+                queue.waiting.append(PendingTransaction(statements: statements, durable: durable, continuation: continuation))
+                defer { queue.draining = true }
+                return !queue.draining
             }
-            if !durable { try sqlite.execute("PRAGMA synchronous = FULL") }
-            if let failure { throw failure }
-            return []
+            if startsDrain { thread.submit { [self] state in drainCommits(threadActive: state == .active) } }
+        }
+        try result.get()
+    }
+
+    /// On the store's thread: commits what waits, in one transaction, until nothing
+    /// does. Should that transaction fail, each one is tried alone, so that one
+    /// caller's bad statement fails only that caller.
+    private func drainCommits(threadActive: Bool) {
+        while true {
+            let batch = commits.withLock { queue in
+                defer { queue.waiting = [] }
+                if queue.waiting.isEmpty { queue.draining = false }
+                return queue.waiting
+            }
+            guard !batch.isEmpty else { return }
+            guard threadActive else {
+                for pending in batch { pending.continuation.resume(returning: .failure(.statementFailed("the state store's thread is shut down"))) }
+                continue
+            }
+            let results = database.withLock { box in
+                let together = box.commit(batch.flatMap(\.statements), durable: batch.contains(where: \.durable))
+                if case .failure = together, batch.count > 1 {
+                    return batch.map { box.commit($0.statements, durable: $0.durable) }
+                }
+                return batch.map { _ in together }
+            }
+            for (pending, result) in zip(batch, results) { pending.continuation.resume(returning: result) }
         }
     }
+
+    /// Transactions committed so far (all, and synced ones), for tests.
+    var committedTransactions: Int { database.withLock { $0.committed } }
+    var durableCommits: Int { database.withLock { $0.committedDurably } }
 
     /// Releases the state file for another daemon (at shutdown).
     func close() async { lock.release() }
@@ -90,8 +119,46 @@ final class SQLiteStateBackend: StateBackend {
     }
 }
 
+/// Transactions waiting for the next group commit, and whether a drain is on its way.
+private struct CommitQueue {
+    var waiting: [PendingTransaction] = []
+    var draining = false
+}
+
+private struct PendingTransaction: Sendable {
+    let statements: [StateStatement]
+    let durable: Bool
+    let continuation: CheckedContinuation<Result<Void, StateStoreError>, Never>
+}
+
 /// The SQLite handle; unchecked Sendable because only the backend's mutex reaches it.
 private struct SQLiteBox: @unchecked Sendable {
     let sqlite: SQLite
+    var committed = 0
+    var committedDurably = 0
     init(_ sqlite: SQLite) { self.sqlite = sqlite }
+
+    /// `statements` in one transaction, synced unless not `durable`.
+    mutating func commit(_ statements: [StateStatement], durable: Bool) -> Result<Void, StateStoreError> {
+        do throws(StateStoreError) {
+            // In WAL mode a NORMAL commit is not synced; the next FULL one syncs the
+            // log, this commit's frames with it.
+            if !durable { try sqlite.query("PRAGMA synchronous = NORMAL") }
+            var failure: StateStoreError?
+            do throws(StateStoreError) {
+                try sqlite.transaction { () throws(StateStoreError) in
+                    for statement in statements { try sqlite.query(statement.sql, statement.parameters) }
+                }
+                committed += 1
+                if durable { committedDurably += 1 }
+            } catch {
+                failure = error
+            }
+            if !durable { try sqlite.query("PRAGMA synchronous = FULL") }
+            if let failure { throw failure }
+            return .success(())
+        } catch {
+            return .failure(error)
+        }
+    }
 }

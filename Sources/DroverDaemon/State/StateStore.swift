@@ -76,8 +76,16 @@ public final class StateStore: Sendable {
     /// Written before a phase starts: after a crash the database's own tracking table
     /// says what became of it.
     public func recordIntent(_ name: String, step: PlannedStep, at date: Date) async throws {
-        _ = try await backend.query("INSERT INTO intents (database, revision, phase, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (database) DO UPDATE SET revision = excluded.revision, phase = excluded.phase, started_at = excluded.started_at",
-                                    [name, step.revision, step.phase.rawValue, Self.time(date)])
+        try await recordIntents([(name, step)], at: date)
+    }
+
+    /// The intents of the phases that start together, in one durable transaction.
+    public func recordIntents(_ intents: [(name: String, step: PlannedStep)], at date: Date) async throws {
+        let time = Self.time(date)
+        try await backend.transaction(intents.map { intent in
+            StateStatement("INSERT INTO intents (database, revision, phase, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (database) DO UPDATE SET revision = excluded.revision, phase = excluded.phase, started_at = excluded.started_at",
+                           [intent.name, intent.step.revision, intent.step.phase.rawValue, time])
+        })
     }
 
     public func clearIntent(_ name: String) async throws {
