@@ -16,8 +16,7 @@ struct SQLiteStateBackendTests {
     /// Keeps the store's one thread busy for a while (a recursive count), so that
     /// what is asked for meanwhile waits in the queue.
     static func occupy(_ backend: SQLiteStateBackend) -> Task<Void, Never> {
-        let task = Task { _ = try? await backend.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) FROM c", []) }
-        return task
+        Task { _ = try? await backend.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) FROM c", []) }
     }
 
     static func intent(_ name: String) -> StateStatement {

@@ -56,12 +56,12 @@ final class SQLite {
     /// Runs one statement with `?` parameters and returns its rows as text.
     @discardableResult
     func query(_ sql: String, _ parameters: [String?] = []) throws(StateStoreError) -> [[String?]] {
-        let statement = try statement(for: sql)
+        let (statement, kept) = try statement(for: sql)
         defer {
             // Ready for the next use, holding no copy of this one's parameters.
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
-            if prepared[sql] != statement { sqlite3_finalize(statement) }
+            if !kept { sqlite3_finalize(statement) }
         }
         for (index, parameter) in parameters.enumerated() {
             let position = Int32(index + 1)
@@ -87,19 +87,19 @@ final class SQLite {
         }
     }
 
-    /// The prepared statement for `sql`: kept, or compiled now (and kept while
-    /// there is room; otherwise the caller finalizes it after use).
-    private func statement(for sql: String) throws(StateStoreError) -> OpaquePointer {
-        if let statement = prepared[sql] { return statement }
+    /// The prepared statement for `sql`: kept, or compiled now and kept while there
+    /// is room. `kept: false`: the caller finalizes it after use.
+    private func statement(for sql: String) throws(StateStoreError) -> (statement: OpaquePointer, kept: Bool) {
+        if let statement = prepared[sql] { return (statement, true) }
+        let keep = prepared.count < Self.preparedLimit
         var statement: OpaquePointer?
-        let flags = prepared.count < Self.preparedLimit ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
-        guard sqlite3_prepare_v3(handle, sql, -1, flags, &statement, nil) == SQLITE_OK, let statement else {
+        guard sqlite3_prepare_v3(handle, sql, -1, keep ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0, &statement, nil) == SQLITE_OK, let statement else {
             sqlite3_finalize(statement)
             throw .statementFailed(lastError)
         }
         compilations += 1
-        if prepared.count < Self.preparedLimit { prepared[sql] = statement }
-        return statement
+        if keep { prepared[sql] = statement }
+        return (statement, keep)
     }
 
     private var lastError: String { String(cString: sqlite3_errmsg(handle)) }
