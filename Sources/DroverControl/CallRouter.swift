@@ -40,7 +40,10 @@ struct CallRouter: Sendable {
                 }
                 if method.streams {
                     guard call.more == true else { throw ErrorReply(.expectedMore) }
-                    return .stream(await fleet.events())
+                    let kinds = try decode(FleetParameters.Watch.self, call).kinds
+                    // An empty list would watch nothing, silently.
+                    if kinds?.isEmpty == true { throw ErrorReply(.invalidParameter, ["parameter": .string("kinds")]) }
+                    return .stream(await fleet.events(kinds: kinds.map(Set.init)))
                 }
                 do {
                     return .reply(try await fleetCall(method, call, caller: peer.caller))

@@ -19,9 +19,15 @@ public enum FleetParameters {
         public init(db: String? = nil) { self.db = db }
     }
 
-    /// Drift, Windows, Watch, Reload.
+    /// Drift, Windows, Reload.
     public struct None: Codable, Sendable {
         public init() {}
+    }
+
+    public struct Watch: Codable, Sendable {
+        /// Only events of these kinds; `nil`: every event.
+        public var kinds: [String]?
+        public init(kinds: [String]? = nil) { self.kinds = kinds }
     }
 
     public struct Promote: Codable, Sendable {

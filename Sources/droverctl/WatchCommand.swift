@@ -1,20 +1,30 @@
 import ArgumentParser
 import DroverProtocol
+import Foundation
 
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
         abstract: "Print the daemon's events as they happen, until Ctrl-C.",
-        discussion: "Phases started, finished and failed, promotions, releases, pauses, waves. --json prints one JSON object per line."
+        discussion: """
+            Phases started, finished and failed, promotions, releases, pauses, waves. --json prints one JSON object per line.
+            --kind keeps only events of that kind (repeat it, or separate kinds with commas): start, applied, failed, cancel, \
+            halt, wave-finished, reloading, reload-failed, leader, follower, and one per command (promote, release, pause, ...). \
+            A `dropped` notice (this watcher read too slowly) always comes.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
+
+    @Option(name: .customLong("kind"), help: "Only events of this kind (repeatable; or a comma-separated list).")
+    var kinds: [String] = []
 
     func run() throws {
         let daemon = Daemon(options: global)
         let client = try daemon.connect()
         do {
-            try client.send(FleetMethod.watch.qualifiedName, FleetParameters.None(), more: true)
+            let kinds = self.kinds.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+            try client.send(FleetMethod.watch.qualifiedName, FleetParameters.Watch(kinds: kinds.isEmpty ? nil : kinds), more: true)
         } catch {
             Output.error("droverctl: \(error)")
             throw ExitCode(ExitStatus.unreachable)

@@ -113,9 +113,14 @@ struct DroverctlTests {
         defer { fixture.remove() }
         let daemon = try await RunningDaemon.start(fixture)
         let watcher = try BackgroundProcess([try Subprocess.builtProduct("droverctl"), "watch", "--json", "--socket", daemon.socket])
+        let resumes = try BackgroundProcess([try Subprocess.builtProduct("droverctl"), "watch", "--json", "--kind", "bogus,resume", "--socket", daemon.socket])
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await daemon.ctl("pause", "--tier", "tenants").status == 0)
-        #expect(try await eventually { watcher.output.contains("\"kind\":\"pause\"") }, "\(watcher.output)")
+        #expect(try await daemon.ctl("resume", "--tier", "tenants").status == 0)
+        #expect(try await eventually { watcher.output.contains("\"kind\":\"resume\"") && resumes.output.contains("\"kind\":\"resume\"") }, "\(watcher.output)")
+        #expect(watcher.output.contains("\"kind\":\"pause\""))
+        // --kind: the resume, not the pause before it.
+        #expect(resumes.output.split(separator: "\n").count == 1, "\(resumes.output)")
         let line = try #require(watcher.output.split(separator: "\n").first { $0.contains("\"kind\":\"pause\"") })
         let event = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         #expect(event?["tier"] as? String == "tenants")
@@ -123,5 +128,6 @@ struct DroverctlTests {
         await daemon.stop()
         // The daemon closing the connection ends watch as "unreachable".
         #expect(await watcher.wait(timeout: .seconds(10)) == 3)
+        #expect(await resumes.wait(timeout: .seconds(10)) == 3)
     }
 }

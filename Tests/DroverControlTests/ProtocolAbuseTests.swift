@@ -46,6 +46,12 @@ struct ProtocolAbuseTests {
         #expect(try await client.reply().parameters?["parameter"]?.string == "revision")
         try await client.send(raw: raw(#"{"method": "io.drover.Fleet.Watch"}"#))
         #expect(try await client.reply().error == "org.varlink.service.ExpectedMore")
+        // A watch for no kind at all would be silent forever: refused, as is a wrong type.
+        for kinds in ["[]", #""failed""#] {
+            try await client.send(raw: raw(#"{"method": "io.drover.Fleet.Watch", "more": true, "parameters": {"kinds": "# + kinds + "}}"))
+            let refused = try await client.reply()
+            #expect(refused.error == "org.varlink.service.InvalidParameter" && refused.parameters?["parameter"]?.string == "kinds", "\(kinds)")
+        }
         let status = try await client.request(FleetMethod.status.qualifiedName, FleetParameters.Status())
         #expect(status.error == nil && status.parameters?["databases"] != nil)
 

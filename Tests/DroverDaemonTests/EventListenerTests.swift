@@ -40,4 +40,19 @@ struct EventListenerTests {
         listener.send(event(12))
         #expect(await take(2, from: &iterator) == ["dropped: 2", "12"])
     }
+
+    @Test("a watcher that asked for some kinds gets only those, takes no room with the others, and still hears what it missed")
+    func kindsAreFiltered() async {
+        var (listener, stream) = EventListener.make(capacity: 2, kinds: ["failed"])
+        var iterator = stream.makeAsyncIterator()
+        func event(_ n: Int, _ kind: String) -> FleetEvent {
+            FleetEvent(at: Date(timeIntervalSince1970: Double(n)), database: "db\(n)", tier: nil, revision: nil, phase: nil, kind: kind, message: "\(n)")
+        }
+        for n in 1...50 { listener.send(event(n, n % 10 == 0 ? "failed" : "applied")) }
+        #expect(listener.missed == 3)  // 10 and 20 fit; 30, 40 and 50 do not
+        #expect(await take(2, from: &iterator) == ["10", "20"])
+        listener.send(event(51, "applied"))
+        listener.send(event(52, "failed"))
+        #expect(await take(2, from: &iterator) == ["dropped: 3", "52"])
+    }
 }

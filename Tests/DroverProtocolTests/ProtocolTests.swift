@@ -18,6 +18,7 @@ struct ProtocolTests {
         ])
         #expect(fleet.methods["Promote"] == ["revision", "to", "force", "reason"])
         #expect(fleet.methods["Reload"] == [])
+        #expect(fleet.methods["Watch"] == ["kinds"])
         #expect(Interfaces.service.methods["GetInterfaceDescription"] == ["interface"])
         #expect(fleet.errors.contains("NotAllowed") && fleet.errors.contains("PromotionRefused"))
     }
@@ -39,7 +40,7 @@ struct ProtocolTests {
             .status: FleetParameters.Status(tier: "t", db: "d"),
             .plan: FleetParameters.Plan(revision: "r", to: "t"),
             .history: FleetParameters.History(db: "d"),
-            .drift: FleetParameters.None(), .windows: FleetParameters.None(), .watch: FleetParameters.None(), .reload: FleetParameters.None(),
+            .drift: FleetParameters.None(), .windows: FleetParameters.None(), .watch: FleetParameters.Watch(kinds: ["failed"]), .reload: FleetParameters.None(),
             .promote: FleetParameters.Promote(revision: "r", to: "t", force: true, reason: "x"),
             .release: FleetParameters.Release(revision: "r", tier: "t"),
             .deploy: FleetParameters.Deploy(revision: "r", tier: "t"),

@@ -224,8 +224,9 @@ public actor Fleet {
 
     /// Live events until the consumer stops listening (`droverctl watch`); a consumer
     /// that falls behind gets a `dropped` event where its gap is (`EventListener`).
-    public func events() -> AsyncStream<FleetEvent> {
-        let (listener, stream) = EventListener.make()
+    /// `kinds`: only events of these kinds (and `dropped`).
+    public func events(kinds: Set<String>? = nil) -> AsyncStream<FleetEvent> {
+        let (listener, stream) = EventListener.make(kinds: kinds)
         let id = UUID()
         listeners[id] = listener
         listener.onTermination { [weak self] _ in
