@@ -19,12 +19,23 @@ struct WatchCommand: ParsableCommand {
     @Option(name: .customLong("kind"), help: "Only events of this kind (repeatable; or a comma-separated list).")
     var kinds: [String] = []
 
+    /// The kinds asked for, one per element; `nil` when --kind was not given.
+    private var requestedKinds: [String]? {
+        guard !kinds.isEmpty else { return nil }
+        return kinds.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+    }
+
+    func validate() throws {
+        // `--kind ""` asks for nothing: refused, as droverd refuses `kinds: []`,
+        // rather than read as "every kind".
+        if requestedKinds?.isEmpty == true { throw ValidationError("--kind needs at least one event kind (say start, applied, failed, ...)") }
+    }
+
     func run() throws {
         let daemon = Daemon(options: global)
         let client = try daemon.connect()
         do {
-            let kinds = self.kinds.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
-            try client.send(FleetMethod.watch.qualifiedName, FleetParameters.Watch(kinds: kinds.isEmpty ? nil : kinds), more: true)
+            try client.send(FleetMethod.watch.qualifiedName, FleetParameters.Watch(kinds: requestedKinds), more: true)
         } catch {
             Output.error("droverctl: \(error)")
             throw ExitCode(ExitStatus.unreachable)

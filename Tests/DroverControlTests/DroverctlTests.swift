@@ -89,6 +89,11 @@ struct DroverctlTests {
         #expect(try await daemon.ctl("promote", "r2", "--force").status == 2)
         #expect(try await daemon.ctl("pause", "--tier", "tenants", "--db", "tenant-acme").status == 2)
         #expect(try await daemon.ctl("stamp", "preview", "r1", "--phase", "sideways", "--reason", "x").status == 2)
+        // A watch that asks for no kind is bad usage (it would otherwise stream forever).
+        for kinds in ["", " , "] {
+            let watcher = try BackgroundProcess([try Subprocess.builtProduct("droverctl"), "watch", "--kind", kinds, "--socket", daemon.socket])
+            #expect(await watcher.wait(timeout: .seconds(10)) == 2, "--kind '\(kinds)': \(watcher.output)")
+        }
 
         let paused = try await daemon.ctl("pause", "--db", "tenant-acme")
         #expect(paused.status == 0 && paused.output == "tenant-acme paused\n")
