@@ -72,8 +72,9 @@ struct ParserFuzzTests {
             if revision == nil {
                 #expect(!diagnostics.errors.isEmpty, "rejected without a reason: \(text.debugDescription)")
             }
+            var linter = Linter()
+            for section in revision?.sections.values.map({ $0 }) ?? [] { _ = linter.lint(section) }
             for statement in revision?.sections.values.flatMap(\.statements) ?? [] {
-                _ = SQLRules.lintExpand(statement)
                 _ = SQLRules.concurrentlyCreatedIndex(statement)
                 _ = SQLSplitter.substitute("batch", with: "1", in: statement)
             }

@@ -12,8 +12,10 @@ public enum Checksum {
         }.joined()
     }
 
+    /// `-- drover:lint-ignore` lines say nothing to the server: adding one to an
+    /// applied revision must not mark databases tampered.
     static func normalise(_ body: String) -> String {
-        var lines = body.lines.map { line in
+        var lines = body.lines.filter { RevisionParser.directive(in: $0)?.name != "lint-ignore" }.map { line in
             var trimmed = Substring(line)
             while let last = trimmed.last, last.isWhitespace { trimmed.removeLast() }
             return trimmed

@@ -50,6 +50,8 @@ public struct Section: Sendable, Hashable {
     /// SHA-256 (hex) of the normalised body; see `Checksum`.
     public var checksum: String
     public var engine: SectionEngine = .sql
+    /// `-- drover:lint-ignore` lines of the section.
+    public var lintIgnores: [LintIgnore] = []
 
     public var isEmpty: Bool { engine == .sql && statements.isEmpty }
 }

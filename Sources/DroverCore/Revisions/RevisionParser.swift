@@ -12,7 +12,7 @@ import Foundation
 public struct RevisionParser {
     static let headerDirectives = ["revision", "parent", "message"]
     static let sectionDirectives = Phase.allCases.map(\.rawValue)
-    static let allDirectives = headerDirectives + sectionDirectives + ["no-transaction"]
+    static let allDirectives = headerDirectives + sectionDirectives + ["no-transaction", "lint-ignore"]
     static let backfillOptions = ["batch", "pause"]
 
     public let file: String
@@ -20,7 +20,16 @@ public struct RevisionParser {
 
     public init(file: String) { self.file = file }
 
+    /// The revision when the file has no error.
     public static func parse(_ text: String, file: String) -> (revision: Revision?, diagnostics: [Diagnostic]) {
+        let (revision, diagnostics) = parseKeepingErrors(text, file: file)
+        return (diagnostics.errors.isEmpty ? revision : nil, diagnostics)
+    }
+
+    /// The revision whenever its header can be read, errors in its sections or not:
+    /// `check` links and lints it with the others instead of reporting every
+    /// revision after it as having an unknown parent.
+    public static func parseKeepingErrors(_ text: String, file: String) -> (revision: Revision?, diagnostics: [Diagnostic]) {
         var parser = RevisionParser(file: file)
         let revision = parser.parse(text)
         return (revision, parser.diagnostics)
@@ -31,6 +40,7 @@ public struct RevisionParser {
         var line: Int
         var backfill: BackfillOptions?
         var bodyLines: [(number: Int, text: Substring)] = []
+        var lintIgnores: [LintIgnore] = []
     }
 
     private mutating func parse(_ text: String) -> Revision? {
@@ -87,6 +97,14 @@ public struct RevisionParser {
                 guard open == nil else { error(number, "'-- drover:message' must come before the first section"); continue }
                 if message != nil { error(number, "message given twice"); continue }
                 message = directive.argument.trimmingWhitespace()
+            case "lint-ignore":
+                guard var current = open else {
+                    error(number, "'-- drover:lint-ignore' belongs inside a section, on the line before the statement it exempts")
+                    continue
+                }
+                current.bodyLines.append((number, line))
+                if let ignore = parseLintIgnore(directive.argument, line: number) { current.lintIgnores.append(ignore) }
+                open = current
             case "no-transaction":
                 guard var current = open else {
                     error(number, "'-- drover:no-transaction' must be the first line of a section")
@@ -119,7 +137,7 @@ public struct RevisionParser {
         if let id, let parents, parents.value.contains(id.value) {
             error(parents.line, "revision \(id.value) lists itself as its parent")
         }
-        guard let id, let parents, diagnostics.errors.isEmpty else { return nil }
+        guard let id, let parents, !sections.isEmpty, !parents.value.contains(id.value) else { return nil }
         return Revision(
             id: id.value,
             parents: parents.value,
@@ -160,29 +178,58 @@ public struct RevisionParser {
         let firstBodyLine = open.bodyLines.first?.number ?? open.line + 1
         let body = open.bodyLines.map { String($0.text) }.joined(separator: "\n")
         let noTransaction = open.bodyLines.contains { Self.directive(in: $0.text)?.name == "no-transaction" }
-        let statements = SQLSplitter.split(body, firstLine: firstBodyLine)
+        let scanned = SQLSplitter.scan(body, firstLine: firstBodyLine)
+        let statements = scanned.statements
         let location = SourceLocation(file: file, line: open.line)
         if noTransaction && open.phase == .backfill {
             error(open.line, "a backfill runs each batch in its own transaction; '-- drover:no-transaction' does not apply to it")
         }
-        if !noTransaction {
-            for statement in statements where SQLRules.isConcurrentIndexOperation(statement) {
-                error(statement.line, "'\(statement.summary)' cannot run inside a transaction: put '-- drover:no-transaction' as the first line of the \(open.phase.rawValue) section")
-            }
+        for meta in scanned.metaCommands {
+            let rule = LintRule.psqlMetaCommand
+            error(meta.line, "\(rule.problem): '\(meta.text)'; \(rule.saferForm) [\(rule.rawValue)]")
         }
         if open.phase == .backfill, !statements.isEmpty,
            !statements.contains(where: { SQLSplitter.substitute("batch", with: "", in: $0) != $0.text }) {
             warning(open.line, "backfill has no ':batch' placeholder: every run is one unbounded batch; limit it with 'LIMIT :batch'")
         }
-        return Section(
+        let section = Section(
             phase: open.phase,
             location: location,
             noTransaction: noTransaction,
             backfill: open.backfill,
             body: body,
             statements: statements,
-            checksum: Checksum.of(sectionBody: body)
+            checksum: Checksum.of(sectionBody: body),
+            lintIgnores: open.lintIgnores
         )
+        // Errors (transaction control, statements refused in a transaction block,
+        // COPY FROM STDIN) keep the revision from loading; warnings are check's.
+        var linter = Linter()
+        for finding in linter.lint(section) where finding.rule.isError {
+            diagnostics.append(Diagnostic(.error, at: SourceLocation(file: file, line: finding.line), finding.message, rule: finding.rule.rawValue))
+        }
+        return section
+    }
+
+    /// `RULE[,RULE…] reason`: every rule known, a reason given.
+    private mutating func parseLintIgnore(_ argument: String, line: Int) -> LintIgnore? {
+        let words = argument.split(maxSplits: 1, whereSeparator: \.isWhitespace)
+        guard let list = words.first else {
+            error(line, "'-- drover:lint-ignore' needs the rule codes and a reason, e.g. '-- drover:lint-ignore drop-column the column was never read'")
+            return nil
+        }
+        var rules: Set<LintRule> = []
+        for code in list.split(separator: ",") {
+            guard let rule = LintRule(rawValue: String(code)) else {
+                error(line, "unknown lint rule '\(code)'\(Suggestion.didYouMean(String(code), in: LintRule.allCases.map(\.rawValue)))")
+                continue
+            }
+            if rule.isError { error(line, "'\(code)' is an error, not a warning: the section cannot run as written, so it cannot be ignored") }
+            rules.insert(rule)
+        }
+        let reason = words.count > 1 ? String(words[1]).trimmingWhitespace() : ""
+        if reason.isEmpty { error(line, "'-- drover:lint-ignore \(list)' needs a reason after the rule codes") }
+        return rules.isEmpty || reason.isEmpty ? nil : LintIgnore(line: line, rules: rules, reason: reason)
     }
 
     // MARK: Lines

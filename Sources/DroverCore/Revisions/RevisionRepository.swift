@@ -19,6 +19,14 @@ public struct RevisionRepository: Sendable {
     /// or every `*.sql` file of `directory`. Returns the repository when there is no
     /// error, and every diagnostic found (warnings included) either way.
     public static func load(directory: String) -> (repository: RevisionRepository?, diagnostics: [Diagnostic]) {
+        let (repository, diagnostics) = inspect(directory: directory)
+        return (diagnostics.errors.isEmpty ? repository : nil, diagnostics)
+    }
+
+    /// Like `load`, but the repository comes back as far as it could be read even
+    /// when there are errors (revisions whose sections have errors included), so
+    /// that `check` lints everything in one run.
+    public static func inspect(directory: String) -> (repository: RevisionRepository?, diagnostics: [Diagnostic]) {
         if AlembicProject.isProject(directory) { return loadAlembic(directory) }
         let names: [String]
         do {
@@ -42,14 +50,13 @@ public struct RevisionRepository: Sendable {
                 diagnostics.append(Diagnostic(at: SourceLocation(file: path, line: 1), "cannot read file"))
                 continue
             }
-            let (revision, found) = RevisionParser.parse(String(decoding: data, as: UTF8.self), file: path)
+            let (revision, found) = RevisionParser.parseKeepingErrors(String(decoding: data, as: UTF8.self), file: path)
             diagnostics += found
             if let revision { revisions.append(revision) }
         }
         let (graph, graphDiagnostics) = RevisionGraph.build(revisions)
         diagnostics += graphDiagnostics
-        let repository = diagnostics.errors.isEmpty ? RevisionRepository(directory: directory, graph: graph) : nil
-        return (repository, diagnostics)
+        return (RevisionRepository(directory: directory, graph: graph), diagnostics)
     }
 
     private static func loadAlembic(_ path: String) -> (repository: RevisionRepository?, diagnostics: [Diagnostic]) {
@@ -69,13 +76,10 @@ public struct RevisionRepository: Sendable {
         return (repository, diagnostics)
     }
 
-    /// Lint warnings for every expand section (SPEC §3).
-    public func lint() -> [Diagnostic] {
+    /// Lint warnings of every section (`Linter`); the errors among its rules come
+    /// from loading already.
+    public func lint(_ settings: LintSettings = LintSettings()) -> [Diagnostic] {
         guard alembic == nil else { return [] }  // Python is not linted; only drover's SQL is
-        return graph.order.compactMap { graph[$0]?.sections[.expand] }.flatMap { section in
-            section.statements.flatMap(SQLRules.lintExpand).map { finding in
-                Diagnostic(.warning, at: SourceLocation(file: section.location.file, line: finding.line), finding.message)
-            }
-        }
+        return Linter.lint(graph, settings: settings).filter { $0.severity == .warning }
     }
 }

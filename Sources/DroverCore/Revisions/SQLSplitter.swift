@@ -27,22 +27,40 @@ public struct SQLStatement: Sendable, Hashable {
     }
 }
 
-/// Splits SQL text into statements the way PostgreSQL reads it: semicolons inside
-/// quotes, `$tag$` bodies and comments do not end a statement.
+/// Splits SQL text into statements exactly where psql would send them (`SQLLexer`):
+/// semicolons inside quotes, `$tag$` bodies, comments, parentheses and `BEGIN ATOMIC`
+/// bodies do not end a statement.
 public enum SQLSplitter {
+    /// A section's statements, and the psql meta-commands (`\i`, `\set`, …) in it,
+    /// which drover does not run.
+    public struct Result: Sendable {
+        public var statements: [SQLStatement]
+        /// Line and text (up to the end of its line) of every meta-command.
+        public var metaCommands: [(line: Int, text: String)]
+    }
+
     public static func split(_ sql: String, firstLine: Int = 1) -> [SQLStatement] {
+        scan(sql, firstLine: firstLine).statements
+    }
+
+    public static func scan(_ sql: String, firstLine: Int = 1) -> Result {
         let bytes = Array(sql.utf8)
-        var scanner = Scanner(bytes: bytes)
-        scanner.scan()
+        var lexer = SQLLexer(bytes: bytes)
+        lexer.scan()
         var statements: [SQLStatement] = []
         var start = 0
-        for end in scanner.terminators + [bytes.count] {
-            if let statement = makeStatement(bytes, scanner.code, start..<end, firstLine: firstLine) {
+        for end in lexer.terminators + [bytes.count] {
+            if let statement = makeStatement(bytes, lexer.code, start..<end, firstLine: firstLine) {
                 statements.append(statement)
             }
             start = end + 1
         }
-        return statements
+        let metaCommands = lexer.metaCommands.map { offset in
+            let line = firstLine + bytes[0..<offset].count { $0 == UInt8(ascii: "\n") }
+            let end = bytes[offset...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            return (line, String(decoding: bytes[offset..<end], as: UTF8.self).trimmingWhitespace())
+        }
+        return Result(statements: statements, metaCommands: metaCommands)
     }
 
     private static func makeStatement(_ bytes: [UInt8], _ code: [UInt8], _ range: Range<Int>, firstLine: Int) -> SQLStatement? {
@@ -93,116 +111,3 @@ public enum SQLSplitter {
     }
 }
 
-/// A single pass over the bytes that records statement terminators and builds the
-/// blanked `code` copy.
-private struct Scanner {
-    let bytes: [UInt8]
-    var code: [UInt8]
-    var terminators: [Int] = []
-
-    init(bytes: [UInt8]) {
-        self.bytes = bytes
-        self.code = bytes
-    }
-
-    mutating func scan() {
-        var index = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            switch byte {
-            case UInt8(ascii: "-") where peek(index + 1) == UInt8(ascii: "-"):
-                index = skipLineComment(from: index)
-            case UInt8(ascii: "/") where peek(index + 1) == UInt8(ascii: "*"):
-                index = skipBlockComment(from: index)
-            case UInt8(ascii: "'"):
-                let escapes = index > 0 && (bytes[index - 1] == UInt8(ascii: "E") || bytes[index - 1] == UInt8(ascii: "e"))
-                    && (index < 2 || !SQLSplitter.isIdentifierByte(bytes[index - 2]))
-                index = skipQuoted(from: index, quote: UInt8(ascii: "'"), backslashEscapes: escapes, blank: true)
-            case UInt8(ascii: "\""):
-                index = skipQuoted(from: index, quote: UInt8(ascii: "\""), backslashEscapes: false, blank: false)
-            case UInt8(ascii: "$"):
-                index = skipDollarQuoted(from: index)
-            case UInt8(ascii: ";"):
-                terminators.append(index)
-                index += 1
-            default:
-                index += 1
-            }
-        }
-    }
-
-    func peek(_ index: Int) -> UInt8? { index < bytes.count ? bytes[index] : nil }
-
-    mutating func blank(_ range: Range<Int>) {
-        for i in range where bytes[i] != UInt8(ascii: "\n") { code[i] = UInt8(ascii: " ") }
-    }
-
-    mutating func skipLineComment(from start: Int) -> Int {
-        var index = start
-        while index < bytes.count && bytes[index] != UInt8(ascii: "\n") { index += 1 }
-        blank(start..<index)
-        return index
-    }
-
-    /// Block comments nest in PostgreSQL.
-    mutating func skipBlockComment(from start: Int) -> Int {
-        var depth = 0
-        var index = start
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "/") && peek(index + 1) == UInt8(ascii: "*") {
-                depth += 1
-                index += 2
-            } else if bytes[index] == UInt8(ascii: "*") && peek(index + 1) == UInt8(ascii: "/") {
-                depth -= 1
-                index += 2
-                if depth == 0 { break }
-            } else {
-                index += 1
-            }
-        }
-        blank(start..<min(index, bytes.count))
-        return index
-    }
-
-    mutating func skipQuoted(from start: Int, quote: UInt8, backslashEscapes: Bool, blank shouldBlank: Bool) -> Int {
-        var index = start + 1
-        while index < bytes.count {
-            if backslashEscapes && bytes[index] == UInt8(ascii: "\\") {
-                index += 2
-                continue
-            }
-            if bytes[index] == quote {
-                if peek(index + 1) == quote {  // doubled quote inside the literal
-                    index += 2
-                    continue
-                }
-                break
-            }
-            index += 1
-        }
-        let end = min(index, bytes.count)
-        if shouldBlank && end > start + 1 { blank(start + 1..<end) }
-        return end + 1
-    }
-
-    /// `$tag$ ... $tag$`; a lone `$1` parameter is not a quote.
-    mutating func skipDollarQuoted(from start: Int) -> Int {
-        var index = start + 1
-        while index < bytes.count, SQLSplitter.isIdentifierByte(bytes[index]), !(bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") && index == start + 1) {
-            index += 1
-        }
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "$") else { return start + 1 }
-        let tag = Array(bytes[start...index])
-        let bodyStart = index + 1
-        var search = bodyStart
-        while search + tag.count <= bytes.count {
-            if bytes[search] == UInt8(ascii: "$") && Array(bytes[search..<search + tag.count]) == tag {
-                blank(bodyStart..<search)
-                return search + tag.count
-            }
-            search += 1
-        }
-        blank(bodyStart..<bytes.count)
-        return bytes.count
-    }
-}

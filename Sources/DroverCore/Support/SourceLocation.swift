@@ -31,11 +31,14 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
     public var severity: Severity
     public var location: SourceLocation?
     public var message: String
+    /// The lint rule code (`drop-column`, …) when the diagnostic is a lint finding.
+    public var rule: String?
 
-    public init(_ severity: Severity = .error, at location: SourceLocation?, _ message: String) {
+    public init(_ severity: Severity = .error, at location: SourceLocation?, _ message: String, rule: String? = nil) {
         self.severity = severity
         self.location = location
         self.message = message
+        self.rule = rule
     }
 
     public var description: String {
