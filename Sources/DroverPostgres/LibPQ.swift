@@ -124,6 +124,7 @@ enum LibPQ {
         let synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
         PQclear(sync)
         guard synced, PQexitPipelineMode(conn) == 1 else { throw lost() }
+        outcome.inTransaction = inFailedOrOpenTransaction(conn)
         return outcome
     }
 

@@ -50,6 +50,8 @@ public struct PipelineFailure: Sendable {
 public struct PipelineOutcome: Sendable {
     public var results: [QueryResult] = []
     public var failure: PipelineFailure?
+    /// Whether a transaction block was open (or failed) after the Sync.
+    public var inTransaction = false
 
     /// The results when every statement ran; the failing statement's error otherwise.
     public func get() throws(PostgresError) -> [QueryResult] {

@@ -72,6 +72,7 @@ struct PhaseExecution {
     /// transaction, so the phase is applied and recorded, or neither. The row and
     /// COMMIT are the caller's to send, with the unlock.
     private func runInTransaction() async throws -> Ending {
+        try refuseTransactionControl()
         let rows = try await beginAndExecute(section.statements.map { ($0, $0.text) })
         await Failpoints.current.reach("phase-before-commit")
         let record = step.phase == .revert
@@ -89,6 +90,7 @@ struct PhaseExecution {
         let options = section.backfill ?? BackfillOptions()
         let batch = String(options.batch)
         let statements = section.statements.map { ($0, SQLSplitter.substitute("batch", with: batch, in: $0)) }
+        try refuseTransactionControl()
         func record(_ rows: Int) -> PipelineStatement {
             tracking.recordBatchStatement(revision: step.revision, checksum: section.checksum, rows: rows, finished: rows == 0, by: actor)
         }
@@ -168,10 +170,32 @@ struct PhaseExecution {
         let failedAt = outcome.failure.map { $0.index - first.count }
         if !first.isEmpty && (failedAt ?? 0) >= 0 { committed() }
         guard let failure = outcome.failure, let failedAt else {
+            try await checkTransactionStayedOpen(outcome, skipping: first.count + 1, statements.map(\.0))
             return outcome.results.dropFirst(first.count).reduce(0) { $0 + ($1.affectedRows ?? 0) }
         }
         await connection.rollbackIfOpen()
         throw StatementError(statement: failedAt <= 0 ? nil : reference(statements[failedAt - 1].0), error: failure.error)
+    }
+
+    /// A file that skipped `check` may still hold a COMMIT: the phase would commit
+    /// half its work and record none of it. Nothing is sent.
+    private func refuseTransactionControl() throws {
+        for statement in section.statements {
+            guard let command = TransactionRules.transactionControl(statement) else { continue }
+            throw RunnerError.refused(database: target.name, reason: "\(revision.file):\(statement.line): \(command) inside a transactional \(step.phase.rawValue) section would end the phase's own transaction; nothing was run (remove it; droverctl check names every such statement) [transaction-control]")
+        }
+    }
+
+    /// Defence in depth behind `refuseTransactionControl`: when the transaction the
+    /// phase opened is gone, or a statement committed, the phase fails before its
+    /// row is written. `skipping`: results before the section's statements.
+    private func checkTransactionStayedOpen(_ outcome: PipelineOutcome, skipping: Int, _ statements: [SQLStatement]) async throws {
+        let tags = outcome.results.dropFirst(skipping).map(\.commandTag)
+        let committed = tags.firstIndex(where: TransactionRules.commits(commandTag:))
+        guard !outcome.inTransaction || committed != nil else { return }
+        await connection.rollbackIfOpen()
+        let statement = committed.map { "'\(statements[$0].summary)' at \(revision.file):\(statements[$0].line)" } ?? "a statement of \(revision.file)"
+        throw RunnerError.refused(database: target.name, reason: "\(statement) ended the \(step.phase.rawValue) phase's transaction; drover did not record the phase [transaction-control]")
     }
 
     /// `statement` and COMMIT in one round trip; the statement's result.

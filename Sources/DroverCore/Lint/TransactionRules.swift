@@ -49,9 +49,10 @@ public enum TransactionRules {
         SQLRules.normalised(statement.code).firstMatch(of: #/^COPY\b.*\bFROM\s+STDIN\b/#) != nil
     }
 
-    /// The command tags PostgreSQL answers transaction control with; a result of
-    /// one of these inside a phase's transaction means the transaction ended.
-    public static func endsTransaction(commandTag: String) -> Bool {
-        ["COMMIT", "ROLLBACK", "BEGIN", "START TRANSACTION", "PREPARE TRANSACTION", "COMMIT PREPARED", "ROLLBACK PREPARED"].contains(commandTag)
+    /// Command tags of statements that commit: `COMMIT` (also `COMMIT AND CHAIN`,
+    /// which opens a new transaction at once) and `PREPARE TRANSACTION`. A ROLLBACK
+    /// cannot be told from `ROLLBACK TO SAVEPOINT` by its tag.
+    public static func commits(commandTag: String) -> Bool {
+        commandTag == "COMMIT" || commandTag == "PREPARE TRANSACTION"
     }
 }
