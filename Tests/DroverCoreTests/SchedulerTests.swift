@@ -313,6 +313,33 @@ struct SchedulerTests {
         #expect(fleet.stateWord(of: "preview", now: monday) == .tampered)
     }
 
+    @Test("a file edited after drover applied it shows tampered at the next graph, before any phase starts")
+    func tamperAfterOwnPhase() {
+        var fleet = scheduler()
+        fleet.phaseSucceeded("preview", step: PlannedStep(revision: "r1", phase: .expand), at: monday, duration: .seconds(1))
+        var edited = revisionTexts
+        edited[0] = edited[0].replacingOccurrences(of: "CREATE TABLE t (id int);", with: "CREATE TABLE t (id bigint);")
+        fleet.replace(manifest: manifest(), graph: RevisionGraph.build(edited.enumerated().map { RevisionParser.parse($1, file: "\($0).sql").revision! }).graph)
+        #expect(fleet.stateWord(of: "preview", now: monday) == .tampered)
+        #expect(starts(fleet.tick(now: monday)).filter { $0.hasPrefix("preview") } == [])
+    }
+
+    @Test("a tamper found when a phase starts is no failure: no budget spent, no halt, state tampered")
+    func tamperAtPhaseStart() {
+        let waves = "waves:\n  tenants:\n    - {name: all, select: {all: true}, failure_budget: 0}"
+        var fleet = scheduler(manifest(tenants: 2, waves: waves))
+        fleet.tiers["tenants"] = TierControl(target: "r1")
+        let step = PlannedStep(revision: "r1", phase: .expand)
+        _ = fleet.tick(now: monday)
+        let section = TamperedSection(revision: "r1", phase: .expand, file: SourceLocation(file: "0.sql", line: 3), recorded: "old", current: "new")
+        fleet.phaseFailed("t0", step: step, .tampered([section]), at: monday)
+        let actions = fleet.tick(now: monday)
+        #expect(!actions.contains { if case .halt = $0 { true } else { false } })
+        #expect(fleet.stateWord(of: "t0", now: monday) == .tampered)
+        #expect(fleet.runtime["t0"]?.failure == nil)
+        #expect(!starts(actions).contains("t0: expand r1"))
+    }
+
     @Test("max_parallel per wave and max_per_server limit how many databases move at once")
     func concurrency() {
         let waves = "waves:\n  tenants:\n    - {name: all, select: {all: true}, max_parallel: 3}"

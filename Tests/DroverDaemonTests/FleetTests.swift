@@ -210,3 +210,33 @@ struct PromotionGateTests {
         await loop.value
     }
 }
+
+@Suite("Tamper found by the daemon")
+struct TamperTests {
+    @Test("an applied revision edited and a new one added: tampered (not failed, no halt, no failure history); stamp moves it to the head at once")
+    func tamperThenStamp() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        let (fleet, loop) = try await fixture.start()
+        try await waitFor(fleet, "preview expanded to the head") { $0.database("preview")?.expanded == "r2" }
+
+        let first = fixture.directory + "/migrations/0001_docs.sql"
+        try (try String(contentsOfFile: first, encoding: .utf8) + "\nCOMMENT ON TABLE docs IS 'edited after it ran';\n").write(toFile: first, atomically: true, encoding: .utf8)
+        try "-- drover:revision r3\n-- drover:parent r2\n-- drover:expand\nINSERT INTO effects VALUES ('r3 expand');\n"
+            .write(toFile: fixture.directory + "/migrations/0003_more.sql", atomically: true, encoding: .utf8)
+        try await fleet.reload()
+        try await waitFor(fleet, "preview tampered") { $0.database("preview")?.state == .tampered }
+        try await Task.sleep(for: .milliseconds(500))  // a few ticks: nothing may start on it
+        let status = await fleet.status()
+        #expect(status.database("preview")?.state == .tampered)
+        #expect(status.tier("preview")?.state != "halted")
+        #expect(status.tier("preview")?.failed == [])
+        #expect(try await fleet.history("preview").contains { $0.outcome == "failed" } == false)
+        #expect(try await fixture.scalar("SELECT count(*) FROM effects WHERE note = 'r3 expand'", in: "preview") == "0")
+
+        _ = try await fleet.stamp("preview", revision: "r1", phase: .expand, reason: "checked: the edit only adds a comment")
+        try await waitFor(fleet, timeout: .seconds(10), "preview at the head after the stamp") { $0.database("preview")?.expanded == "r3" }
+        await fleet.stop()
+        await loop.value
+    }
+}

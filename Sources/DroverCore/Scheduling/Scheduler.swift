@@ -110,7 +110,10 @@ public struct Scheduler: Sendable {
         }
         if var observation = observations[name] {
             observation.records.removeAll { $0.revision == step.revision && $0.phase == step.phase }
-            observation.records.append(TrackingRecord(revision: step.revision, phase: step.phase, status: .applied, finishedAt: now))
+            // With the checksum the database recorded, so that a later edit of the file
+            // shows as tampered before the next phase starts.
+            let checksum = graph[step.revision]?.sections[step.phase]?.checksum
+            observation.records.append(TrackingRecord(revision: step.revision, phase: step.phase, status: .applied, checksum: checksum, finishedAt: now))
             if let alembicVersions { observation.alembicVersions = alembicVersions }
             observations[name] = observation
             revisionStates[name] = RevisionState(graph: graph, records: observation.records)
@@ -135,9 +138,13 @@ public struct Scheduler: Sendable {
             case .notStarted(let message, let delay):
                 state.notBefore = now.addingTimeInterval(delay.seconds)
                 state.heldBecause = message
-            case .cancelled:
+            case .cancelled, .tampered:
                 break
             }
+        }
+        if case .tampered(let sections) = failure {
+            revisionStates[name]?.tampered = sections
+            unsettle(name)
         }
         switch failure {
         case .unreachable: observations[name]?.reachable = false

@@ -18,9 +18,12 @@ public enum SchedulerAction: Sendable, Hashable {
 
 /// How a phase ended badly, as the daemon reports it to the scheduler.
 public enum PhaseFailure: Sendable, Hashable {
-    /// The phase failed (statement error, lock timeouts used up, tampered): counts
-    /// against the wave's budget and waits for `droverctl retry`.
+    /// The phase failed (statement error, lock timeouts used up): counts against
+    /// the wave's budget and waits for `droverctl retry`.
     case failed(String)
+    /// The phase found applied sections whose files changed: nothing ran, so it is
+    /// not a failure and spends no budget; the database waits for `droverctl stamp`.
+    case tampered([TamperedSection])
     /// The database could not be reached: not a failure of the revision; retried
     /// after `delay`.
     case unreachable(String, retryAfter: Duration)

@@ -167,6 +167,11 @@ extension Fleet {
         do {
             let steps = try await runner.stamp(revisions, phase: phase, note: note, on: session)
             await session.close()
+            // Stamping the phase that failed says it is done: the database moves on.
+            if let failure = scheduler.runtime[database]?.failure, steps.contains(failure.step) {
+                scheduler.retry(database)
+                try? await store.setFailure(database, nil)
+            }
             observeSoon(database)
             for step in steps {
                 try? await store.appendHistory(HistoryEntry(database: database, revision: step.revision, phase: step.phase, outcome: "stamped", startedAt: clock(), finishedAt: clock(), rows: 0, error: nil, actor: caller.name ?? actorName))

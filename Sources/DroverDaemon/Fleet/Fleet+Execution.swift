@@ -143,7 +143,11 @@ extension Fleet {
                 try? await store.appendHistory(HistoryEntry(database: name, revision: step.revision, phase: step.phase, outcome: "failed", startedAt: startedAt, finishedAt: now, rows: 0, error: error.description, actor: actorName, output: error.output))
             }
             logger.error("\(step) did not complete: \(error)", metadata: ["db": "\(name)"])
-            emit("failed", error.description, database: name, step: step)
+            if case .tampered = failure {
+                emit("tampered", error.description, database: name, step: step)
+            } else {
+                emit("failed", error.description, database: name, step: step)
+            }
             observeSoon(name)  // read it again at once
         }
     }
@@ -171,6 +175,7 @@ extension Fleet {
         case .locked(_, let pid): .locked(pid: pid, retryAfter: .seconds(30))
         case .connectionFailed: .unreachable(error.description, retryAfter: .seconds(15))
         case .cancelled: .cancelled
+        case .tampered(_, let sections): .tampered(sections)
         default: .failed(error.description)
         }
     }
