@@ -5,9 +5,13 @@ import Foundation
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate the manifest and the revision files, and lint expand sections (needs no daemon).",
+        abstract: "Validate the manifest and the revision files, and lint every section (needs no daemon).",
         discussion: """
             DIR is the manifest directory (default: fleet.d); the revisions are found through its fleet.migrations (a folder of *.sql files, or an Alembic project). A directory holding only *.sql files, or an Alembic project, is checked as a revision repository on its own. Errors exit 1; lint findings are warnings (exit 0) unless --strict.
+
+            Every finding ends with its rule code, e.g. [set-not-null] (docs/lint-rules.md lists them with a bad and a safe example). A statement is exempted with a comment on the line before it: '-- drover:lint-ignore RULE[,RULE...] reason'. Rules that depend on the server version use fleet.lint.postgres_version (default 13), or --postgres-version.
+
+            --format github prints GitHub Actions annotations, e.g. in a workflow step: droverctl check fleet.d --format github --strict
 
             With a manifest, check also reads every database's Alembic version table (read only, 5 s connect timeout) and warns about an Alembic revision the repository does not have: deploying that repository would leave the database stuck. Databases it cannot reach are listed as notes, not warnings. --offline skips this.
             """
@@ -21,6 +25,16 @@ struct CheckCommand: AsyncParsableCommand {
 
     @Flag(help: "Do not connect to the databases (skip the Alembic revision check).")
     var offline = false
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json, github
+    }
+
+    @Option(help: "Output: text (default), json (same as --json), github (workflow annotations).")
+    var format: Format?
+
+    @Option(help: ArgumentHelp("The oldest PostgreSQL major version of the fleet, for version-aware rules (default: fleet.lint.postgres_version, else 13).", valueName: "major"))
+    var postgresVersion: Int?
 
     @OptionGroup var global: GlobalOptions
 
@@ -44,6 +58,8 @@ struct CheckCommand: AsyncParsableCommand {
             var file: String?
             var line: Int?
             var message: String
+            /// The lint rule code, for findings.
+            var rule: String?
         }
     }
 
@@ -63,10 +79,13 @@ struct CheckCommand: AsyncParsableCommand {
             report.databases = loaded?.databases.count
         }
         if let migrations {
-            let (repository, found) = RevisionRepository.load(directory: migrations)
+            // Read as far as it goes: a revision with an error is reported and the
+            // others are still linted.
+            let (repository, found) = RevisionRepository.inspect(directory: migrations)
             diagnostics += found
-            if let repository {
-                diagnostics += repository.lint()
+            let settings = LintSettings(postgresVersion: postgresVersion ?? manifest?.fleet.lint.postgresVersion ?? LintSettings.defaultPostgresVersion)
+            diagnostics += repository?.lint(settings) ?? []
+            if let repository, found.errors.isEmpty {
                 report.revisions = repository.graph.order.count
                 report.head = repository.head
                 if let manifest, !offline, !manifest.databases.isEmpty {
@@ -83,9 +102,14 @@ struct CheckCommand: AsyncParsableCommand {
         report.warnings = warnings.map(Self.entry)
         report.valid = errors.isEmpty
 
-        if global.json {
+        switch format ?? (global.json ? .json : .text) {
+        case .json:
             Output.json(report)
-        } else {
+        case .github:
+            for (diagnostic, level) in errors.map({ ($0, "error") }) + warnings.map({ ($0, "warning") }) {
+                Output.line(Self.annotation(diagnostic, level: level))
+            }
+        case .text:
             for diagnostic in (errors + warnings).sorted(by: Self.byLocation) { Output.error(diagnostic.description) }
             for database in report.unreachable ?? [] {
                 Output.error("note: cannot read \(database.database) (\(database.reason)); its Alembic revision was not checked")
@@ -100,13 +124,35 @@ struct CheckCommand: AsyncParsableCommand {
         if !report.valid { throw ExitCode(ExitStatus.failed) }
     }
 
+    func validate() throws {
+        if format != nil && format != .json && global.json { throw ValidationError("--json and --format \(format!.rawValue) contradict each other") }
+        if let postgresVersion, !(9...99).contains(postgresVersion) { throw ValidationError("--postgres-version takes a major version such as 13 or 15") }
+    }
+
+    /// `::warning file=F,line=L,title=RULE::message` (GitHub Actions workflow
+    /// commands; `%`, CR and LF escaped as they require).
+    static func annotation(_ diagnostic: Diagnostic, level: String) -> String {
+        func escape(_ text: String, property: Bool = false) -> String {
+            var escaped = text.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
+            if property { escaped = escaped.replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C") }
+            return escaped
+        }
+        var properties: [String] = []
+        if let location = diagnostic.location {
+            properties.append("file=\(escape(location.file, property: true))")
+            properties.append("line=\(location.line)")
+        }
+        if let rule = diagnostic.rule { properties.append("title=\(escape(rule, property: true))") }
+        return "::\(level)" + (properties.isEmpty ? "" : " " + properties.joined(separator: ",")) + "::" + escape(diagnostic.message)
+    }
+
     static func holdsOnlyRevisions(_ directory: String) -> Bool {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names.contains { $0.hasSuffix(".sql") } && !names.contains { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
     }
 
     static func entry(_ diagnostic: Diagnostic) -> Report.Entry {
-        Report.Entry(file: diagnostic.location?.file, line: diagnostic.location?.line, message: diagnostic.message)
+        Report.Entry(file: diagnostic.location?.file, line: diagnostic.location?.line, message: diagnostic.message, rule: diagnostic.rule)
     }
 
     static func byLocation(_ lhs: Diagnostic, _ rhs: Diagnostic) -> Bool {

@@ -167,6 +167,18 @@ struct ManifestTests {
         }
     }
 
+    @Test("fleet.lint.postgres_version sets the lint's server version (default 13); a bad one names file and line")
+    func lintVersion() {
+        #expect(load([("a.yaml", base)]).0?.fleet.lint.postgresVersion == 13)
+        let fifteen = base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  lint: {postgres_version: 15}")
+        #expect(load([("a.yaml", fifteen)]).0?.fleet.lint.postgresVersion == 15)
+        let bad = base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  lint: {postgres_version: 150000, version: 1}")
+        let (manifest, diagnostics) = load([("a.yaml", bad)])
+        #expect(manifest == nil)
+        #expect(diagnostics.contains { $0.message.contains("not 150000") && $0.location?.line == 4 })
+        #expect(diagnostics.contains { $0.message.contains("unknown key 'version'") })
+    }
+
     @Test("fleet.state: a PostgreSQL conninfo stays as written and takes fleet.lease; a file path resolves, and a lease beside it is a warning")
     func stateLocations() throws {
         for conninfo in ["service=drover_state", "host=state.internal dbname=drover", "postgresql://drover@state/drover", "postgres://state/drover"] {

@@ -37,13 +37,16 @@ public struct FleetSettings: Sendable, Hashable {
     public var operatorsGroup: String
     /// How to run an Alembic project's `alembic` (when `migrations` is one).
     public var alembic: AlembicCommand
+    /// `fleet.lint`: what `droverctl check` assumes of the servers.
+    public var lint: LintSettings
 
     public init(
         name: String, migrations: String, pipeline: [String] = FleetSettings.defaultPipeline, state: String? = nil,
         lease: Duration = FleetSettings.defaultLease, socket: String? = nil, trackingSchema: String = FleetSettings.defaultTrackingSchema,
-        operatorsGroup: String = FleetSettings.defaultOperatorsGroup, alembic: AlembicCommand = AlembicCommand()
+        operatorsGroup: String = FleetSettings.defaultOperatorsGroup, alembic: AlembicCommand = AlembicCommand(), lint: LintSettings = LintSettings()
     ) {
         self.alembic = alembic
+        self.lint = lint
         self.name = name
         self.migrations = migrations
         self.pipeline = pipeline

@@ -19,6 +19,7 @@ struct ManifestBuilder {
     var trackingSchema: Located<String>?
     var operatorsGroup: Located<String>?
     var alembic = AlembicCommand()
+    var lint = LintSettings()
     var defaults = SettingsLayer()
     /// Where each `defaults` key was last set, for messages about it.
     var defaultsLocations: [String: SourceLocation] = [:]
@@ -114,7 +115,8 @@ struct ManifestBuilder {
             socket: socket?.value,
             trackingSchema: trackingSchema?.value ?? FleetSettings.defaultTrackingSchema,
             operatorsGroup: operatorsGroup?.value ?? FleetSettings.defaultOperatorsGroup,
-            alembic: alembic
+            alembic: alembic,
+            lint: lint
         )
         return Manifest(
             fleet: fleet,

@@ -63,6 +63,13 @@ struct ManifestFileParser {
                 if let group = reader.nonEmptyString(value, "fleet.operators_group") { builder.operatorsGroup = Located(value: group, location: at) }
             case "alembic":
                 readFleetAlembic(value)
+            case "lint":
+                guard let lint = reader.mapping(value, "fleet.lint", allowed: ManifestKeys.fleetLint) else { continue }
+                for (_, _, version) in lint {
+                    guard let number = reader.int(version, "fleet.lint.postgres_version", atLeast: 9) else { continue }
+                    if number > 99 { reader.error(version, "fleet.lint.postgres_version is a major version such as 13 or 15, not \(number)") }
+                    builder.lint = LintSettings(postgresVersion: number)
+                }
             default: break
             }
         }
