@@ -146,7 +146,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverRunnerTests",
-            dependencies: ["DroverCore", "DroverRunner", "DroverPostgres", "DroverTestSupport"]
+            dependencies: ["DroverCore", "DroverRunner", "DroverPostgres", "DroverTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "DroverDaemonTests",

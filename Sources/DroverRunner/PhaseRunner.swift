@@ -78,7 +78,10 @@ public struct PhaseRunner: Sendable {
                 let failure = (error as? StatementError) ?? StatementError(statement: nil, error: (error as? PostgresError) ?? Self.cancellation)
                 loop.blockers = probe.blockers.isEmpty ? loop.blockers : probe.blockers
                 if failure.error.isConnectionProblem { await session.reset() }
-                logger.warning("attempt \(loop.totalAttempts) failed: \(failure.error)")
+                // The session holding the lock, named on every retry, not only the last.
+                let blockedBy = failure.error.sqlState == "55P03" && !probe.blockers.isEmpty
+                    ? "; blocked by " + probe.blockers.map(\.description).joined(separator: "; ") : ""
+                logger.warning("attempt \(loop.totalAttempts) failed: \(failure.error)\(blockedBy)")
                 if await loop.shouldRetry(after: failure.error) { continue }
                 throw loop.finalError(failure)
             }

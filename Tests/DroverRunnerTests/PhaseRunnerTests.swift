@@ -3,6 +3,8 @@ import DroverPostgres
 import DroverRunner
 import DroverTestSupport
 import Foundation
+import Logging
+import Synchronization
 import Testing
 
 private let documents = """
@@ -213,6 +215,34 @@ struct PhaseRunnerTests {
         #expect(try await fixture.records().isEmpty)
     }
 
+    @Test("every lock-timeout retry's log line names the blocking session: pid, user, application, query")
+    func retryLogNamesBlocker() async throws {
+        let fixture = try await Fixture.make()
+        try await fixture.sql("CREATE TABLE held (id int)")
+        let revisions = try graph("""
+            -- drover:revision eeee00000002
+            -- drover:parent none
+            -- drover:expand
+            ALTER TABLE held ADD COLUMN note text;
+            """)
+        let blocker = try await PostgresConnection.connect(ConnectionConfiguration(conninfo: fixture.cluster.conninfo(database: fixture.database), applicationName: "report-job"))
+        try await blocker.execute("BEGIN; LOCK TABLE held IN ACCESS SHARE MODE;")
+        var settings = Fixture.fastSettings
+        settings.lockTimeout = .milliseconds(3000)
+        let lines = CapturedLog()
+        let logger = Logger(label: "test") { _ in lines }
+        _ = await Result(catching: { () async throws(RunnerError) in
+            try await PhaseRunner(graph: revisions, actor: "tests", logger: logger).run(step("eeee00000002", .expand), on: fixture.session(settings: settings))
+        })
+        await blocker.close()
+        let retries = lines.messages.filter { $0.contains("attempt") && $0.contains("failed") }
+        #expect(retries.count == 3, "\(lines.messages)")
+        for line in retries {
+            #expect(line.contains("blocked by pid \(blocker.backendPID), user postgres, application 'report-job'"), "\(line)")
+            #expect(line.contains("query 'BEGIN; LOCK TABLE held IN ACCESS SHARE MODE;'"), "\(line)")
+        }
+    }
+
     @Test("a connection killed mid-transaction leaves nothing applied; the retry succeeds")
     func killedConnection() async throws {
         let fixture = try await Fixture.make()
@@ -319,5 +349,22 @@ struct PhaseRunnerTests {
         let connection = try await session.connect()
         #expect(try await connection.query("SELECT 1").scalar == "1")
         await session.close()
+    }
+}
+
+/// A log handler that keeps every message, for tests that read what was logged.
+final class CapturedLog: LogHandler, @unchecked Sendable {
+    private let lines = Mutex<[String]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    var messages: [String] { lines.withLock { $0 } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        lines.withLock { $0.append("\(message)") }
     }
 }
