@@ -122,6 +122,7 @@ let package = Package(
             name: "droverctl",
             dependencies: [
                 "DroverCore",
+                "DroverPostgres",
                 "DroverProtocol",
                 "DroverRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

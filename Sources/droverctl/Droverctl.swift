@@ -28,7 +28,7 @@ struct Droverctl: AsyncParsableCommand {
             StatusCommand.self, PlanCommand.self, PromoteCommand.self, ReleaseCommand.self, DeployCommand.self,
             PauseCommand.self, ResumeCommand.self, RetryCommand.self, RevertCommand.self, StampCommand.self,
             AdoptCommand.self, HistoryCommand.self, DriftCommand.self, WindowsCommand.self, WatchCommand.self,
-            ReloadCommand.self, CheckCommand.self, NewCommand.self, MigrateLocalCommand.self,
+            ReloadCommand.self, CheckCommand.self, VerifyCommand.self, NewCommand.self, MigrateLocalCommand.self,
         ]
     )
 }
