@@ -39,16 +39,16 @@ struct MigrateLocalCommand: AsyncParsableCommand {
             return handler
         }
         let (loaded, diagnostics) = ManifestLoader().load(directory: manifest)
-        guard let loaded else { fail(diagnostics.errors.map(\.description)) }
+        guard let loaded else { OfflineExit.fail(diagnostics.errors.map(\.description)) }
         let (repository, revisionDiagnostics) = RevisionRepository.load(directory: loaded.fleet.migrations)
         guard let repository, let head = repository.head else {
-            fail(revisionDiagnostics.errors.map(\.description) + ["no revision to apply"])
+            OfflineExit.fail(revisionDiagnostics.errors.map(\.description) + ["no revision to apply"])
         }
         guard let spec = loaded.database(named: db) else {
-            fail(["unknown database '\(db)'; known: \(loaded.databases.map(\.name).joined(separator: ", "))"])
+            OfflineExit.fail(["unknown database '\(db)'; known: \(loaded.databases.map(\.name).joined(separator: ", "))"])
         }
-        let target = try resolve(to ?? head, in: repository)
-        let contract = try contractThrough.map { try resolve($0, in: repository) }
+        let target = OfflineExit.resolve(to ?? head, in: repository)
+        let contract = contractThrough.map { OfflineExit.resolve($0, in: repository) }
 
         let alembic = repository.alembic.map { AlembicRunner(project: $0, command: loaded.fleet.alembic) }
         let runner = PhaseRunner(graph: repository.graph, actor: "droverctl@\(ProcessInfo.processInfo.hostName)", alembic: alembic)
@@ -69,20 +69,8 @@ struct MigrateLocalCommand: AsyncParsableCommand {
             TrackingRows.print(observation.records)
         } catch {
             await session.close()
-            fail([error.description])
+            OfflineExit.fail([error.description])
         }
-    }
-
-    private func resolve(_ id: String, in repository: RevisionRepository) throws -> String {
-        switch repository.graph.resolve(id) {
-        case .success(let full): return full
-        case .failure(let error): fail([error.description])
-        }
-    }
-
-    private func fail(_ lines: [String]) -> Never {
-        for line in lines { Output.error(line) }
-        Foundation.exit(ExitStatus.failed)
     }
 }
 

@@ -51,21 +51,21 @@ struct VerifyCommand: AsyncParsableCommand {
         var settings = DatabaseSettings()
         if !(CheckCommand.holdsOnlyRevisions(directory) || AlembicProject.isProject(directory)) {
             let (manifest, diagnostics) = ManifestLoader().load(directory: directory)
-            guard let manifest else { fail(diagnostics.errors.map(\.description)) }
+            guard let manifest else { OfflineExit.fail(diagnostics.errors.map(\.description)) }
             migrations = manifest.fleet.migrations
             trackingSchema = manifest.fleet.trackingSchema
             settings = manifest.defaults.settings
         }
         let (loaded, diagnostics) = RevisionRepository.load(directory: migrations)
-        guard let repository = loaded else { fail(diagnostics.errors.map(\.description)) }
+        guard let repository = loaded else { OfflineExit.fail(diagnostics.errors.map(\.description)) }
         guard repository.alembic == nil else {
-            fail(["\(migrations) is an Alembic project: verify runs drover SQL repositories (for Alembic, 'alembic upgrade head' then 'alembic downgrade base' on a scratch database is the equivalent)"], status: ExitStatus.usage)
+            OfflineExit.fail(["\(migrations) is an Alembic project: verify runs drover SQL repositories (for Alembic, 'alembic upgrade head' then 'alembic downgrade base' on a scratch database is the equivalent)"], status: ExitStatus.usage)
         }
-        guard let head = repository.head else { fail(["\(migrations) has no revision to verify"]) }
-        let target = try resolve(to ?? head, in: repository)
-        let start = try from.map { try resolve($0, in: repository) }
+        guard let head = repository.head else { OfflineExit.fail(["\(migrations) has no revision to verify"]) }
+        let target = OfflineExit.resolve(to ?? head, in: repository, status: ExitStatus.usage)
+        let start = from.map { OfflineExit.resolve($0, in: repository, status: ExitStatus.usage) }
         if let start, !repository.graph.isAncestor(start, of: target) || start == target {
-            fail(["--from \(start) is not an ancestor of \(target)"], status: ExitStatus.usage)
+            OfflineExit.fail(["--from \(start) is not an ancestor of \(target)"], status: ExitStatus.usage)
         }
 
         let scratch = DatabaseTarget(
@@ -81,19 +81,7 @@ struct VerifyCommand: AsyncParsableCommand {
             Output.line("verified \(count) revision\(count == 1 ? "" : "s") up to \(target), \(roundTrips) revert round trip\(roundTrips == 1 ? "" : "s"): all good")
         } catch {
             await session.close()
-            fail([error.description])
+            OfflineExit.fail([error.description])
         }
-    }
-
-    private func resolve(_ id: String, in repository: RevisionRepository) throws -> String {
-        switch repository.graph.resolve(id) {
-        case .success(let full): return full
-        case .failure(let error): fail([error.description], status: ExitStatus.usage)
-        }
-    }
-
-    private func fail(_ lines: [String], status: Int32 = ExitStatus.failed) -> Never {
-        for line in lines { Output.error(line) }
-        Foundation.exit(status)
     }
 }

@@ -213,6 +213,29 @@ struct SQLTests {
         #expect(!statements[1].code.contains("PERFORM"))
     }
 
+    @Test("cut where psql cuts: BEGIN ATOMIC bodies, parenthesised rule actions, $ inside identifiers")
+    func psqlBoundaries() {
+        let atomic = "CREATE FUNCTION f() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM items; END;\nSELECT 2;"
+        #expect(SQLSplitter.split(atomic).map(\.text) == ["CREATE FUNCTION f() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM items; END", "SELECT 2"])
+        let caseInside = "CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; SELECT 1; END; SELECT 3;"
+        #expect(SQLSplitter.split(caseInside).count == 2)
+        let rule = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (NEW.x); INSERT INTO log VALUES (-NEW.x));"
+        #expect(SQLSplitter.split(rule).count == 1)
+        let dollar = "CREATE TABLE a$b$c (x int); CREATE TABLE z (x int);"
+        #expect(SQLSplitter.split(dollar).map(\.text) == ["CREATE TABLE a$b$c (x int)", "CREATE TABLE z (x int)"])
+        // BEGIN as a statement of its own is transaction control, not a body.
+        #expect(SQLSplitter.split("BEGIN; SELECT 1; COMMIT;").count == 3)
+        #expect(SQLSplitter.split("SELECT U&'d\\0061t;', E'it\\'s;', $q$ ; $$ ; $q$; SELECT 2").count == 2)
+    }
+
+    @Test("psql meta-commands and COPY FROM STDIN are errors with file and line")
+    func psqlOnlyInput() {
+        let (revision, diagnostics) = parse("-- drover:revision a1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\n\\i other.sql\nCOPY t FROM stdin;\n")
+        #expect(revision == nil)
+        #expect(diagnostics.errors.contains { $0.location?.line == 5 && $0.message.contains("'\\i other.sql'") && $0.message.contains("[psql-meta-command]") })
+        #expect(diagnostics.errors.contains { $0.location?.line == 6 && $0.rule == "copy-from-stdin" })
+    }
+
     @Test(":batch is substituted outside strings and casts only")
     func batchSubstitution() {
         let statement = SQLSplitter.split("SELECT ':batch', x::batch_type, y LIMIT :batch -- :batch")[0]

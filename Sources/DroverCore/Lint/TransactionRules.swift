@@ -1,12 +1,13 @@
 /// What PostgreSQL does with a statement and a transaction block: statements that
 /// end or open one, and statements it refuses inside one (SQLSTATE 25001). The
-/// lists are checked against a real server in `TransactionRulesServerTests`.
+/// lists are checked against a real server in `TransactionControlTests`.
 public enum TransactionRules {
     /// `BEGIN`, `COMMIT`, `ROLLBACK` (not `ROLLBACK TO`), `END`, `ABORT`,
     /// `START TRANSACTION`, `PREPARE TRANSACTION`, `COMMIT/ROLLBACK PREPARED`: the
     /// command's name, or `nil`.
     public static func transactionControl(_ statement: SQLStatement) -> String? {
         let code = SQLRules.normalised(statement.code)
+        guard ["BEGIN", "START", "COMMIT", "ROLLBACK", "END", "ABORT", "PREPARE"].contains(firstWord(code)) else { return nil }
         let patterns: [(Regex<Substring>, String)] = [
             (#/^BEGIN\b/#, "BEGIN"),
             (#/^START\s+TRANSACTION\b/#, "START TRANSACTION"),
@@ -25,6 +26,7 @@ public enum TransactionRules {
     /// or `nil`.
     public static func refusedInTransactionBlock(_ statement: SQLStatement) -> String? {
         let code = SQLRules.normalised(statement.code)
+        guard ["CREATE", "DROP", "REINDEX", "ALTER", "VACUUM", "CLUSTER", "DISCARD"].contains(firstWord(code)) else { return nil }
         let patterns: [(Regex<Substring>, String)] = [
             (#/^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\b/#, "CREATE INDEX CONCURRENTLY"),
             (#/^DROP\s+INDEX\s+CONCURRENTLY\b/#, "DROP INDEX CONCURRENTLY"),
@@ -42,6 +44,11 @@ public enum TransactionRules {
             (#/^DISCARD\s+ALL\b/#, "DISCARD ALL"),
         ]
         return patterns.first { code.firstMatch(of: $0.0) != nil }?.1
+    }
+
+    /// Most statements are told apart by their first word, before any pattern runs.
+    static func firstWord(_ code: String) -> Substring {
+        code.prefix { $0.isLetter }
     }
 
     /// `COPY … FROM STDIN`: psql feeds it the lines that follow, which drover does not.

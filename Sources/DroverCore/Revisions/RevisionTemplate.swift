@@ -42,7 +42,13 @@ public enum RevisionTemplate {
 
             -- drover:contract
             -- Destructive or constraining changes, run only after `droverctl release` and
-            -- inside the maintenance window: DROP COLUMN, SET NOT NULL, VALIDATE CONSTRAINT.
+            -- inside the maintenance window: DROP COLUMN, constraints. Scans hold locks:
+            -- NOT NULL without one is a '-- drover:no-transaction' section of
+            --   ALTER TABLE t ADD CONSTRAINT t_c_nn CHECK (c IS NOT NULL) NOT VALID;
+            --   ALTER TABLE t VALIDATE CONSTRAINT t_c_nn;
+            --   ALTER TABLE t ALTER COLUMN c SET NOT NULL;
+            --   ALTER TABLE t DROP CONSTRAINT t_c_nn;
+            -- (droverctl check lints every section; docs/lint-rules.md).
 
             -- drover:revert
             -- Undoes expand; allowed only while contract has not run.

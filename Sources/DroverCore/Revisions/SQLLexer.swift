@@ -50,8 +50,11 @@ struct SQLLexer {
                 }
                 index += 1
             case UInt8(ascii: "\\"):
+                // Reported as an error; blanked so the statement after it reads right.
                 metaCommands.append(index)
-                index = skipToEndOfLine(from: index)
+                let end = skipToEndOfLine(from: index)
+                blank(index..<end)
+                index = end
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
                 // A number, with any trailing junk psql reads as part of it; never a `$`.
                 index += 1
