@@ -79,8 +79,12 @@ public struct PhaseRunner: Sendable {
                 loop.blockers = probe.blockers.isEmpty ? loop.blockers : probe.blockers
                 if failure.error.isConnectionProblem { await session.reset() }
                 // The session holding the lock, named on every retry, not only the last.
-                let blockedBy = failure.error.sqlState == "55P03" && !probe.blockers.isEmpty
-                    ? "; blocked by " + probe.blockers.map(\.description).joined(separator: "; ") : ""
+                var blockedBy = ""
+                if failure.error.sqlState == "55P03" {
+                    blockedBy = probe.blockers.isEmpty
+                        ? "; the blocking session was not identified (the probe had not answered)"
+                        : "; blocked by " + probe.blockers.map(\.description).joined(separator: "; ")
+                }
                 logger.warning("attempt \(loop.totalAttempts) failed: \(failure.error)\(blockedBy)")
                 if await loop.shouldRetry(after: failure.error) { continue }
                 throw loop.finalError(failure)

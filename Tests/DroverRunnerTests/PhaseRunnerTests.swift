@@ -237,9 +237,16 @@ struct PhaseRunnerTests {
         await blocker.close()
         let retries = lines.messages.filter { $0.contains("attempt") && $0.contains("failed") }
         #expect(retries.count == 3, "\(lines.messages)")
+        // The probe answers within the wait on a machine that is not starved; when it
+        // did not (CI under load), the line says so instead of naming someone.
+        #expect(retries.contains { $0.contains("blocked by") }, "\(retries)")
         for line in retries {
-            #expect(line.contains("blocked by pid \(blocker.backendPID), user postgres, application 'report-job'"), "\(line)")
-            #expect(line.contains("query 'BEGIN; LOCK TABLE held IN ACCESS SHARE MODE;'"), "\(line)")
+            if line.contains("blocked by") {
+                #expect(line.contains("blocked by pid \(blocker.backendPID), user postgres, application 'report-job'"), "\(line)")
+                #expect(line.contains("query 'BEGIN; LOCK TABLE held IN ACCESS SHARE MODE;'"), "\(line)")
+            } else {
+                #expect(line.contains("the blocking session was not identified"), "\(line)")
+            }
         }
     }
 
