@@ -3,8 +3,9 @@ import DroverPostgres
 import Foundation
 
 /// How drover runs a revision of an Alembic project: the project's own `alembic`
-/// (`fleet.alembic.command`) as `alembic -c <ini> upgrade <revision>`, in the ini's
-/// folder, pointed at one database.
+/// (`fleet.alembic.command`) as `alembic -c <ini> upgrade <revision>`, in the
+/// configuration's folder (where Alembic finds a `pyproject.toml`), pointed at one
+/// database.
 ///
 /// The database reaches Alembic three ways, so that any env.py finds it: a URL in
 /// `fleet.alembic.url_env` (default `DATABASE_URL`), optionally `-x NAME=URL`, and
@@ -24,13 +25,13 @@ public struct AlembicRunner: Sendable {
 
     func process(revision: String, phase: Phase, target: DatabaseTarget, connection: PostgresConnection) -> ChildProcess {
         let url = Self.url(connection.options, scheme: command.urlScheme)
-        var arguments = command.command + ["-c", project.iniFile]
+        var arguments = command.command + (project.iniArgument.map { ["-c", $0] } ?? [])
         if let name = command.urlArgument { arguments += ["-x", "\(name)=\(url)"] }
         arguments += ["upgrade", revision]
         return ChildProcess(
             arguments: arguments,
             environment: environment(url: url, revision: revision, phase: phase, target: target, connection: connection),
-            directory: (project.iniFile as NSString).deletingLastPathComponent.isEmpty ? "." : (project.iniFile as NSString).deletingLastPathComponent
+            directory: project.workingDirectory
         )
     }
 

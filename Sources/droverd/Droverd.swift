@@ -78,6 +78,11 @@ struct Droverd: AsyncParsableCommand {
         switch FleetDefinition.load(manifestDirectory: manifest) {
         case .success(let loaded):
             definition = loaded
+        case .failure(.manifestInvalid(let diagnostics)):
+            // At start-up there is no previous manifest to keep running on.
+            let errors = diagnostics.errors.map(\.description).joined(separator: "\n")
+            logger.critical("not starting: the manifest or migrations have errors:\n\(errors)")
+            throw ExitCode.failure
         case .failure(let error):
             logger.critical("not starting: \(error)")
             throw ExitCode.failure

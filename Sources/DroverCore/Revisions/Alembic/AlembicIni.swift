@@ -15,7 +15,8 @@ struct AlembicIni {
 
     static func parse(_ text: String, file: String) throws(Diagnostic) -> AlembicIni {
         var ini = AlembicIni(file: file)
-        let here = (file as NSString).deletingLastPathComponent
+        // Alembic's %(here)s is the absolute folder of the file.
+        let here = AlembicProject.absolute((file as NSString).deletingLastPathComponent)
         var section: String?
         var lastKey: String?
         for (index, raw) in text.lines.enumerated() {
@@ -50,7 +51,7 @@ struct AlembicIni {
     subscript(key: String) -> Entry? { entries[key] }
 
     private static func interpolate(_ entry: Entry, here: String, file: String) throws(Diagnostic) -> String {
-        var value = entry.value.replacingOccurrences(of: "%(here)s", with: here.isEmpty ? "." : here)
+        var value = entry.value.replacingOccurrences(of: "%(here)s", with: here)
         value = value.replacingOccurrences(of: "%%", with: "\u{0}")
         if let start = value.range(of: "%(") {
             let name = value[start.upperBound...].prefix { $0 != ")" }

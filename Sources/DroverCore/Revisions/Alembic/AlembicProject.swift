@@ -1,11 +1,18 @@
 import Foundation
 
 /// An Alembic project used as the revision repository: `fleet.migrations` names its
-/// `alembic.ini`, or the folder holding it, or its `script_location` folder (the
-/// one with `env.py` and `versions/`, with the ini beside it or one level up).
+/// `alembic.ini` or `pyproject.toml`, or the folder holding it, or its
+/// `script_location` folder (the one with `env.py` and `versions/`, with the
+/// configuration beside it or one level up). Every layout `alembic init` writes
+/// (generic, async, multidb, pyproject) is read; relative paths and `%(here)s`
+/// resolve as Alembic resolves them.
 public struct AlembicProject: Sendable, Hashable {
-    /// The ini drover passes to `alembic -c`.
+    /// The file that configures the project (`alembic.ini`, or `pyproject.toml`).
     public var iniFile: String
+    /// The `alembic.ini` drover passes to `alembic -c`, when there is one.
+    public var iniArgument: String?
+    /// Where `alembic` runs: Alembic finds `pyproject.toml` in its working directory.
+    public var workingDirectory: String
     /// The folder with `env.py`.
     public var scriptLocation: String
     /// Where the revision files are (`version_locations`, default `versions/`).
@@ -16,48 +23,88 @@ public struct AlembicProject: Sendable, Hashable {
     /// `*.sql` revisions.
     public static func isProject(_ path: String) -> Bool {
         if path.hasSuffix(".ini") { return true }
+        if path.hasSuffix("pyproject.toml") { return AlembicPyproject.declaresAlembic(path) }
         let manager = FileManager.default
         return manager.fileExists(atPath: path + "/alembic.ini")
+            || AlembicPyproject.declaresAlembic(path + "/pyproject.toml")
             || (manager.fileExists(atPath: path + "/env.py") && manager.fileExists(atPath: path + "/versions"))
     }
 
-    /// Finds the ini and reads its `[alembic]` section.
-    public static func locate(_ path: String) throws(Diagnostic) -> AlembicProject {
-        let manager = FileManager.default
-        var candidates = path.hasSuffix(".ini") ? [path] : [path + "/alembic.ini"]
-        if !path.hasSuffix(".ini") { candidates.append((path as NSString).deletingLastPathComponent + "/alembic.ini") }
-        for ini in candidates where manager.fileExists(atPath: ini) {
-            let project = try read(ini: ini)
-            // An ini one level up must be the one that points at this folder.
-            if ini == candidates.first || samePath(project.scriptLocation, path) { return project }
-        }
-        throw Diagnostic(at: nil, path.hasSuffix(".ini")
-            ? "cannot read \(path): no such file"
-            : "no alembic.ini for the Alembic project at \(path) (looked for \(candidates.joined(separator: " and "))); point fleet.migrations at the project's alembic.ini")
+    /// `path` made absolute against the working directory, as Alembic does with
+    /// the configuration's folder (`%(here)s`).
+    static func absolute(_ path: String) -> String {
+        let cwd = FileManager.default.currentDirectoryPath
+        let joined = path.hasPrefix("/") ? path : (path.isEmpty || path == "." ? cwd : cwd + "/" + path)
+        return URL(fileURLWithPath: joined).standardizedFileURL.path
     }
 
-    static func read(ini path: String) throws(Diagnostic) -> AlembicProject {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw Diagnostic(at: nil, "cannot read \(path)")
+    /// Finds the configuration and reads where the scripts are.
+    public static func locate(_ path: String) throws(Diagnostic) -> AlembicProject {
+        let path = absolute(path)
+        let manager = FileManager.default
+        let isFile = path.hasSuffix(".ini") || path.hasSuffix(".toml")
+        let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let candidates = isFile ? [path] : [path + "/alembic.ini", path + "/pyproject.toml", parent + "/alembic.ini", parent + "/pyproject.toml"]
+        for file in candidates where manager.fileExists(atPath: file) {
+            if file.hasSuffix(".toml") && !isFile && !AlembicPyproject.declaresAlembic(file) { continue }
+            let project = try read(file)
+            // A configuration one level up must be the one that points at this folder.
+            if isFile || (file.hasPrefix(path + "/") && !file.dropFirst(path.count + 1).contains("/")) || samePath(project.scriptLocation, path) {
+                return project
+            }
         }
-        let ini = try AlembicIni.parse(String(decoding: data, as: UTF8.self), file: path)
-        let here = (path as NSString).deletingLastPathComponent
-        guard let location = ini["script_location"] else {
-            throw Diagnostic(at: SourceLocation(file: path, line: 1), "no script_location in the [alembic] section")
+        throw Diagnostic(at: nil, isFile
+            ? "cannot read \(path): no such file"
+            : "no alembic.ini or pyproject.toml with [tool.alembic] for the Alembic project at \(path); point fleet.migrations at the project's alembic.ini or pyproject.toml")
+    }
+
+    /// An `alembic.ini` (with its folder's `pyproject.toml` when the ini has no
+    /// `script_location`, as the pyproject template writes them), or a `pyproject.toml`.
+    static func read(_ path: String) throws(Diagnostic) -> AlembicProject {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let siblingToml = folder + "/pyproject.toml"
+        var ini: AlembicIni?
+        var settings: [String: (values: [String], line: Int, file: String)] = [:]
+        if path.hasSuffix(".ini") {
+            guard let data = FileManager.default.contents(atPath: path) else { throw Diagnostic(at: nil, "cannot read \(path)") }
+            let parsed = try AlembicIni.parse(String(decoding: data, as: UTF8.self), file: path)
+            ini = parsed
+            for (key, entry) in parsed.entries { settings[key] = ([entry.value], entry.line, path) }
         }
-        if location.value.contains(":") && !location.value.hasPrefix("/") {
-            throw Diagnostic(at: SourceLocation(file: path, line: location.line), "script_location '\(location.value)' is a package resource; drover needs a folder path")
+        if settings["script_location"] == nil {
+            let toml = path.hasSuffix(".toml") ? path : siblingToml
+            if FileManager.default.fileExists(atPath: toml) {
+                guard let data = FileManager.default.contents(atPath: toml) else { throw Diagnostic(at: nil, "cannot read \(toml)") }
+                let table = try AlembicPyproject.parse(String(decoding: data, as: UTF8.self), file: toml)
+                for (key, entry) in table.entries { settings[key] = (entry.values, entry.line, toml) }
+            }
         }
-        // Alembic resolves relative paths against the working directory; drover runs
-        // alembic in the ini's folder, so they resolve against that.
-        let scriptLocation = resolve(location.value, against: here)
+        guard let location = settings["script_location"]?.values.first else {
+            throw Diagnostic(at: SourceLocation(file: path, line: 1), path.hasSuffix(".ini")
+                ? "no script_location in the [alembic] section, nor in [tool.alembic] of \(siblingToml)"
+                : "no script_location in [tool.alembic]")
+        }
+        let locationLine = settings["script_location"]!
+        if location.contains(":") && !location.hasPrefix("/") {
+            throw Diagnostic(at: SourceLocation(file: locationLine.file, line: locationLine.line), "script_location '\(location)' is a package resource; drover needs a folder path")
+        }
+        // Alembic resolves relative paths against its working directory; drover runs
+        // alembic in the configuration's folder, so they resolve against that.
+        let scriptLocation = resolve(location, against: folder)
         var versions = [scriptLocation + "/versions"]
-        if let declared = ini["version_locations"] {
-            let separator = ini["path_separator"]?.value ?? ini["version_path_separator"]?.value
-            versions = split(declared.value, separator: separator).map { resolve($0, against: here) }
+        if let declared = settings["version_locations"] {
+            if declared.file.hasSuffix(".toml") {
+                versions = declared.values.map { resolve($0, against: folder) }
+            } else {
+                let separator = ini?["path_separator"]?.value ?? ini?["version_path_separator"]?.value
+                versions = split(declared.values.first ?? "", separator: separator).map { resolve($0, against: folder) }
+            }
         }
-        let recursive = ["true", "yes", "on", "1"].contains(ini["recursive_version_locations"]?.value.lowercased() ?? "")
-        return AlembicProject(iniFile: path, scriptLocation: scriptLocation, versionLocations: versions, recursive: recursive)
+        let recursive = ["true", "yes", "on", "1"].contains(settings["recursive_version_locations"]?.values.first?.lowercased() ?? "")
+        let iniFile = path.hasSuffix(".ini") ? path : (FileManager.default.fileExists(atPath: folder + "/alembic.ini") ? folder + "/alembic.ini" : nil)
+        return AlembicProject(
+            iniFile: path, iniArgument: iniFile, workingDirectory: folder,
+            scriptLocation: scriptLocation, versionLocations: versions, recursive: recursive)
     }
 
     /// Reads every revision file. A `*.sql` file among them is an error: a
@@ -112,15 +159,11 @@ public struct AlembicProject: Sendable, Hashable {
     }
 
     private static func resolve(_ path: String, against base: String) -> String {
-        let joined = path.hasPrefix("/") ? path : (base.isEmpty ? path : base + "/" + path)
-        return (joined as NSString).standardizingPath
+        URL(fileURLWithPath: path.hasPrefix("/") ? path : base + "/" + path).standardizedFileURL.path
     }
 
     private static func samePath(_ a: String, _ b: String) -> Bool {
-        let absolute = { (path: String) in
-            (path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path).replacingOccurrences(of: "//", with: "/")
-        }
-        return (absolute(a) as NSString).standardizingPath == (absolute(b) as NSString).standardizingPath
+        absolute(a) == absolute(b)
     }
 
     /// `version_locations` as Alembic splits it: by the declared separator, else
