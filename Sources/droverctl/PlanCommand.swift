@@ -22,7 +22,12 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let plan = try Daemon(options: global).call(.plan, FleetParameters.Plan(revision: revision, to: to), as: PlanReport.self)
+        var plan = try Daemon(options: global).call(.plan, FleetParameters.Plan(revision: revision, to: to), as: PlanReport.self)
+        if noSQL {
+            for database in plan.databases.indices {
+                for phase in plan.databases[database].phases.indices { plan.databases[database].phases[phase].sql = nil }
+            }
+        }
         if global.json { return Output.json(plan) }
         Output.line("promote \(plan.revision) to \(plan.tier): " + (plan.refused.map { "would be refused now: \($0)" } ?? "would be accepted now"))
         var wave: String?
@@ -40,8 +45,8 @@ struct PlanCommand: ParsableCommand {
             for phase in database.phases {
                 let when = phase.earliest_start.map { "earliest start \(Format.time($0))" } ?? "as soon as promoted"
                 Output.line("    \(phase.phase.rawValue) \(Format.revision(phase.revision)) — \(when)")
-                guard !noSQL else { continue }
-                for line in phase.sql.split(separator: "\n", omittingEmptySubsequences: false) { Output.line("      \(line)") }
+                guard let sql = phase.sql else { continue }
+                for line in sql.split(separator: "\n", omittingEmptySubsequences: false) { Output.line("      \(line)") }
             }
         }
     }

@@ -131,7 +131,7 @@ struct AlembicFleetTests {
 
         let plan = try await daemon.json(PlanReport.self, "plan", merge)
         #expect(plan.databases.first?.phases.map { "\($0.phase.rawValue) \($0.revision)" } == ["expand \(root)", "expand \(body)", "expand \(tags)"])
-        #expect(plan.databases.first?.phases.first?.sql.hasPrefix("alembic upgrade \(root)") == true)
+        #expect(plan.databases.first?.phases.first?.sql?.hasPrefix("alembic upgrade \(root)") == true)
 
         #expect(try await daemon.ctl("promote", merge).status == 0)
         try await daemon.waitFor("production expanded") { $0.database("production")?.expanded == merge && $0.database("production")?.state == .waitingRelease }

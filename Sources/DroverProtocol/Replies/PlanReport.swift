@@ -25,7 +25,8 @@ public struct PlanReport: Sendable, Codable, Hashable {
     public struct PhasePlan: Sendable, Codable, Hashable {
         public var revision: String
         public var phase: Phase
-        public var sql: String
+        /// The phase's SQL; left out by `droverctl plan --no-sql`.
+        public var sql: String?
         /// For window-bound phases: the earliest moment it may start.
         public var earliest_start: String?
 
