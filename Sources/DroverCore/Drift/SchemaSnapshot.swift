@@ -68,8 +68,18 @@ public struct SchemaSnapshot: Sendable, Hashable, Codable {
                 if other.defaultValue != column.defaultValue { found.append("column \(name).\(column.name) default is \(other.defaultValue ?? "none"), expected \(column.defaultValue ?? "none")") }
             }
             for column in actual.columns where expectedColumns[column.name] == nil { found.append("column \(name).\(column.name) extra") }
+            // Same columns, another order: `SELECT *` and `INSERT` without a column
+            // list see a different table.
+            let expectedOrder = expected.columns.map(\.name).filter { actualColumns[$0] != nil }
+            let actualOrder = actual.columns.map(\.name).filter { expectedColumns[$0] != nil }
+            if expectedOrder != actualOrder {
+                found.append("columns of \(name) are in the order \(actualOrder.joined(separator: ", ")), expected \(expectedOrder.joined(separator: ", "))")
+            }
             found += compare(expected.indexes, actual.indexes, kind: "index")
             found += compare(expected.constraints, actual.constraints, kind: "constraint")
+        }
+        if found.isEmpty && digest != reference.digest {
+            found.append("the schema differs in a way drover has no words for (fingerprint \(digest.prefix(12)), expected \(reference.digest.prefix(12)))")
         }
         return found
     }

@@ -198,13 +198,9 @@ extension Fleet {
         }, by: \.0)
         for (revision, members) in byRevision.sorted(by: { $0.key < $1.key }) {
             guard let snapshots = try? await store.fingerprints(at: revision) else { continue }
-            let present = members.map(\.1).compactMap { name in snapshots[name].map { (name, $0) } }
-            let counts = Dictionary(grouping: present, by: { $0.1.digest }).mapValues(\.count)
-            guard counts.count > 1, let majority = counts.max(by: { $0.value < $1.value })?.key,
-                  let reference = present.first(where: { $0.1.digest == majority })?.1 else { continue }
-            for (name, snapshot) in present.sorted(by: { $0.0 < $1.0 }) where snapshot.digest != majority {
-                reports.append(DriftReport(database: name, revision: revision, differences: snapshot.differences(from: reference)))
-            }
+            let present = members.map(\.1).compactMap { name in snapshots[name].map { (name, $0) } }.sorted { $0.0 < $1.0 }
+            reports += DriftComparison(revision: revision, snapshots: present).reports
+
         }
         return reports
     }

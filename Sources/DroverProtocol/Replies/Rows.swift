@@ -21,10 +21,17 @@ public struct WindowRow: Sendable, Codable, Hashable {
 public struct DriftReport: Sendable, Codable, Hashable {
     public var database: String
     public var revision: String
+    /// What differs from `reference`; never empty.
     public var differences: [String]
+    /// The database compared against: the first by name among the majority.
+    public var reference: String?
+    /// No schema is shared by more databases than every other: `reference` is then
+    /// simply the first database by name at the revision.
+    public var tie: Bool?
 
-    public init(database: String, revision: String, differences: [String]) {
+    public init(database: String, revision: String, differences: [String], reference: String? = nil, tie: Bool? = nil) {
         self.database = database; self.revision = revision; self.differences = differences
+        self.reference = reference; self.tie = tie
     }
 }
 

@@ -1,0 +1,40 @@
+import DroverCore
+@testable import DroverDaemon
+import Testing
+
+private func snapshot(_ columns: [String], index: String? = nil) -> SchemaSnapshot {
+    SchemaSnapshot(tables: ["docs": SchemaSnapshot.Table(
+        name: "docs",
+        columns: columns.map { SchemaSnapshot.Column(name: $0, type: "integer", defaultValue: nil, nullable: true) },
+        indexes: index.map { [$0: "CREATE INDEX \($0) ON docs (a)"] } ?? [:],
+        constraints: [:])])
+}
+
+@Suite("Drift: what differs, against whom")
+struct DriftComparisonTests {
+    @Test("columns in another order are named; a 1:1 tie is reported as such, the same way every time")
+    func columnOrderAndTie() {
+        let alembicOrder = snapshot(["id", "b", "a"])
+        let droverOrder = snapshot(["id", "a", "b"])
+        for snapshots in [[("p1", droverOrder), ("p2", alembicOrder)], [("p1", droverOrder), ("p2", alembicOrder)]] {
+            let reports = DriftComparison(revision: "m1", snapshots: snapshots).reports
+            #expect(reports.count == 1)
+            #expect(reports.first?.database == "p2")
+            #expect(reports.first?.reference == "p1")
+            #expect(reports.first?.tie == true)
+            #expect(reports.first?.differences == ["columns of docs are in the order id, b, a, expected id, a, b"])
+        }
+    }
+
+    @Test("a majority: the odd one out is listed against the first majority database by name; no report is ever empty")
+    func majority() {
+        let reports = DriftComparison(revision: "r2", snapshots: [
+            ("a", snapshot(["id"], index: "docs_a_idx")), ("b", snapshot(["id"])), ("c", snapshot(["id"], index: "docs_a_idx")),
+        ]).reports
+        #expect(reports.map(\.database) == ["b"])
+        #expect(reports.first?.reference == "a")
+        #expect(reports.first?.tie == nil)
+        #expect(reports.first?.differences == ["index docs_a_idx missing"])
+        #expect(DriftComparison(revision: "r2", snapshots: [("a", snapshot(["id"])), ("b", snapshot(["id"]))]).reports.isEmpty)
+    }
+}
