@@ -26,7 +26,10 @@ public enum PhasePlanner {
         let done = Set(records.filter(\.status.isDone).map { PhaseKey($0.revision, $0.phase) })
         let lineage = graph.lineage(of: target)
         if graph.appliesInOrder {
-            return inOrder(lineage, done: done, released: released.map { Set(graph.lineage(of: $0).map(\.id)) } ?? [])
+            // Alembic's own order, so that drover and `alembic upgrade` agree.
+            let pending = lineage.filter { revision in revision.forwardPhases.contains { !done.contains(PhaseKey(revision.id, $0)) } }
+            let ordered = AlembicUpgradeOrder.order(graph, pending: Set(pending.map(\.id)), target: target).compactMap { graph[$0] }
+            return inOrder(ordered, done: done, released: released.map { Set(graph.lineage(of: $0).map(\.id)) } ?? [])
         }
         var steps: [PlannedStep] = []
         for revision in lineage {
@@ -44,8 +47,8 @@ public enum PhasePlanner {
         return steps
     }
 
-    /// Every pending phase in revision order; a contract that is not released
-    /// blocks itself and its descendants (other branches go on).
+    /// Every pending phase in Alembic's upgrade order; a contract that is not
+    /// released blocks itself and its descendants (other branches go on).
     private static func inOrder(_ lineage: [Revision], done: Set<PhaseKey>, released: Set<String>) -> [PlannedStep] {
         var steps: [PlannedStep] = []
         var blocked: Set<String> = []

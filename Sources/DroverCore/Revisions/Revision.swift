@@ -61,6 +61,9 @@ public struct Revision: Sendable, Hashable, Identifiable {
     public var id: String
     /// Empty for the root; two or more for a merge revision.
     public var parents: [String]
+    /// Parents that are Alembic `depends_on` rather than `down_revision` (Alembic
+    /// orders its upgrades by the difference).
+    public var dependencies: [String] = []
     public var message: String
     /// The `-- drover:revision` line.
     public var location: SourceLocation

@@ -16,6 +16,9 @@ public struct RevisionGraph: Sendable {
     /// The newest revision: the one no other revision names as a parent.
     public private(set) var head: String?
     private var position: [String: Int] = [:]
+    /// Where each revision came in the list it was built from (Alembic's load order
+    /// of the version files, which its upgrade order falls back on).
+    private(set) var loadIndex: [String: Int] = [:]
 
     public init() {}
 
@@ -30,6 +33,7 @@ public struct RevisionGraph: Sendable {
         var graph = RevisionGraph()
         graph.format = format
         var diagnostics: [Diagnostic] = []
+        for (index, revision) in candidates.enumerated() where graph.loadIndex[revision.id] == nil { graph.loadIndex[revision.id] = index }
         for revision in candidates.sorted(by: { $0.location < $1.location }) {
             if let first = graph.revisions[revision.id] {
                 diagnostics.append(Diagnostic(at: revision.location, "duplicate revision id \(revision.id) (also defined at \(first.location))"))

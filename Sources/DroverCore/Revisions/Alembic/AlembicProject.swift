@@ -192,6 +192,8 @@ extension AlembicRevisionFile {
         )
         var allParents = parents
         for dependency in dependsOn where !allParents.contains(dependency) { allParents.append(dependency) }
-        return Revision(id: id, parents: allParents, message: message, location: location, sections: [phase: section])
+        var revision = Revision(id: id, parents: allParents, message: message, location: location, sections: [phase: section])
+        revision.dependencies = dependsOn.filter { !parents.contains($0) }
+        return revision
     }
 }
