@@ -19,4 +19,7 @@ public struct PhaseOutcome: Sendable, Hashable {
     public var alembicVersions: [String]? = nil
     /// The schema fingerprint right after the phase, when asked for and readable.
     public var snapshot: SchemaSnapshot? = nil
+    /// Revisions the same `alembic upgrade` run applied and recorded besides this
+    /// one (a stretch, `AlembicStretch`), in the order Alembic applied them.
+    public var appliedTogether: [String] = []
 }

@@ -26,7 +26,9 @@ public struct PhaseRunner: Sendable {
     /// database as it was before the phase (backfill batches and no-transaction
     /// statements that completed stay, and are resumed next time). `fingerprint`:
     /// also read the schema fingerprint after the phase (`PhaseOutcome.snapshot`).
-    public func run(_ step: PlannedStep, on session: RunnerSession, fingerprint: Bool = false) async throws(RunnerError) -> PhaseOutcome {
+    /// `alembicThrough`: in an Alembic project, run `alembic upgrade` to this revision
+    /// (a descendant of `step`'s, `AlembicStretch`) and record all it applies.
+    public func run(_ step: PlannedStep, on session: RunnerSession, fingerprint: Bool = false, alembicThrough: String? = nil) async throws(RunnerError) -> PhaseOutcome {
         let target = session.target
         guard let revision = graph[step.revision] else {
             throw .refused(database: target.name, reason: "unknown revision \(step.revision)")
@@ -55,7 +57,7 @@ public struct PhaseRunner: Sendable {
                     outcome = try await AdvisoryLock.withLock(connection, target: target, setUp: session.settings(revision: step.revision, phase: step.phase)) {
                         try await AlembicExecution(
                             graph: graph, revision: revision, section: section, step: step, target: target,
-                            connection: connection, actor: actor, alembic: alembic
+                            connection: connection, actor: actor, alembic: alembic, through: alembicThrough
                         ).run()
                     }
                     if fingerprint { outcome.snapshot = try? await SchemaFingerprint.capture(connection, target: target) }
@@ -167,8 +169,18 @@ public struct PhaseRunner: Sendable {
         let observation = try await observe(session)
         let steps = PhasePlanner.steps(graph: graph, records: observation.records, target: revision, contractThrough: contractThrough)
         var outcomes: [PhaseOutcome] = []
-        for step in steps {
-            outcomes.append(try await run(step, on: session))
+        var index = 0
+        while index < steps.count {
+            let stretch = AlembicStretch.through(Array(steps[index...]), graph: graph)
+            let outcome = try await run(steps[index], on: session, alembicThrough: stretch?.revision)
+            outcomes.append(outcome)
+            for revision in outcome.appliedTogether {
+                var together = outcome
+                together.revision = revision
+                together.appliedTogether = []
+                outcomes.append(together)
+            }
+            index += stretch?.steps ?? 1
         }
         return outcomes
     }

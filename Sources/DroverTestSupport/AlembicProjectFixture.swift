@@ -99,7 +99,7 @@ public struct AlembicProjectFixture: Sendable {
 
         """
 
-    static let envText = """
+    public static let envText = """
         import os
         from logging.config import fileConfig
 

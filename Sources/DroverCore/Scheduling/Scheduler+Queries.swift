@@ -39,6 +39,17 @@ extension Scheduler {
         return unreleased.isEmpty ? .current : .waitingRelease
     }
 
+    /// In an Alembic project, the revision whose `alembic upgrade` applies `step`
+    /// and the steps after it that share its gates (`AlembicStretch`); `nil` to run
+    /// `step` alone.
+    public func alembicStretch(of name: String, from step: PlannedStep) -> String? {
+        guard graph.appliesInOrder, let spec = database(named: name), let target = target(ofTier: spec.tier),
+              let records = observations[name]?.records else { return nil }
+        let steps = PhasePlanner.steps(graph: graph, records: records, target: target, contractThrough: releasedThrough(tier: spec.tier, target: target))
+        guard steps.first == step else { return nil }
+        return AlembicStretch.through(steps, graph: graph)?.revision
+    }
+
     /// Why drover leaves a database alone because of what its Alembic version table
     /// says, or `nil`. With drover's own SQL: a database Alembic manages and no one
     /// has adopted (drover would otherwise run every revision from the first on

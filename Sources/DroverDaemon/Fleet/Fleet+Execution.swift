@@ -78,6 +78,8 @@ extension Fleet {
         let usedBefore = PhaseConnectionUse.of(reused)
         // Rows were read from it: the phase may read them with the lock.
         let trackingTableSeen = scheduler.observations[name]?.records.isEmpty == false
+        // An Alembic project: the steps after this one that share its gates go along.
+        let through = scheduler.alembicStretch(of: name, from: step)
         // On the Postgres threads: the phase's round trips run inline, not handed over.
         running[name] = Task(executorPreference: PostgresExecutor.shared) {
             let result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>
@@ -87,7 +89,7 @@ extension Fleet {
                 session = RunnerSession(target: try DatabaseTarget(spec, fleet: fleet), connection: reused)
                 session!.trackingTableSeen = trackingTableSeen
                 // A schema tenant's fingerprint comes with a batch (`Fleet+Fingerprints.swift`).
-                let outcome = try await runner.run(step, on: session!, fingerprint: spec.schema == nil)
+                let outcome = try await runner.run(step, on: session!, fingerprint: spec.schema == nil, alembicThrough: through)
                 await Failpoints.current.reach("phase-after-commit")
                 kept = session!.detach()
                 result = .success((outcome, outcome.snapshot))
@@ -134,6 +136,7 @@ extension Fleet {
             }
             logger.info("\(step) applied", metadata: ["db": "\(name)", "rows": "\(outcome.rows)"])
             emit("applied", "\(step): \(outcome.rows) rows", database: name, step: step)
+            await recordAppliedTogether(outcome, on: name, startedAt: startedAt, at: now)
         case .failure(let error):
             try? await store.clearIntent(name)
             let failure = Self.classify(error)
@@ -149,6 +152,20 @@ extension Fleet {
                 emit("failed", error.description, database: name, step: step)
             }
             observeSoon(name)  // read it again at once
+        }
+    }
+
+    /// The revisions one `alembic upgrade` run applied besides the step it was
+    /// started for: each counts as applied, with its own history entry and event.
+    private func recordAppliedTogether(_ outcome: PhaseOutcome, on name: String, startedAt: Date, at now: Date) async {
+        for revision in outcome.appliedTogether {
+            let step = PlannedStep(revision: revision, phase: outcome.phase)
+            scheduler.phaseSucceeded(name, step: step, at: now, duration: .zero, alembicVersions: outcome.alembicVersions)
+            try? await store.appendHistory(HistoryEntry(
+                database: name, revision: revision, phase: outcome.phase, outcome: "applied", startedAt: startedAt, finishedAt: now,
+                rows: 0, error: nil, actor: actorName, output: nil))
+            logger.info("\(step) applied (in the same alembic upgrade as \(outcome.revision))", metadata: ["db": "\(name)"])
+            emit("applied", "\(step): in the same alembic upgrade as \(outcome.revision)", database: name, step: step)
         }
     }
 
