@@ -12,6 +12,10 @@ import PackageDescription
 //   5  DroverControl               the varlink server: socket, peer credentials, limits
 //   6  droverd, droverctl          thin executables
 //   -  DroverTestSupport           throwaway PostgreSQL clusters for tests
+// Failpoints and the movable test clock exist in debug builds (the tests run those);
+// a release droverd has neither, nor the environment variables that set them.
+let testHooks: [SwiftSetting] = [.define("DROVER_TEST_HOOKS", .when(configuration: .debug))]
+
 let package = Package(
     name: "drover",
     platforms: [.macOS(.v15)],
@@ -71,7 +75,8 @@ let package = Package(
                 "DroverCore",
                 "DroverPostgres",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: testHooks
         ),
         .target(
             name: "DroverDaemon",
@@ -87,7 +92,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: testHooks
         ),
         .target(
             name: "DroverControl",

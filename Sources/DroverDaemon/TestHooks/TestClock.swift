@@ -4,7 +4,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// droverd's wall clock, which tests can move: with `DROVER_TEST_CLOCK=FILE`, the
+/// droverd's wall clock, which tests can move (debug builds, `DROVER_TEST_HOOKS`;
+/// a release build always runs on `Date()`): with `DROVER_TEST_CLOCK=FILE`, the
 /// time is the ISO 8601 instant written in FILE plus the real time since it was
 /// written, so a test jumps into a maintenance window, or past its end, by writing
 /// the file again. Without the variable it is `Date()` and nothing else runs.
@@ -25,11 +26,15 @@ public final class TestClock: Sendable {
 
     /// The clock droverd runs on: `Date()`, or the file's when the variable names one.
     public static func fromEnvironment() -> @Sendable () -> Date {
+        #if DROVER_TEST_HOOKS
         guard let path = ProcessInfo.processInfo.environment["DROVER_TEST_CLOCK"], !path.isEmpty else {
             return { Date() }
         }
         let clock = TestClock(path: path)
         return { clock.now() }
+        #else
+        return { Date() }
+        #endif
     }
 
     func now() -> Date {

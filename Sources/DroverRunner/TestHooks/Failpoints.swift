@@ -6,8 +6,9 @@ import Glibc
 #endif
 
 /// Named points where tests make drover misbehave on purpose, set through
-/// `DROVER_FAILPOINTS="name=action,..."`. Parsed once at start; a point that is not
-/// set costs one dictionary lookup.
+/// `DROVER_FAILPOINTS="name=action,..."` in debug builds (`DROVER_TEST_HOOKS`); a
+/// release build reads no such variable and every point does nothing. Parsed once
+/// at start; a point that is not set costs one dictionary lookup.
 ///
 /// Actions:
 /// - `crash`: SIGKILL the process there (no cleanup, as a power cut would);
@@ -27,7 +28,11 @@ public final class Failpoints: Sendable {
         case crash(atHit: Int)
     }
 
+    #if DROVER_TEST_HOOKS
     public static let current = Failpoints(ProcessInfo.processInfo.environment["DROVER_FAILPOINTS"] ?? "")
+    #else
+    public static let current = Failpoints("")
+    #endif
 
     private let actions: [String: Action]
     private let started = ContinuousClock.now
@@ -56,6 +61,7 @@ public final class Failpoints: Sendable {
 
     /// Crashes or hangs here if `name` says so and its time has come.
     public func reach(_ name: String) async {
+        #if DROVER_TEST_HOOKS
         switch actions[name] {
         case nil:
             return
@@ -72,5 +78,6 @@ public final class Failpoints: Sendable {
             kill(getpid(), SIGKILL)
             while true { try? await Task.sleep(for: .seconds(3600)) }
         }
+        #endif
     }
 }
