@@ -119,6 +119,7 @@ let package = Package(
                 "DroverControl",
                 "DroverCore",
                 "DroverDaemon",
+                "DroverProtocol",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -50,7 +50,7 @@ public struct ControlServer: Service {
         self.router = CallRouter(fleet: fleet, version: version)
         self.connections = OpenConnections(ConnectionLimits(total: limits.maximumConnections, perUser: limits.maximumConnectionsPerUser))
         let operatorsGroup = await fleet.definition.manifest.fleet.operatorsGroup
-        self.server = try await Self.bind(source, group: Syscalls.groupID(named: operatorsGroup), logger: logger)
+        self.server = try await Self.bind(source, group: await Self.lookUp { Syscalls.groupID(named: operatorsGroup) }, logger: logger)
         switch source {
         case .path(let path): address = path
         case .inherited(let descriptor): address = "fd \(descriptor) from systemd"

@@ -261,22 +261,6 @@ enum LibPQ {
         }
         return result
     }
-
-    /// Whether the conninfo itself carries a password (it should come from a file).
-    static func conninfoHasPassword(_ conninfo: String) -> Bool {
-        var errorText: UnsafeMutablePointer<CChar>?
-        guard let options = PQconninfoParse(conninfo, &errorText) else {
-            if let errorText { PQfreemem(errorText) }
-            return false
-        }
-        defer { PQconninfoFree(options) }
-        var option = options
-        while let keyword = option.pointee.keyword {
-            if String(cString: keyword) == "password", option.pointee.val != nil { return true }
-            option += 1
-        }
-        return false
-    }
 }
 
 // MARK: - C string arrays

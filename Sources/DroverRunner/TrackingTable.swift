@@ -90,12 +90,8 @@ public struct TrackingTable: Sendable {
         )
     }
 
-    /// Marks a phase applied; for transactional phases this runs inside the phase's
-    /// own transaction.
-    public func markApplied(_ connection: PostgresConnection, revision: String, phase: Phase, checksum: String, rows: Int, statements: Int, by actor: String) async throws(PostgresError) {
-        try await connection.query(markAppliedStatement(revision: revision, phase: phase, checksum: checksum, rows: rows, statements: statements, by: actor))
-    }
-
+    /// Marks a phase applied; for transactional phases this goes with the phase's
+    /// own COMMIT.
     func markAppliedStatement(revision: String, phase: Phase, checksum: String, rows: Int, statements: Int, by actor: String) -> PipelineStatement {
         PipelineStatement("""
             INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, rows_affected, statements_applied, statements_total, applied_by)
@@ -109,12 +105,8 @@ public struct TrackingTable: Sendable {
     }
 
     /// Records a backfill batch in the batch's own transaction: progress while rows
-    /// keep coming, `applied` with the batch that found nothing left.
-    public func recordBatch(_ connection: PostgresConnection, revision: String, checksum: String, rows: Int, finished: Bool, by actor: String) async throws(PostgresError) {
-        try await connection.query(recordBatchStatement(revision: revision, checksum: checksum, rows: rows, finished: finished, by: actor))
-    }
-
-    /// Answers the backfill's total over all its batches and runs.
+    /// keep coming, `applied` with the batch that found nothing left. Answers the
+    /// backfill's total over all its batches and runs.
     func recordBatchStatement(revision: String, checksum: String, rows: Int, finished: Bool, by actor: String) -> PipelineStatement {
         let status = finished ? "applied" : "running"
         return PipelineStatement("""

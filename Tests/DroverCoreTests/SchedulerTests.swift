@@ -106,7 +106,7 @@ struct SchedulerTests {
         _ = runToQuiet(&fleet, at: monday)
         #expect(fleet.runningNames.isEmpty)
         // A new leader reads failures its predecessor recorded for t5 and t2.
-        let failure = { (name: String) in DatabaseRuntime.Failure(step: PlannedStep(revision: "r1", phase: .contract), message: "\(name) broke", attempts: 1, retryAt: nil) }
+        let failure = { (name: String) in DatabaseRuntime.Failure(step: PlannedStep(revision: "r1", phase: .contract), message: "\(name) broke", attempts: 1) }
         fleet.replaceShared(failures: ["t5": failure("t5"), "t2": failure("t2")], pausedDatabases: [])
         #expect(fleet.failedNames == ["t2", "t5"])
         #expect(fleet.tick(now: monday).contains(.halt(tier: "tenants", wave: "all", failed: ["t2", "t5"])))

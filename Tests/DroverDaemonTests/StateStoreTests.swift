@@ -37,7 +37,7 @@ struct StateStoreTests {
         try await store.setPaused("acme", true)
         try await store.setPaused("globex", true)
         try await store.setPaused("globex", false)
-        let failure = DatabaseRuntime.Failure(step: PlannedStep(revision: "r2", phase: .backfill), message: "division by zero", attempts: 3, retryAt: nil)
+        let failure = DatabaseRuntime.Failure(step: PlannedStep(revision: "r2", phase: .backfill), message: "division by zero", attempts: 3)
         try await store.setFailure("initech", failure)
         try await store.setFailure("acme", failure)
         try await store.setFailure("acme", nil)
@@ -60,7 +60,7 @@ struct StateStoreTests {
         try await store.recordIntent("globex", step: PlannedStep(revision: "r2", phase: .contract), at: at)
         #expect(try await store.intents() == ["acme": PlannedStep(revision: "r2", phase: .expand), "globex": PlannedStep(revision: "r2", phase: .contract)])
         try await store.clearIntent("globex")
-        try await store.setFailure("acme", DatabaseRuntime.Failure(step: PlannedStep(revision: "r2", phase: .expand), message: "x", attempts: 1, retryAt: nil))
+        try await store.setFailure("acme", DatabaseRuntime.Failure(step: PlannedStep(revision: "r2", phase: .expand), message: "x", attempts: 1))
 
         let snapshot = SchemaSnapshot(tables: ["docs": .init(name: "docs", columns: [.init(name: "id", type: "integer", defaultValue: nil, nullable: false)], indexes: [:], constraints: [:])])
         let entry = HistoryEntry(database: "acme", revision: "r2", phase: .expand, outcome: "applied", startedAt: at, finishedAt: at.addingTimeInterval(1.5), rows: 7, error: nil, actor: "droverd@test", output: "done\n")

@@ -55,8 +55,8 @@ public struct ObservedDatabase: Sendable, Hashable {
 /// The scheduler's memory of a database between polls.
 public struct DatabaseRuntime: Sendable, Hashable {
     public var running: RunningPhase?
-    /// A phase that failed: transient failures retry at `retryAt`; a permanent one
-    /// waits for `droverctl retry`.
+    /// A phase that failed: it waits for `droverctl retry` (waits that are not
+    /// failures, such as an unreachable database, are `notBefore`).
     public var failure: Failure?
     /// A no-longer-listed discovered database.
     public var gone = false
@@ -81,7 +81,5 @@ public struct DatabaseRuntime: Sendable, Hashable {
         public var step: PlannedStep
         public var message: String
         public var attempts: Int
-        /// `nil`: permanent until an operator retries.
-        public var retryAt: Date?
     }
 }

@@ -1,8 +1,8 @@
-/// "Did you mean ...?" for unknown keys and directives.
-enum Suggestion {
+/// "Did you mean ...?" for unknown keys, directives, rule codes and names.
+public enum Suggestion {
     /// The candidate closest to `word` by edit distance, if it is close enough to be
     /// a plausible typo.
-    static func nearest(to word: String, in candidates: some Collection<String>) -> String? {
+    public static func nearest(to word: String, in candidates: some Collection<String>) -> String? {
         let lowered = word.lowercased()
         // A known word inside the typo ("batchsize" → "batch") is the likeliest meaning.
         if let contained = candidates.filter({ lowered.hasPrefix($0.lowercased()) || $0.lowercased().hasPrefix(lowered) }).max(by: { $0.count < $1.count }), contained.count >= 3 {

@@ -239,13 +239,8 @@ extension Fleet {
 
     public func checkDatabase(_ name: String) throws(FleetError) {
         guard scheduler.database(named: name) != nil else {
-            let names = manifest.databases.map(\.name)
-            throw .unknownDatabase(name, suggestion: names.min { Self.distance(name, $0) < Self.distance(name, $1) })
+            throw .unknownDatabase(name, suggestion: Suggestion.nearest(to: name, in: manifest.databases.map(\.name)))
         }
-    }
-
-    private static func distance(_ a: String, _ b: String) -> Int {
-        abs(a.count - b.count) + zip(a, b).count { $0 != $1 }
     }
 
     private func prepareManual(_ database: String, by caller: Caller) throws(FleetError) -> (PhaseRunner, RunnerSession) {

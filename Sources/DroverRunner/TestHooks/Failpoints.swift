@@ -57,8 +57,6 @@ public final class Failpoints: Sendable {
         self.actions = actions
     }
 
-    public func action(_ name: String) -> Action? { actions[name] }
-
     /// Crashes or hangs here if `name` says so and its time has come.
     public func reach(_ name: String) async {
         #if DROVER_TEST_HOOKS
