@@ -113,7 +113,7 @@ struct CallRouter: Sendable {
             throw ErrorReply(.methodNotImplemented, ["method": .string(call.method)])  // streamed above
         case .promote:
             let p = try decode(FleetParameters.Promote.self, call)
-            return try message(try await fleet.promote(p.revision, to: p.to, force: p.force ?? false, reason: p.reason, by: caller))
+            return try message(try await fleet.promote(p.revision, to: p.to, force: p.force ?? false, reason: p.reason, planHash: p.plan_hash, by: caller))
         case .release:
             let p = try decode(FleetParameters.Release.self, call)
             return try message(try await fleet.release(p.revision, tier: p.tier, by: caller))

@@ -30,6 +30,8 @@ struct ErrorReply: Error, Sendable {
         switch error {
         case .promotionRefused(let revision, let tier, let reason):
             return ErrorReply(.promotionRefused, ["revision": .string(revision), "tier": .string(tier), "reason": .string(reason)], message: message)
+        case .planChanged(let revision, let tier, let approved, let current):
+            return ErrorReply(.planChanged, ["revision": .string(revision), "tier": .string(tier), "approved": .string(approved), "current": .string(current)], message: message)
         case .unknownDatabase(let name, let suggestion):
             return ErrorReply(.unknownDatabase, ["name": .string(name), "suggestion": suggestion.map(JSONValue.string) ?? .null], message: message)
         case .unknownRevision(let revision, let reason):

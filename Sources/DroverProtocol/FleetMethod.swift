@@ -30,6 +30,7 @@ public enum FleetMethod: String, Sendable, CaseIterable {
 public enum FleetErrorName: String, Sendable, CaseIterable {
     case notAllowed = "NotAllowed"
     case promotionRefused = "PromotionRefused"
+    case planChanged = "PlanChanged"
     case unknownDatabase = "UnknownDatabase"
     case unknownRevision = "UnknownRevision"
     case unknownTier = "UnknownTier"

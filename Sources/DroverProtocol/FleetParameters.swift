@@ -35,8 +35,10 @@ public enum FleetParameters {
         public var to: String?
         public var force: Bool?
         public var reason: String?
-        public init(revision: String, to: String? = nil, force: Bool? = nil, reason: String? = nil) {
-            self.revision = revision; self.to = to; self.force = force; self.reason = reason
+        /// The `plan_hash` the operator approved (`droverctl plan`).
+        public var plan_hash: String?
+        public init(revision: String, to: String? = nil, force: Bool? = nil, reason: String? = nil, plan_hash: String? = nil) {
+            self.revision = revision; self.to = to; self.force = force; self.reason = reason; self.plan_hash = plan_hash
         }
     }
 

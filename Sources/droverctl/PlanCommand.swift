@@ -6,7 +6,7 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Show what promoting a revision would do, without changing anything.",
         discussion: """
-            Lists the databases of the tier in wave order with the phases each would run to reach REV (contracts only up to what the tier has released), the SQL of each phase, and for phases bound to a maintenance window the earliest moment they may start. Says whether promote would be refused now, and why.
+            Lists the databases of the tier in wave order with the phases each would run to reach REV (contracts only up to what the tier has released), the SQL of each phase, and for phases bound to a maintenance window the earliest moment they may start. Says whether promote would be refused now, and why, and prints the plan hash that `promote --plan-hash` takes to bind the promotion to this plan.
             """
     )
 
@@ -30,6 +30,7 @@ struct PlanCommand: ParsableCommand {
         }
         if global.json { return Output.json(plan) }
         Output.line("promote \(plan.revision) to \(plan.tier): " + (plan.refused.map { "would be refused now: \($0)" } ?? "would be accepted now"))
+        Output.line("plan hash: \(plan.plan_hash)  (droverctl promote \(plan.revision) --to \(plan.tier) --plan-hash \(plan.plan_hash))")
         var wave: String?
         for database in plan.databases {
             if database.wave != wave {

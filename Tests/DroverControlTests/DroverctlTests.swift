@@ -26,8 +26,13 @@ struct DroverctlTests {
         let humanPlan = try await daemon.ctl("plan", "r2")
         #expect(humanPlan.status == 0 && humanPlan.output.contains("promote r2 to production: would be accepted now"), "\(humanPlan.output)")
 
-        let first = try await daemon.ctl("promote", "r2")
+        // Bound to the reviewed plan: a hash that is not the plan's is refused.
+        let stale = try await daemon.ctl("promote", "r2", "--plan-hash", String(repeating: "0", count: 64), "--json")
+        #expect(stale.status == 1 && stale.output.contains("io.drover.Fleet.PlanChanged") && stale.output.contains(plan.plan_hash), "\(stale.output)\(stale.errors)")
+        #expect(humanPlan.output.contains("plan hash: \(plan.plan_hash)"))
+        let first = try await daemon.ctl("promote", "r2", "--plan-hash", plan.plan_hash)
         #expect(first.status == 0 && first.output == "production now targets r2\n", "\(first.output)\(first.errors)")
+        #expect(try await daemon.audit().contains { $0.contains("plan_hash=\(plan.plan_hash)") })
         let again = try await daemon.ctl("promote", "r2")
         #expect(again.status == 0 && again.output.contains("nothing changed"))
         try await daemon.waitFor("production expanded to r2") { $0.database("production")?.expanded == "r2" }
@@ -59,9 +64,9 @@ struct DroverctlTests {
         #expect(humanHistory.output.hasPrefix("STARTED ") && humanHistory.output.contains("DURATION") && !humanHistory.output.contains("\u{1B}["))
 
         // Each change is in the audit log once, with the caller's uid and pid; the
-        // repeated promote is there as "nothing changed".
+        // repeated promote is there as "nothing changed", the stale plan hash as refused.
         let audit = try await daemon.audit()
-        #expect(audit.filter { $0.hasPrefix("promote|") }.count == 3, "\(audit)")
+        #expect(audit.filter { $0.hasPrefix("promote|") }.count == 4, "\(audit)")
         #expect(audit.contains { $0.hasPrefix("promote|") && $0.contains("nothing changed|\(getuid())|") })
     }
 

@@ -179,6 +179,17 @@ struct ManifestTests {
         #expect(diagnostics.contains { $0.message.contains("unknown key 'version'") })
     }
 
+    @Test("fleet.require_plan_hash names tiers of the pipeline")
+    func requirePlanHash() {
+        let required = base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  require_plan_hash: [production, tenants]")
+        #expect(load([("a.yaml", required)]).0?.fleet.requirePlanHash == ["production", "tenants"])
+        #expect(load([("a.yaml", base)]).0?.fleet.requirePlanHash == [])
+        let typo = base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  require_plan_hash: [prodution]")
+        let (manifest, diagnostics) = load([("a.yaml", typo)])
+        #expect(manifest == nil)
+        #expect(diagnostics.contains { $0.message.contains("fleet.require_plan_hash: tier 'prodution' is not in fleet.pipeline") && $0.message.contains("did you mean 'production'") })
+    }
+
     @Test("fleet.state: a PostgreSQL conninfo stays as written and takes fleet.lease; a file path resolves, and a lease beside it is a warning")
     func stateLocations() throws {
         for conninfo in ["service=drover_state", "host=state.internal dbname=drover", "postgresql://drover@state/drover", "postgres://state/drover"] {

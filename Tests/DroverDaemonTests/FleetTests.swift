@@ -240,3 +240,41 @@ struct TamperTests {
         await loop.value
     }
 }
+
+@Suite("Promotion bound to a reviewed plan")
+struct PlanHashTests {
+    @Test("the plan hash changes with a revision file; promote with a stale hash is refused, and fleet.require_plan_hash makes it mandatory")
+    func planHash() async throws {
+        let fixture = try await DaemonFixture.make(tenants: ["acme"])
+        defer { fixture.remove() }
+        try "fleet:\n  require_plan_hash: [production]\n".write(toFile: fixture.manifestDirectory + "/90-approval.yaml", atomically: true, encoding: .utf8)
+        let (fleet, loop) = try await fixture.start()
+        try await waitFor(fleet, "preview expanded to the head") { $0.database("preview")?.expanded == "r2" }
+
+        let reviewed = try await fleet.plan("r2").plan_hash
+        #expect(try await fleet.plan("r2").plan_hash == reviewed, "the same plan, the same hash")
+        do {
+            _ = try await fleet.promote("r2")
+            Issue.record("a promotion without the hash was accepted")
+        } catch {
+            guard case .invalidParameter("plan_hash", _) = error else { Issue.record("\(error)"); return }
+        }
+
+        // The contract of r2 is edited: the plan is no longer what was reviewed.
+        let file = fixture.directory + "/migrations/0002_status.sql"
+        try (try String(contentsOfFile: file, encoding: .utf8)).replacingOccurrences(of: "INSERT INTO effects VALUES ('r2 expand');", with: "INSERT INTO effects VALUES ('r2 expand, edited');")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        try await fleet.reload()
+        let current = try await fleet.plan("r2").plan_hash
+        #expect(current != reviewed)
+        do {
+            _ = try await fleet.promote("r2", planHash: reviewed)
+            Issue.record("a promotion with a stale hash was accepted")
+        } catch {
+            guard case .planChanged(_, "production", reviewed, current) = error else { Issue.record("\(error)"); return }
+        }
+        #expect(try await fleet.promote("r2", planHash: current) == "production now targets r2")
+        await fleet.stop()
+        await loop.value
+    }
+}

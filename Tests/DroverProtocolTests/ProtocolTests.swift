@@ -16,7 +16,7 @@ struct ProtocolTests {
             "Status", "Plan", "Promote", "Release", "Deploy", "Pause", "Resume", "Retry", "Revert",
             "Stamp", "Adopt", "History", "Drift", "Windows", "Watch", "Reload",
         ])
-        #expect(fleet.methods["Promote"] == ["revision", "to", "force", "reason"])
+        #expect(fleet.methods["Promote"] == ["revision", "to", "force", "reason", "plan_hash"])
         #expect(fleet.methods["Reload"] == [])
         #expect(fleet.methods["Watch"] == ["kinds"])
         #expect(Interfaces.service.methods["GetInterfaceDescription"] == ["interface"])
@@ -41,7 +41,7 @@ struct ProtocolTests {
             .plan: FleetParameters.Plan(revision: "r", to: "t"),
             .history: FleetParameters.History(db: "d"),
             .drift: FleetParameters.None(), .windows: FleetParameters.None(), .watch: FleetParameters.Watch(kinds: ["failed"]), .reload: FleetParameters.None(),
-            .promote: FleetParameters.Promote(revision: "r", to: "t", force: true, reason: "x"),
+            .promote: FleetParameters.Promote(revision: "r", to: "t", force: true, reason: "x", plan_hash: "h"),
             .release: FleetParameters.Release(revision: "r", tier: "t"),
             .deploy: FleetParameters.Deploy(revision: "r", tier: "t"),
             .pause: FleetParameters.Scope(tier: "t", db: "d"), .resume: FleetParameters.Scope(tier: "t", db: "d"),

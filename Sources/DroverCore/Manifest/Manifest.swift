@@ -39,14 +39,18 @@ public struct FleetSettings: Sendable, Hashable {
     public var alembic: AlembicCommand
     /// `fleet.lint`: what `droverctl check` assumes of the servers.
     public var lint: LintSettings
+    /// Tiers whose promotion needs the `plan_hash` of a reviewed plan.
+    public var requirePlanHash: [String]
 
     public init(
         name: String, migrations: String, pipeline: [String] = FleetSettings.defaultPipeline, state: String? = nil,
         lease: Duration = FleetSettings.defaultLease, socket: String? = nil, trackingSchema: String = FleetSettings.defaultTrackingSchema,
-        operatorsGroup: String = FleetSettings.defaultOperatorsGroup, alembic: AlembicCommand = AlembicCommand(), lint: LintSettings = LintSettings()
+        operatorsGroup: String = FleetSettings.defaultOperatorsGroup, alembic: AlembicCommand = AlembicCommand(), lint: LintSettings = LintSettings(),
+        requirePlanHash: [String] = []
     ) {
         self.alembic = alembic
         self.lint = lint
+        self.requirePlanHash = requirePlanHash
         self.name = name
         self.migrations = migrations
         self.pipeline = pipeline

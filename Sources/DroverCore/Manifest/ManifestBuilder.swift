@@ -20,6 +20,7 @@ struct ManifestBuilder {
     var operatorsGroup: Located<String>?
     var alembic = AlembicCommand()
     var lint = LintSettings()
+    var requirePlanHash: Located<[String]>?
     var defaults = SettingsLayer()
     /// Where each `defaults` key was last set, for messages about it.
     var defaultsLocations: [String: SourceLocation] = [:]
@@ -53,6 +54,7 @@ struct ManifestBuilder {
         }
 
         checkTier(defaults.tier, at: defaultsLocations["tier"], "defaults.tier")
+        for tier in requirePlanHash?.value ?? [] { checkTier(tier, at: requirePlanHash?.location, "fleet.require_plan_hash") }
         checkWindow(defaults.window, at: defaultsLocations["window"], "defaults.window")
 
         var resolved: [DatabaseSpec] = []
@@ -116,7 +118,8 @@ struct ManifestBuilder {
             trackingSchema: trackingSchema?.value ?? FleetSettings.defaultTrackingSchema,
             operatorsGroup: operatorsGroup?.value ?? FleetSettings.defaultOperatorsGroup,
             alembic: alembic,
-            lint: lint
+            lint: lint,
+            requirePlanHash: requirePlanHash?.value ?? []
         )
         return Manifest(
             fleet: fleet,

@@ -9,15 +9,26 @@ extension Fleet {
     /// Sets the next tier's target (SPEC §6). Promoting the current target again
     /// changes nothing and says so.
     @discardableResult
-    public func promote(_ revision: String, to tier: String? = nil, force: Bool = false, reason: String? = nil, by caller: Caller = .daemon) async throws(FleetError) -> String {
+    /// `planHash`: the `plan_hash` the operator approved; the promotion is refused
+    /// when the plan changed since (required for the tiers `fleet.require_plan_hash`
+    /// names).
+    public func promote(_ revision: String, to tier: String? = nil, force: Bool = false, reason: String? = nil, planHash: String? = nil, by caller: Caller = .daemon) async throws(FleetError) -> String {
         let id = try resolve(revision)
         let pipeline = manifest.fleet.pipeline
         guard pipeline.count > 1 || tier != nil else { throw .invalidParameter("to", reason: "the pipeline has one tier: nothing to promote to") }
         let destination = tier ?? pipeline[1]
         try checkTier(destination)
+        var audited = ["revision": id, "tier": destination, "force": String(force), "reason": reason ?? ""]
+        if let planHash {
+            let current = try await plan(id, to: destination).plan_hash
+            guard planHash == current else { throw .planChanged(revision: id, tier: destination, approved: planHash, current: current) }
+            audited["plan_hash"] = planHash
+        } else if manifest.fleet.requirePlanHash.contains(destination) {
+            throw .invalidParameter("plan_hash", reason: "fleet.require_plan_hash names \(destination): promote needs --plan-hash from 'droverctl plan \(id) --to \(destination)'")
+        }
         if scheduler.tiers[destination]?.target == id {
             let message = "\(destination) already has target \(id); nothing changed"
-            await audit("promote", ["revision": id, "tier": destination, "force": String(force), "reason": reason ?? ""], message, caller)
+            await audit("promote", audited, message, caller)
             return message
         }
         let fingerprints = await fingerprintDigests(at: id)
@@ -35,7 +46,7 @@ extension Fleet {
         scheduler.tiers[destination] = control
         try await persistTierChange(undoing: previous)
         let message = "\(destination) now targets \(id)"
-        await audit("promote", ["revision": id, "tier": destination, "force": String(force), "reason": reason ?? ""], message, caller)
+        await audit("promote", audited, message, caller)
         return message
     }
 

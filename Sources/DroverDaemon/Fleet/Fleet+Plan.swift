@@ -19,6 +19,7 @@ extension Fleet {
         let assignment = WaveAssignment.assign(members.map { ($0.name, $0.labels) }, to: waves)
         let released = scheduler.tiers[destination]?.released.map { graph.isAncestor($0, of: id) ? $0 : id }
         var rows: [PlanReport.DatabasePlan] = []
+        var approved: [PlanHash.Database] = []
         for (index, names) in assignment.members.enumerated() {
             for name in names {
                 guard let spec = scheduler.database(named: name) else { continue }
@@ -34,11 +35,13 @@ extension Fleet {
                     return PlanReport.PhasePlan(revision: step.revision, phase: step.phase, sql: Self.planText(graph[step.revision]?.sections[step.phase], revision: step.revision), earliest_start: earliest)
                 }
                 rows.append(PlanReport.DatabasePlan(name: name, wave: waves[index].name, phases: phases))
+                approved.append(PlanHash.Database(name: name, wave: waves[index].name, steps: steps))
             }
         }
         let fingerprints = await fingerprintDigests(at: id)
         let refusal = scheduler.promotionRefusal(of: id, to: destination, fingerprints: fingerprints)
-        return PlanReport(revision: id, tier: destination, refused: tier == pipeline.first ? nil : refusal, databases: rows)
+        let hash = PlanHash.of(tier: destination, revision: id, databases: approved, graph: graph)
+        return PlanReport(revision: id, tier: destination, refused: tier == pipeline.first ? nil : refusal, databases: rows, plan_hash: hash)
     }
 
     /// Each database's window: open now or not, and its next opening and closing.

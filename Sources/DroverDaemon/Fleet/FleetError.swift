@@ -6,6 +6,7 @@ import DroverRunner
 /// these to varlink errors).
 public enum FleetError: Error, Sendable, CustomStringConvertible {
     case promotionRefused(revision: String, tier: String, reason: String)
+    case planChanged(revision: String, tier: String, approved: String, current: String)
     case unknownDatabase(String, suggestion: String?)
     case unknownRevision(String, reason: String)
     case unknownTier(String, known: [String])
@@ -20,6 +21,8 @@ public enum FleetError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .promotionRefused(let revision, let tier, let reason): "promotion of \(revision) to \(tier) refused: \(reason)"
+        case .planChanged(let revision, let tier, let approved, let current):
+            "promotion of \(revision) to \(tier) refused: the plan changed since plan hash \(approved.prefix(12)) (now \(current.prefix(12))); run 'droverctl plan \(revision) --to \(tier)' again and review it"
         case .unknownDatabase(let name, let suggestion): "unknown database \(name)" + (suggestion.map { " (did you mean \($0)?)" } ?? "")
         case .unknownRevision(_, let reason): reason
         case .unknownTier(let tier, let known): "unknown tier \(tier) (tiers: \(known.joined(separator: ", ")))"

@@ -7,9 +7,11 @@ public struct PlanReport: Sendable, Codable, Hashable {
     /// Why promote would be refused now, if it would.
     public var refused: String?
     public var databases: [DatabasePlan]
+    /// `PlanHash` of this plan: `promote --plan-hash` is refused when it changed.
+    public var plan_hash: String
 
-    public init(revision: String, tier: String, refused: String?, databases: [DatabasePlan]) {
-        self.revision = revision; self.tier = tier; self.refused = refused; self.databases = databases
+    public init(revision: String, tier: String, refused: String?, databases: [DatabasePlan], plan_hash: String) {
+        self.revision = revision; self.tier = tier; self.refused = refused; self.databases = databases; self.plan_hash = plan_hash
     }
 
     public struct DatabasePlan: Sendable, Codable, Hashable {
