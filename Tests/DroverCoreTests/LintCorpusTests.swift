@@ -118,6 +118,7 @@ enum LintCorpus {
         LintCase(squawkRule: "constraint-missing-not-valid", name: "check validated at once", sql: "ALTER TABLE \"wallets\" ADD CONSTRAINT \"wallets_non_negative\" CHECK (\"balance\" >= 0);", expected: [.addConstraintWithoutNotValid]),
         LintCase(squawkRule: "constraint-missing-not-valid", name: "check NOT VALID, validated apart", sql: "ALTER TABLE wallets ADD CONSTRAINT wallets_non_negative CHECK (balance >= 0) NOT VALID;\nALTER TABLE wallets VALIDATE CONSTRAINT wallets_non_negative;", noTransaction: true, expected: []),
         LintCase(squawkRule: "constraint-missing-not-valid", name: "check on a table created in the section", sql: "CREATE TABLE \"members\" (\"id\" serial NOT NULL PRIMARY KEY, \"age\" integer NOT NULL);\nALTER TABLE \"members\" ADD CONSTRAINT \"members_adult\" CHECK (\"age\" >= 18);", expected: []),
+        LintCase(squawkRule: "constraint-missing-not-valid", name: "NOT VALID then VALIDATE on a table created in the section, after a lock on another (a generated migration)", sql: "ALTER TABLE threads DROP CONSTRAINT threads_pkey;\nCREATE TABLE replies (id int, thread_id int);\nALTER TABLE replies ADD CONSTRAINT replies_thread_fk FOREIGN KEY (thread_id) REFERENCES threads (id) NOT VALID;\nALTER TABLE replies VALIDATE CONSTRAINT replies_thread_fk;", expected: []),
         LintCase(squawkRule: "constraint-missing-not-valid", name: "unique using an index", sql: "ALTER TABLE mails ADD CONSTRAINT mails_address_key UNIQUE USING INDEX mails_address_idx;", expected: []),
 
         // disallowed-unique-constraint

@@ -135,8 +135,10 @@ private struct SectionWalk {
             for raw in shape.alterActions {
                 let action = AlterAction(text: raw.text, offset: raw.offset)
                 linter.noteConstraints(of: action, table: table)
-                if action.validatedConstraint == nil { onlyValidates = false } else { scans = true }
+                if action.validatedConstraint == nil { onlyValidates = false }
+                // A table created in this section is empty and seen by no one yet.
                 guard !isNew else { continue }
+                if action.validatedConstraint != nil { scans = true }
                 if action.isAddColumn {
                     if action.isNotNullWithoutDefault { add(.addColumnNotNullWithoutDefault, at: action.offset) }
                     if action.isStoredGenerated || action.hasVolatileDefault
