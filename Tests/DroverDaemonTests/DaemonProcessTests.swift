@@ -3,6 +3,9 @@ import DroverTestSupport
 import Foundation
 import Testing
 
+/// 200 batches at least 50 ms apart: after 20 rows there are seconds left to kill it
+/// mid-way even when the test's own task waits for a thread (CI under load: with
+/// 20 ms the backfill once finished between the read and the SIGKILL).
 let slowBackfill = [
     "0003_slow.sql": """
         -- drover:revision r3
@@ -10,7 +13,7 @@ let slowBackfill = [
         -- drover:expand
         INSERT INTO effects VALUES ('r3 expand');
         ALTER TABLE docs ADD COLUMN slow text;
-        -- drover:backfill batch=1 pause=20ms
+        -- drover:backfill batch=1 pause=50ms
         UPDATE docs SET slow = 'x' WHERE id IN (SELECT id FROM docs WHERE slow IS NULL LIMIT :batch);
         """,
 ]
