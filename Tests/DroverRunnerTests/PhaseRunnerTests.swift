@@ -186,22 +186,28 @@ struct PhaseRunnerTests {
         #expect(try await fixture.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'busy' AND column_name = 'note'") == "1")
     }
 
-    @Test("when every attempt times out on a lock, the phase fails naming the blocking pid")
-    func lockTimeoutNamesBlocker() async throws {
+    /// A revision that alters table `held`, which a session named `blockerName`
+    /// keeps locked until it is closed, and settings whose lock timeout leaves the
+    /// blocker probe time for its own connection on a loaded machine.
+    static func heldTable(_ id: String, blockerName: String) async throws -> (Fixture, RevisionGraph, PostgresConnection, DatabaseSettings) {
         let fixture = try await Fixture.make()
         try await fixture.sql("CREATE TABLE held (id int)")
         let revisions = try graph("""
-            -- drover:revision eeee00000001
+            -- drover:revision \(id)
             -- drover:parent none
             -- drover:expand
             ALTER TABLE held ADD COLUMN note text;
             """)
-        let blocker = try await fixture.cluster.connect(database: fixture.database)
+        let blocker = try await PostgresConnection.connect(ConnectionConfiguration(conninfo: fixture.cluster.conninfo(database: fixture.database), applicationName: blockerName))
         try await blocker.execute("BEGIN; LOCK TABLE held IN ACCESS SHARE MODE;")
         var settings = Fixture.fastSettings
-        // Long enough for the probe's own connection on a loaded machine (the suite
-        // runs floods and daemons alongside).
         settings.lockTimeout = .milliseconds(3000)
+        return (fixture, revisions, blocker, settings)
+    }
+
+    @Test("when every attempt times out on a lock, the phase fails naming the blocking pid")
+    func lockTimeoutNamesBlocker() async throws {
+        let (fixture, revisions, blocker, settings) = try await Self.heldTable("eeee00000001", blockerName: "drover-tests")
         let result = await Result(catching: { () async throws(RunnerError) in try await runner(revisions).run(step("eeee00000001", .expand), on: fixture.session(settings: settings)) })
         await blocker.close()
         guard case .failure(let error) = result, case let .lockTimeoutExhausted(_, _, _, attempts, statement, blockers) = error else {
@@ -217,18 +223,7 @@ struct PhaseRunnerTests {
 
     @Test("every lock-timeout retry's log line names the blocking session: pid, user, application, query")
     func retryLogNamesBlocker() async throws {
-        let fixture = try await Fixture.make()
-        try await fixture.sql("CREATE TABLE held (id int)")
-        let revisions = try graph("""
-            -- drover:revision eeee00000002
-            -- drover:parent none
-            -- drover:expand
-            ALTER TABLE held ADD COLUMN note text;
-            """)
-        let blocker = try await PostgresConnection.connect(ConnectionConfiguration(conninfo: fixture.cluster.conninfo(database: fixture.database), applicationName: "report-job"))
-        try await blocker.execute("BEGIN; LOCK TABLE held IN ACCESS SHARE MODE;")
-        var settings = Fixture.fastSettings
-        settings.lockTimeout = .milliseconds(3000)
+        let (fixture, revisions, blocker, settings) = try await Self.heldTable("eeee00000002", blockerName: "report-job")
         let lines = CapturedLog()
         let logger = Logger(label: "test") { _ in lines }
         _ = await Result(catching: { () async throws(RunnerError) in
