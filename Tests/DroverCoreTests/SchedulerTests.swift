@@ -2,86 +2,13 @@
 import Foundation
 import Testing
 
-private let revisionTexts = [
-    "-- drover:revision r1\n-- drover:parent none\n-- drover:expand\nCREATE TABLE t (id int);\n-- drover:backfill\nUPDATE t SET id = 1 WHERE id IN (SELECT id FROM t LIMIT :batch);\n-- drover:contract\nALTER TABLE t ALTER COLUMN id SET NOT NULL;\n",
-    "-- drover:revision r2\n-- drover:parent r1\n-- drover:expand\nALTER TABLE t ADD COLUMN c text;\n",
-]
-
-private func makeGraph() -> RevisionGraph {
-    RevisionGraph.build(revisionTexts.enumerated().map { RevisionParser.parse($1, file: "\($0).sql").revision! }).graph
-}
-
-private func manifest(tenants: Int = 4, extra: String = "", waves: String? = nil) -> Manifest {
-    var yaml = """
-        fleet: {name: t, migrations: m}
-        windows:
-          always: {always: true}
-          weeknights: {days: [mon, tue, wed, thu, fri], start: "22:30", duration: 90min, timezone: UTC}
-        defaults: {window: always, max_parallel: 4, max_per_server: 4}
-        databases:
-          - {name: preview, tier: preview, dsn: "host=p dbname=preview"}
-          - {name: production, tier: production, dsn: "host=prod dbname=app", window: weeknights}
-        """
-    for index in 0..<tenants {
-        yaml += "\n  - {name: t\(index), tier: tenants, dsn: \"host=h\(index % 2) dbname=t\(index)\", labels: {plan: \(index == 0 ? "internal" : "free")}}"
-    }
-    yaml += extra
-    yaml += "\n" + (waves ?? """
-        waves:
-          tenants:
-            - {name: canary, select: {names: [t0]}, max_parallel: 1, soak: 30min}
-            - {name: rest, select: {all: true}, failure_budget: 1}
-        """)
-    let (loaded, diagnostics) = ManifestLoader(environment: [:]).load(files: [("/f/a.yaml", yaml)])
-    precondition(loaded != nil, "\(diagnostics)")
-    return loaded!
-}
-
-/// Monday 2026-11-23 12:00 UTC.
-private let monday = ISO8601DateFormatter().date(from: "2026-11-23T12:00:00Z")!
-
-private func applied(_ steps: [(String, Phase)], graph: RevisionGraph) -> [TrackingRecord] {
-    steps.map { TrackingRecord(revision: $0.0, phase: $0.1, status: .applied, checksum: graph[$0.0]?.sections[$0.1]?.checksum) }
-}
-
-private let r1Expanded: [(String, Phase)] = [("r1", .expand), ("r1", .backfill)]
-private let r1Full: [(String, Phase)] = r1Expanded + [("r1", .contract)]
-
-private func scheduler(_ manifest: Manifest = manifest(), observedAll records: [TrackingRecord] = []) -> Scheduler {
-    var scheduler = Scheduler(manifest: manifest, graph: makeGraph())
-    for database in manifest.databases {
-        scheduler.observed(database.name, ObservedDatabase(reachable: true, records: records, observedAt: monday))
-    }
-    return scheduler
-}
-
-private func starts(_ actions: [SchedulerAction]) -> [String] {
-    actions.compactMap { if case .start(let name, let step) = $0 { "\(name): \(step)" } else { nil } }.sorted()
-}
-
-/// Completes running phases, then runs every phase it starts to success, until
-/// nothing more starts.
-private func runToQuiet(_ scheduler: inout Scheduler, at now: Date) -> [SchedulerAction] {
-    var all: [SchedulerAction] = []
-    for (name, state) in scheduler.runtime {
-        if let running = state.running { scheduler.phaseSucceeded(name, step: running.step, at: now, duration: .seconds(1)) }
-    }
-    for _ in 0..<20 {
-        let actions = scheduler.tick(now: now)
-        all += actions
-        let started = actions.compactMap { if case .start(let name, let step) = $0 { (name, step) } else { nil } }
-        if started.isEmpty { break }
-        for (name, step) in started { scheduler.phaseSucceeded(name, step: step, at: now, duration: .seconds(1)) }
-    }
-    return all
-}
-
 @Suite("Scheduler")
 struct SchedulerTests {
     @Test("databases settled at the target are skipped by later ticks, yet one whose records go back (a revert, a manual change) is moved again")
     func settledDatabasesComeBack() {
         var fleet = scheduler(manifest(tenants: 6, waves: "waves:\n  tenants:\n    - {name: all, select: {all: true}, max_parallel: 2}"))
-        fleet.tiers["tenants"] = TierControl(target: "r1", released: "r1")
+        fleet.take(fleet.deploy("r1", tier: "tenants"))
+        fleet.take(fleet.release("r1", tiers: ["tenants"]))
         _ = runToQuiet(&fleet, at: monday)
         #expect((0..<6).allSatisfy { fleet.revisionStates["t\($0)"]?.contracted == "r1" })
         #expect(starts(fleet.tick(now: monday)).isEmpty)
@@ -90,14 +17,16 @@ struct SchedulerTests {
         #expect(starts(fleet.tick(now: monday)) == ["t0: contract r1"])
         // A new release moves every settled database again.
         _ = runToQuiet(&fleet, at: monday)
-        fleet.tiers["tenants"] = TierControl(target: "r2", released: "r1")
+        fleet.take(fleet.deploy("r2", tier: "tenants"))
+        fleet.take(fleet.release("r1", tiers: ["tenants"]))
         #expect(starts(fleet.tick(now: monday)).count == 2, "the wave's two slots take the first two databases at r2")
     }
 
     @Test("a settled database deep in its wave whose records go back is moved again; failures the shared store brings to settled databases count against the budget, in wave order")
     func settledMembersDeepInTheWave() {
         var fleet = scheduler(manifest(tenants: 6, waves: "waves:\n  tenants:\n    - {name: all, select: {all: true}, max_parallel: 2, failure_budget: 1}"))
-        fleet.tiers["tenants"] = TierControl(target: "r1", released: "r1")
+        fleet.take(fleet.deploy("r1", tier: "tenants"))
+        fleet.take(fleet.release("r1", tiers: ["tenants"]))
         _ = runToQuiet(&fleet, at: monday)
         #expect(starts(fleet.tick(now: monday)).isEmpty)
         fleet.observed("t4", ObservedDatabase(reachable: true, records: applied(r1Expanded, graph: makeGraph()), observedAt: monday))
@@ -123,7 +52,7 @@ struct SchedulerTests {
         fleet.phaseSucceeded("preview", step: PlannedStep(revision: "r1", phase: .expand), at: monday, duration: .seconds(1))
         #expect(starts(fleet.tick(now: monday)) == ["preview: backfill r1"])
         // Pinning preview holds it back.
-        fleet.tiers["preview"] = TierControl(target: "r1")
+        fleet.take(fleet.deploy("r1", tier: "preview"))
         fleet.phaseSucceeded("preview", step: PlannedStep(revision: "r1", phase: .backfill), at: monday, duration: .seconds(1))
         #expect(starts(fleet.tick(now: monday)) == [])
         #expect(fleet.stateWord(of: "preview", now: monday) == .waitingRelease)
@@ -132,20 +61,22 @@ struct SchedulerTests {
     @Test("contracts run only after release, up to the released revision")
     func releaseGatesContract() {
         var fleet = scheduler(observedAll: applied(r1Expanded, graph: makeGraph()))
-        fleet.tiers["preview"] = TierControl(target: "r2")
+        fleet.take(fleet.deploy("r2", tier: "preview"))
         #expect(starts(fleet.tick(now: monday)) == ["preview: expand r2"])
         fleet.phaseSucceeded("preview", step: PlannedStep(revision: "r2", phase: .expand), at: monday, duration: .seconds(1))
         #expect(starts(fleet.tick(now: monday)) == [])
         #expect(fleet.stateWord(of: "preview", now: monday) == .waitingRelease)
-        fleet.tiers["preview"]?.released = "r1"
+        fleet.take(fleet.release("r1", tiers: ["preview"]))
         #expect(starts(fleet.tick(now: monday)) == ["preview: contract r1"])
     }
 
     @Test("a closed window keeps the contract waiting; it starts at the opening and is cancelled at the close")
     func windowGate() {
         var fleet = scheduler(observedAll: applied(r1Expanded, graph: makeGraph()))
-        fleet.tiers["preview"] = TierControl(target: "r1", released: "r1")
-        fleet.tiers["production"] = TierControl(target: "r1", released: "r1")
+        fleet.take(fleet.deploy("r1", tier: "preview"))
+        fleet.take(fleet.release("r1", tiers: ["preview"]))
+        fleet.take(fleet.deploy("r1", tier: "production"))
+        fleet.take(fleet.release("r1", tiers: ["production"]))
         let actions = fleet.tick(now: monday)
         #expect(starts(actions) == ["preview: contract r1"])  // preview's window is always open
         let opening = ISO8601DateFormatter().date(from: "2026-11-23T22:30:00Z")!
@@ -156,7 +87,7 @@ struct SchedulerTests {
         let close = opening.addingTimeInterval(5400)
         // Nothing to start; the loop is asked to wake at the close, to cancel there.
         #expect(fleet.tick(now: opening.addingTimeInterval(3600)) == [.wakeUp(at: close)])
-        #expect(fleet.tick(now: close) == [.cancel(database: "production", step: PlannedStep(revision: "r1", phase: .contract), reason: "the maintenance window closed at 2026-11-24T00:00:00Z")])
+        #expect(fleet.tick(now: close) == [.cancel(database: "production", step: PlannedStep(revision: "r1", phase: .contract), because: .windowClosed(at: close))])
         // Cancelled and rolled back: retried in the next window, not counted as a failure.
         fleet.phaseFailed("production", step: PlannedStep(revision: "r1", phase: .contract), .cancelled, at: close)
         #expect(fleet.stateWord(of: "production", now: close) == .waitingWindow)
@@ -175,7 +106,8 @@ struct SchedulerTests {
             return spec
         }
         var fleet = scheduler(yamlManifest, observedAll: applied(r1Expanded, graph: makeGraph()))
-        fleet.tiers["production"] = TierControl(target: "r1", released: "r1")
+        fleet.take(fleet.deploy("r1", tier: "production"))
+        fleet.take(fleet.release("r1", tiers: ["production"]))
         let opening = ISO8601DateFormatter().date(from: "2026-10-24T23:00:00Z")!  // 01:00 CEST
         #expect(starts(fleet.tick(now: opening)).contains("night-db: contract r1"))
         // 02:30 local happens twice; two real hours in, the window is still open.
@@ -188,20 +120,22 @@ struct SchedulerTests {
     func expectedDurationMustFit() {
         let lateInWindow = ISO8601DateFormatter().date(from: "2026-11-23T23:50:00Z")!  // 10 min of the window left
         var slow = scheduler(observedAll: applied(r1Expanded, graph: makeGraph()))
-        slow.tiers["production"] = TierControl(target: "r1", released: "r1")
-        slow.expectedDurations["production/r1/contract"] = .seconds(1800)  // its last run took 30 min
+        slow.take(slow.deploy("r1", tier: "production"))
+        slow.take(slow.release("r1", tiers: ["production"]))
+        slow.restore(failures: [:], pausedDatabases: [], expectedDurations: ["production/r1/contract": .seconds(1800)])  // its last run took 30 min
         #expect(!starts(slow.tick(now: lateInWindow)).contains("production: contract r1"))
         #expect(slow.stateWord(of: "production", now: lateInWindow) == .waitingWindow)
 
         var quick = scheduler(observedAll: applied(r1Expanded, graph: makeGraph()))
-        quick.tiers["production"] = TierControl(target: "r1", released: "r1")
+        quick.take(quick.deploy("r1", tier: "production"))
+        quick.take(quick.release("r1", tiers: ["production"]))
         #expect(starts(quick.tick(now: lateInWindow)).contains("production: contract r1"))  // the 5 min default fits
     }
 
     @Test("waves move in order: the canary first, the rest after it finished and soaked")
     func wavesAndSoak() {
         var fleet = scheduler(observedAll: [])
-        fleet.tiers["tenants"] = TierControl(target: "r1")
+        fleet.take(fleet.deploy("r1", tier: "tenants"))
         let first = fleet.tick(now: monday)
         #expect(starts(first).filter { $0.hasPrefix("t") } == ["t0: expand r1"])
         let all = runToQuiet(&fleet, at: monday)
@@ -214,7 +148,7 @@ struct SchedulerTests {
     @Test("failures beyond the budget (a count) halt the tier, naming the failed databases; resume continues")
     func budgetAsCount() {
         var fleet = scheduler(observedAll: [])
-        fleet.tiers["tenants"] = TierControl(target: "r1")
+        fleet.take(fleet.deploy("r1", tier: "tenants"))
         _ = runToQuiet(&fleet, at: monday)
         let later = monday.addingTimeInterval(1800)
         let started = fleet.tick(now: later)
@@ -228,7 +162,7 @@ struct SchedulerTests {
         // t3 finishes, but the halted tier starts nothing new.
         fleet.phaseSucceeded("t3", step: step, at: later, duration: .seconds(1))
         #expect(starts(fleet.tick(now: later)) == [])
-        fleet.resume(tier: "tenants")
+        fleet.take(fleet.resume(tiers: ["tenants"]))
         #expect(starts(fleet.tick(now: later)) == ["t1: expand r1", "t2: expand r1", "t3: backfill r1"])
     }
 
@@ -236,7 +170,7 @@ struct SchedulerTests {
     func budgetAsPercent() {
         let waves = "waves:\n  tenants:\n    - {name: all, select: {all: true}, failure_budget: 10%}"
         var fleet = scheduler(manifest(tenants: 20, waves: waves))
-        fleet.tiers["tenants"] = TierControl(target: "r1")
+        fleet.take(fleet.deploy("r1", tier: "tenants"))
         _ = fleet.tick(now: monday)
         let step = PlannedStep(revision: "r1", phase: .expand)
         fleet.phaseFailed("t1", step: step, .failed("x"), at: monday)
@@ -249,7 +183,7 @@ struct SchedulerTests {
     @Test("a tenant discovered in the middle of a rollout joins its wave and moves")
     func discoveredMidRollout() {
         var fleet = scheduler(observedAll: [])
-        fleet.tiers["tenants"] = TierControl(target: "r1")
+        fleet.take(fleet.deploy("r1", tier: "tenants"))
         _ = runToQuiet(&fleet, at: monday)
         let later = monday.addingTimeInterval(1800)
         _ = runToQuiet(&fleet, at: later)
@@ -287,17 +221,17 @@ struct SchedulerTests {
     @Test("pause during a wave stops new phases without touching running ones")
     func pauseDuringWave() {
         var fleet = scheduler()
-        fleet.tiers["tenants"] = TierControl(target: "r1")
+        fleet.take(fleet.deploy("r1", tier: "tenants"))
         _ = runToQuiet(&fleet, at: monday)
         let later = monday.addingTimeInterval(1800)
         #expect(starts(fleet.tick(now: later)).count == 3)
-        fleet.pause(tier: "tenants")
+        fleet.take(fleet.pause(tiers: ["tenants"]))
         fleet.phaseSucceeded("t1", step: PlannedStep(revision: "r1", phase: .expand), at: later, duration: .seconds(1))
         #expect(fleet.tick(now: later).allSatisfy { if case .cancel = $0 { false } else { true } })
         #expect(starts(fleet.tick(now: later)) == [])
         #expect(fleet.stateWord(of: "t1", now: later) == .paused)
         #expect(fleet.stateWord(of: "t2", now: later) == .expanding)
-        fleet.resume(tier: "tenants")
+        fleet.take(fleet.resume(tiers: ["tenants"]))
         #expect(starts(fleet.tick(now: later)) == ["t1: backfill r1"])
     }
 
@@ -328,7 +262,7 @@ struct SchedulerTests {
     func tamperAtPhaseStart() {
         let waves = "waves:\n  tenants:\n    - {name: all, select: {all: true}, failure_budget: 0}"
         var fleet = scheduler(manifest(tenants: 2, waves: waves))
-        fleet.tiers["tenants"] = TierControl(target: "r1")
+        fleet.take(fleet.deploy("r1", tier: "tenants"))
         let step = PlannedStep(revision: "r1", phase: .expand)
         _ = fleet.tick(now: monday)
         let section = TamperedSection(revision: "r1", phase: .expand, file: SourceLocation(file: "0.sql", line: 3), recorded: "old", current: "new")
@@ -344,13 +278,13 @@ struct SchedulerTests {
     func concurrency() {
         let waves = "waves:\n  tenants:\n    - {name: all, select: {all: true}, max_parallel: 3}"
         var fleet = scheduler(manifest(tenants: 6, waves: waves))
-        fleet.tiers["tenants"] = TierControl(target: "r1")
+        fleet.take(fleet.deploy("r1", tier: "tenants"))
         #expect(starts(fleet.tick(now: monday)).filter { $0.hasPrefix("t") }.count == 3)
 
         let perServer = manifest(tenants: 6, extra: "", waves: "waves:\n  tenants:\n    - {name: all, select: {all: true}}")
             .withSettings { $0.maxPerServer = 1 }
         var limited = scheduler(perServer)
-        limited.tiers["tenants"] = TierControl(target: "r1")
+        limited.take(limited.deploy("r1", tier: "tenants"))
         // Tenants alternate between hosts h0 and h1: one each.
         #expect(starts(limited.tick(now: monday)).filter { $0.hasPrefix("t") } == ["t0: expand r1", "t1: expand r1"])
     }

@@ -24,18 +24,18 @@ struct FingerprintBatchTests {
         let fingerprints = try await store.fingerprints(at: "r1")
         #expect(fingerprints["tenant-acme"]?.tables.keys.sorted() == ["marker"])
         #expect(fingerprints["tenant-globex"]?.tables.keys.sorted() == ["other"])  // in the same batch
-        #expect(await fleet.pendingFingerprints.isEmpty)
+        #expect(await fleet.fingerprints.pending.isEmpty)
         #expect(await fleet.fingerprinting == nil)
         await store.close()
     }
 
     @Test("a database's batch waits until its phases were quiet for a second, or its first fingerprint waited a minute; one that someone waits for is read at once")
     func batchesGather() async throws {
-        #expect(!Fleet.fingerprintBatchDue(waited: .zero, quietFor: .zero, databaseBusy: false))
-        #expect(!Fleet.fingerprintBatchDue(waited: .seconds(5), quietFor: .milliseconds(999), databaseBusy: false), "a phase ended less than a second ago")
-        #expect(Fleet.fingerprintBatchDue(waited: .seconds(1), quietFor: .seconds(1), databaseBusy: false))
-        #expect(!Fleet.fingerprintBatchDue(waited: .seconds(59), quietFor: .seconds(59), databaseBusy: true))
-        #expect(Fleet.fingerprintBatchDue(waited: .seconds(60), quietFor: .zero, databaseBusy: true))
+        #expect(!FingerprintQueue.batchDue(waited: .zero, quietFor: .zero, databaseBusy: false))
+        #expect(!FingerprintQueue.batchDue(waited: .seconds(5), quietFor: .milliseconds(999), databaseBusy: false), "a phase ended less than a second ago")
+        #expect(FingerprintQueue.batchDue(waited: .seconds(1), quietFor: .seconds(1), databaseBusy: false))
+        #expect(!FingerprintQueue.batchDue(waited: .seconds(59), quietFor: .seconds(59), databaseBusy: true))
+        #expect(FingerprintQueue.batchDue(waited: .seconds(60), quietFor: .zero, databaseBusy: true))
 
         let fixture = try await DaemonFixture.make()
         defer { fixture.remove() }
@@ -47,7 +47,7 @@ struct FingerprintBatchTests {
         await fleet.queueFingerprint(of: acme, revision: "r1")
         await fleet.fingerprintDue()
         #expect(await fleet.fingerprinting == nil)  // one young fingerprint: not yet
-        #expect(await fleet.pendingFingerprints.values.map(\.count) == [1])
+        #expect(await fleet.fingerprints.pending.values.map(\.count) == [1])
 
         await fleet.setPendingFingerprintsSince(.now - .seconds(2))
         await fleet.queueFingerprint(of: globex, revision: "r1")  // joins the batch, its phase just ended
@@ -73,18 +73,18 @@ struct FingerprintBatchTests {
 @Test("a batch takes at most its limit, key by key; the rest stays queued for the next")
 func batchLimit() {
     var pending = ["a": ["a1": "r1", "a2": "r1", "a3": "r2"], "b": ["b1": "r1", "b2": "r1"]]
-    let first = Fleet.takeBatch(from: &pending, keys: ["b", "a"], limit: 4)
+    let first = FingerprintQueue.takeBatch(from: &pending, keys: ["b", "a"], limit: 4)
     #expect(first["a"]?.map(\.name) == ["a1", "a2", "a3"] && first["b"]?.map(\.name) == ["b1"])
     #expect(pending == ["b": ["b2": "r1"]])
-    let second = Fleet.takeBatch(from: &pending, keys: ["a", "b"], limit: 4)
+    let second = FingerprintQueue.takeBatch(from: &pending, keys: ["a", "b"], limit: 4)
     #expect(second.mapValues { $0.map(\.name) } == ["b": ["b2"]])
     #expect(pending.isEmpty)
-    #expect(Fleet.fingerprintBatchLimit >= Fleet.fingerprintChunk)
+    #expect(FingerprintQueue.batchLimit >= FingerprintQueue.chunk)
 }
 
 extension Fleet {
     func setPendingFingerprintsSince(_ instant: ContinuousClock.Instant) {
-        for key in pendingFingerprintsQueued.keys { pendingFingerprintsQueued[key] = (instant, instant) }
+        for key in fingerprints.queued.keys { fingerprints.queued[key] = (instant, instant) }
     }
 
     /// A phase of `name` in flight, as far as the fingerprint batches can tell; `nil`: none.

@@ -30,7 +30,7 @@ struct ObservationScheduleTests {
             history = try await fleet.history("preview")
         }
         let last = try #require(history.map(\.finishedAt).max())
-        let next = await fleet.nextRead
+        let next = await fleet.readSchedule.next
         let halfway = try #require(next["preview"]?.halfway)
         // From halfway there it may join a read of its server: half of the interval
         // after the phase (four intervals for a database at rest).

@@ -15,8 +15,8 @@ struct PhaseExecutorTests {
         let sampler = Task {
             var seen: [ObjectIdentifier: (trips: Int, handOffs: Int)] = [:]
             while !Task.isCancelled {
-                let idle = await fleet.idleConnections.values.flatMap { $0.map(\.connection) }
-                for connection in await Array(fleet.observerConnections.values) + idle {
+                let idle = await fleet.connections.idle.values.flatMap { $0.map(\.connection) }
+                for connection in await Array(fleet.connections.observers.values) + idle {
                     seen[ObjectIdentifier(connection)] = (connection.roundTrips, connection.poolHandOffs)
                 }
                 try? await Task.sleep(for: .milliseconds(20))

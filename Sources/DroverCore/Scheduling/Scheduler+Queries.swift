@@ -4,8 +4,7 @@ extension Scheduler {
     /// The state word a database shows in status (SPEC §5, §8).
     public func stateWord(of name: String, now: Date) -> DatabaseStateWord {
         guard let spec = database(named: name) else { return .gone }
-        let state = runtime[name] ?? DatabaseRuntime()
-        if state.gone { return .gone }
+        let state = runtime[name] ?? .idle
         if let running = state.running {
             switch running.step.phase {
             case .expand, .revert: return .expanding
@@ -75,7 +74,7 @@ extension Scheduler {
         guard let index = manifest.fleet.pipeline.firstIndex(of: tier) else { return "unknown tier \(tier)" }
         guard index > 0 else { return "\(tier) is the first tier: it follows the repository head (pin it with deploy)" }
         let previous = manifest.fleet.pipeline[index - 1]
-        let members = manifest.databases.filter { $0.tier == previous && runtime[$0.name]?.gone != true }.map(\.name)
+        let members = manifest.databases.filter { $0.tier == previous }.map(\.name)
         guard !members.isEmpty else { return "tier \(previous) has no databases to prove \(revision) on" }
         let failed = members.filter { runtime[$0]?.failure != nil }
         if !failed.isEmpty { return "\(previous) has failed database\(failed.count == 1 ? "" : "s"): \(failed.joined(separator: ", "))" }

@@ -10,6 +10,7 @@ import Foundation
 /// - pause, tampered, unreachable, locked, failed, release, windows, concurrency:
 ///   `startableStep` and `windowGate`
 /// - cancelling window-bound phases at the window's end: `cancelExpired`
+/// - operators' commands (promote, release, pause, retry, ...): `Scheduler+Commands.swift`
 public struct Scheduler: Sendable {
     public private(set) var manifest: Manifest {
         didSet {
@@ -42,15 +43,17 @@ public struct Scheduler: Sendable {
     /// droverd's CPU.
     public private(set) var runningNames: Set<String> = []
     public private(set) var failedNames: Set<String> = []
-    public var tiers: [String: TierControl]
-    public private(set) var pausedDatabases: Set<String> = []
+    /// What operators and waves decided per tier; changed only by events.
+    public internal(set) var tiers: [String: TierControl]
+    public internal(set) var pausedDatabases: Set<String> = []
     public private(set) var observations: [String: ObservedDatabase] = [:]
     /// Each observed database's cursors, computed when its records change rather
     /// than for every database in every tick.
     public private(set) var revisionStates: [String: RevisionState] = [:]
+    /// Databases with no entry are `.idle`.
     public private(set) var runtime: [String: DatabaseRuntime] = [:]
     /// Last duration per `tier/revision/phase`: the expected time of a window-bound phase.
-    public var expectedDurations: [String: Duration] = [:]
+    public private(set) var expectedDurations: [String: Duration] = [:]
     /// Used when a phase has never run in a tier (SPEC §6).
     public static let defaultExpectedDuration: Duration = .seconds(300)
 
@@ -63,51 +66,56 @@ public struct Scheduler: Sendable {
 
     // MARK: Events
 
-    /// State kept across restarts: failures waiting for `retry`, paused databases.
-    public mutating func restore(failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>) {
-        for (name, failure) in failures { updateRuntime(name) { $0.failure = failure } }
+    /// State kept across restarts: failures waiting for `retry`, paused databases,
+    /// how long phases took.
+    public mutating func restore(failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>, expectedDurations: [String: Duration] = [:]) {
+        for (name, failure) in failures { updateRuntime(name) { $0 = .failed(failure) } }
         self.pausedDatabases = pausedDatabases
+        self.expectedDurations.merge(expectedDurations) { _, stored in stored }
     }
 
-    /// The failures and pauses of a shared state store replace this scheduler's own
-    /// (a follower reading back what its leader decided; a new leader taking over).
-    public mutating func replaceShared(failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>) {
-        for name in failedNames.union(failures.keys) where runtime[name]?.failure != failures[name] {
-            updateRuntime(name) { $0.failure = failures[name] }
+    /// The tiers, failures and pauses of a shared state store replace this
+    /// scheduler's own (a follower reading back what its leader decided; a new
+    /// leader taking over). A phase running here keeps running.
+    public mutating func replaceShared(tiers: [String: TierControl]? = nil, failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>,
+                                       expectedDurations: [String: Duration]? = nil) {
+        if let tiers { self.tiers = tiers }
+        if let expectedDurations { self.expectedDurations = expectedDurations }
+        for name in failedNames.union(failures.keys) where runtime[name]?.failure != failures[name] && runtime[name]?.running == nil {
+            updateRuntime(name) { $0 = failures[name].map { .failed($0) } ?? .idle }
         }
         self.pausedDatabases = pausedDatabases
     }
 
-    /// `problem`: why an unreachable database could not be read, for status.
-    public mutating func observed(_ name: String, _ observation: ObservedDatabase, problem: String? = nil) {
+    /// A read of the database (its `problem` says why an unreachable one could not
+    /// be read, for status).
+    public mutating func observed(_ name: String, _ observation: ObservedDatabase) {
         if observations[name]?.records != observation.records || revisionStates[name] == nil {
             revisionStates[name] = RevisionState(graph: graph, records: observation.records)
             unsettle(name)  // a revert, a stamp, someone else's change: it may need work again
         }
+        var observation = observation
+        if !observation.reachable, observation.problem == nil { observation.problem = observations[name]?.problem }
         observations[name] = observation
-        if !observation.reachable, let problem { updateRuntime(name) { $0.lastProblem = problem } }
     }
 
-    /// The database list changed (reload, discovery). Databases that vanished keep
-    /// their history and show as `gone`; new ones join their tier's waves.
-    public mutating func replace(manifest: Manifest, graph: RevisionGraph) {
-        let names = Set(manifest.databases.map(\.name))
-        for name in runtime.keys where !names.contains(name) { updateRuntime(name, create: false) { $0.gone = true } }
-        for name in names { updateRuntime(name, create: false) { $0.gone = false } }
+    /// The database list or the revisions changed (reload, discovery). Databases
+    /// that vanished are `gone` (no longer listed, their observations kept); new
+    /// ones join their tier's waves and are read at once.
+    @discardableResult
+    public mutating func replace(manifest: Manifest, graph: RevisionGraph) -> [SchedulerAction] {
+        let known = Set(specs.keys)
+        let added = manifest.databases.map(\.name).filter { !known.contains($0) }
         self.manifest = manifest  // also forgets the settled prefixes
         self.graph = graph
         revisionStates = observations.mapValues { RevisionState(graph: graph, records: $0.records) }
+        return added.map { .readSoon(database: $0) }
     }
 
     /// `alembicVersions`: the Alembic version table after the phase, when it ran
     /// through Alembic, so that status never shows it behind the phase.
     public mutating func phaseSucceeded(_ name: String, step: PlannedStep, at now: Date, duration: Duration, alembicVersions: [String]? = nil) {
-        updateRuntime(name) {
-            $0.running = nil
-            $0.cancelRequested = false
-            $0.failure = nil
-            $0.notBefore = nil
-        }
+        updateRuntime(name) { $0 = .idle }
         if var observation = observations[name] {
             observation.records.removeAll { $0.revision == step.revision && $0.phase == step.phase }
             // With the checksum the database recorded, so that a later edit of the file
@@ -123,65 +131,48 @@ public struct Scheduler: Sendable {
         }
     }
 
-    public mutating func phaseFailed(_ name: String, step: PlannedStep, _ failure: PhaseFailure, at now: Date) {
+    /// A phase ended without applying: the database waits, fails or is tampered.
+    /// A failure is to be written to the state store; the database is read again.
+    @discardableResult
+    public mutating func phaseFailed(_ name: String, step: PlannedStep, _ failure: PhaseFailure, at now: Date) -> [SchedulerAction] {
+        let attempts = runtime[name]?.failure?.attempts ?? 0
         updateRuntime(name) { state in
-            state.running = nil
-            state.cancelRequested = false
             switch failure {
             case .failed(let message):
-                state.failure = DatabaseRuntime.Failure(step: step, message: message, attempts: (state.failure?.attempts ?? 0) + 1)
-            case .unreachable(let message, let delay):
-                state.notBefore = now.addingTimeInterval(delay.seconds)
-                state.lastProblem = message
+                state = .failed(DatabaseRuntime.Failure(step: step, message: message, attempts: attempts + 1))
+            case .unreachable(_, let delay):
+                state = .waiting(until: now.addingTimeInterval(delay.seconds), .unreachable)
             case .locked(_, let delay):
-                state.notBefore = now.addingTimeInterval(delay.seconds)
+                state = .waiting(until: now.addingTimeInterval(delay.seconds), .locked)
             case .notStarted(let message, let delay):
-                state.notBefore = now.addingTimeInterval(delay.seconds)
-                state.heldBecause = message
+                state = .waiting(until: now.addingTimeInterval(delay.seconds), .notStarted(message))
             case .cancelled, .tampered:
-                break
+                state = .idle
             }
         }
-        if case .tampered(let sections) = failure {
+        switch failure {
+        case .tampered(let sections):
             revisionStates[name]?.tampered = sections
             unsettle(name)
+        case .unreachable(let message, _):
+            observations[name]?.reachable = false
+            observations[name]?.problem = message
+        case .locked(let pid, _):
+            observations[name]?.lockedBy = pid ?? -1
+        case .failed:
+            return [.persist(.failure(database: name, runtime[name]?.failure)), .readSoon(database: name)]
+        case .notStarted:
+            return []
+        case .cancelled:
+            break
         }
-        switch failure {
-        case .unreachable: observations[name]?.reachable = false
-        case .locked(let pid, _): observations[name]?.lockedBy = pid ?? -1
-        default: break
-        }
-    }
-
-    /// `droverctl retry NAME`: forget the failure and try again now. A halt lifts
-    /// once every database it named has been retried.
-    public mutating func retry(_ name: String) {
-        updateRuntime(name, create: false) {
-            $0.failure = nil
-            $0.notBefore = nil
-        }
-        for (tier, control) in tiers {
-            guard var halt = control.halt, halt.failed.contains(name) else { continue }
-            halt.failed.removeAll { $0 == name }
-            tiers[tier]?.halt = halt.failed.isEmpty ? nil : halt
-        }
-    }
-
-    public mutating func pause(database name: String) { pausedDatabases.insert(name) }
-    public mutating func resume(database name: String) { pausedDatabases.remove(name) }
-    public mutating func pause(tier: String) { tiers[tier, default: TierControl()].paused = true }
-
-    /// `droverctl resume --tier`: continue after a pause or a halt. The databases a
-    /// halt named are retried, since the operator has looked at them.
-    public mutating func resume(tier: String) {
-        tiers[tier, default: TierControl()].paused = false
-        for name in tiers[tier]?.halt?.failed ?? [] { retry(name) }
-        tiers[tier]?.halt = nil
+        return [.readSoon(database: name)]
     }
 
     // MARK: Decisions
 
     public mutating func tick(now: Date) -> [SchedulerAction] {
+        let tiersBefore = tiers
         var actions = cancelExpired(now: now)
         var wake: Date?
         func wakeAt(_ date: Date?) {
@@ -212,10 +203,7 @@ public struct Scheduler: Sendable {
                     let limits = Limits(runningInWave: runningInWave, runningOnServer: runningPerServer[servers[spec.name] ?? spec.dsn, default: 0])
                     switch startableStep(spec, tier: tier, target: target, released: released, wave: wave, limits: limits, now: now) {
                     case .start(let step, let mustEndBy):
-                        updateRuntime(name) {
-                            $0.running = .init(step: step, startedAt: now, mustEndBy: mustEndBy)
-                            $0.heldBecause = nil
-                        }
+                        updateRuntime(name) { $0 = .running(.init(step: step, startedAt: now, mustEndBy: mustEndBy)) }
                         actions.append(.start(database: name, step: step))
                         runningInWave += 1
                         runningPerServer[servers[spec.name] ?? spec.dsn, default: 0] += 1
@@ -226,6 +214,10 @@ public struct Scheduler: Sendable {
                     }
                 }
             }
+        }
+        // Halts and finished waves outlive the process.
+        for (tier, control) in tiers.sorted(by: { $0.key < $1.key }) where tiersBefore[tier] ?? TierControl() != control {
+            actions.append(.persist(.tier(tier, control)))
         }
         if let wake { actions.append(.wakeUp(at: wake)) }
         return actions
@@ -259,9 +251,10 @@ public struct Scheduler: Sendable {
     private mutating func cancelExpired(now: Date) -> [SchedulerAction] {
         var actions: [SchedulerAction] = []
         for name in runningNames.sorted() {
-            guard let state = runtime[name], let running = state.running, let end = running.mustEndBy, now >= end, !state.cancelRequested else { continue }
-            updateRuntime(name) { $0.cancelRequested = true }
-            actions.append(.cancel(database: name, step: running.step, reason: "the maintenance window closed at \(ISO8601DateFormatter().string(from: end))"))
+            guard var running = runtime[name]?.running, let end = running.mustEndBy, now >= end, !running.cancelRequested else { continue }
+            running.cancelRequested = true
+            updateRuntime(name) { $0 = .running(running) }
+            actions.append(.cancel(database: name, step: running.step, because: .windowClosed(at: end)))
         }
         return actions
     }
@@ -313,20 +306,18 @@ public struct Scheduler: Sendable {
     }
 
     /// Every change of a database's runtime goes through here, so that
-    /// `runningNames` and `failedNames` stay true. `create: false` leaves a database
-    /// without runtime as it is.
-    private mutating func updateRuntime(_ name: String, create: Bool = true, _ change: (inout DatabaseRuntime) -> Void) {
-        guard create || runtime[name] != nil else { return }
-        change(&runtime[name, default: DatabaseRuntime()])
+    /// `runningNames` and `failedNames` stay true.
+    mutating func updateRuntime(_ name: String, _ change: (inout DatabaseRuntime) -> Void) {
+        change(&runtime[name, default: .idle])
         guard let state = runtime[name] else { return }
         if state.running != nil { runningNames.insert(name) } else { runningNames.remove(name) }
         if state.failure != nil { failedNames.insert(name) } else { failedNames.remove(name) }
-        if state.running != nil || state.failure != nil || state.gone { unsettle(name) }
+        if state != .idle { unsettle(name) }
     }
 
     /// Cuts the settled prefix of the database's wave back to just before it: a
     /// settled database whose records or runtime change may need work again.
-    private mutating func unsettle(_ name: String) {
+    mutating func unsettle(_ name: String) {
         guard let tier = specs[name]?.tier, let assignment = waveAssignments[tier],
               let index = assignment.wave(of: name), let known = settledPrefixes[tier]?[index] else { return }
         let position = assignment.position(of: name)
@@ -357,8 +348,7 @@ public struct Scheduler: Sendable {
     private func isSettled(_ name: String, target: String, released: String?) -> Bool {
         guard let state = revisionStates[name], state.expanded == target, !state.isTampered,
               state.contracted == target || state.contracted == released else { return false }
-        guard let runtime = runtime[name] else { return true }
-        return runtime.running == nil && runtime.failure == nil && !runtime.gone
+        return runtime[name]?.running == nil && runtime[name]?.failure == nil
     }
 
     private enum StepDecision {
@@ -374,8 +364,8 @@ public struct Scheduler: Sendable {
 
     private func startableStep(_ spec: DatabaseSpec, tier: String, target: String, released: String?, wave: WaveSpec, limits: Limits, now: Date) -> StepDecision {
         let name = spec.name
-        let state = runtime[name] ?? DatabaseRuntime()
-        guard !state.gone, state.running == nil, state.failure == nil, !pausedDatabases.contains(name) else { return .blocked }
+        let state = runtime[name] ?? .idle
+        guard state.running == nil, state.failure == nil, !pausedDatabases.contains(name) else { return .blocked }
         if let notBefore = state.notBefore, now < notBefore { return .wait(until: notBefore) }
         guard let observation = observations[name], observation.reachable || state.notBefore != nil else { return .blocked }
         if observation.lockedBy != nil && state.notBefore == nil { return .blocked }
@@ -435,7 +425,7 @@ public struct Scheduler: Sendable {
     }
 
     func waveAssignment(tier: String) -> WaveAssignment {
-        let members = manifest.databases.filter { $0.tier == tier && runtime[$0.name]?.gone != true }
+        let members = manifest.databases.filter { $0.tier == tier }
         return WaveAssignment.assign(members.map { ($0.name, $0.labels) }, to: manifest.waves(ofTier: tier))
     }
 }

@@ -6,14 +6,44 @@ public enum SchedulerAction: Sendable, Hashable {
     /// Run one phase on one database (through the phase runner).
     case start(database: String, step: PlannedStep)
     /// Cancel a running phase (PQcancel; it rolls back and is retried later).
-    case cancel(database: String, step: PlannedStep, reason: String)
+    case cancel(database: String, step: PlannedStep, because: CancelReason)
     /// Failures beyond a wave's budget: the tier starts nothing until `resume`.
     case halt(tier: String, wave: String, failed: [String])
     /// Every database of a wave has the target expanded; its soak starts now.
     case waveFinished(tier: String, wave: String)
+    /// Write this to the state store. After an operator's command the machine takes
+    /// the change only once the daemon reports it written (`persisted`): a command
+    /// is answered only when a crash can no longer lose it. After its own decisions
+    /// (a halt, a wave's end, a failure) the machine has taken it already.
+    case persist(StoredChange)
+    /// Read this database again at the next round (a retry, a failure, a stamp).
+    case readSoon(database: String)
     /// Nothing changes before this moment unless an event arrives (soak end, window
-    /// opening, retry time).
+    /// opening, retry time): the loop need not tick before it.
     case wakeUp(at: Date)
+}
+
+/// Why the scheduler cancels a running phase.
+public enum CancelReason: Sendable, Hashable {
+    /// The maintenance window of a window-bound phase closed at this moment.
+    case windowClosed(at: Date)
+}
+
+/// A piece of the scheduler's state that outlives the process (SPEC §6).
+public enum StoredChange: Sendable, Hashable {
+    case tier(String, TierControl)
+    case paused(database: String, Bool)
+    case failure(database: String, DatabaseRuntime.Failure?)
+}
+
+/// How the scheduler answers an operator's command.
+public enum CommandDecision: Sendable, Hashable {
+    /// Already so: nothing to do (the command is still answered and audited).
+    case unchanged
+    /// Run these; the change is taken when its `persist` actions are written.
+    case accepted([SchedulerAction])
+    /// Not allowed now, and why.
+    case refused(String)
 }
 
 /// How a phase ended badly, as the daemon reports it to the scheduler.

@@ -5,6 +5,13 @@ import Foundation
 
 /// The daemon's internal API: one method per `droverctl` command that changes or
 /// reads fleet state. The control plane puts these on the socket; tests call them.
+extension [SchedulerAction] {
+    /// The tiers these actions write, in order.
+    var changedTiers: [String] {
+        compactMap { if case .persist(.tier(let tier, _)) = $0 { tier } else { nil } }
+    }
+}
+
 extension Fleet {
     /// Sets the next tier's target (SPEC §6). Promoting the current target again
     /// changes nothing and says so.
@@ -26,26 +33,26 @@ extension Fleet {
         } else if manifest.fleet.requirePlanHash.contains(destination) {
             throw .invalidParameter("plan_hash", reason: "fleet.require_plan_hash names \(destination): promote needs --plan-hash from 'droverctl plan \(id) --to \(destination)'")
         }
-        if scheduler.tiers[destination]?.target == id {
-            let message = "\(destination) already has target \(id); nothing changed"
-            await audit("promote", audited, message, caller)
-            return message
-        }
         let fingerprints = await fingerprintDigests(at: id)
-        if let refusal = scheduler.promotionRefusal(of: id, to: destination, fingerprints: fingerprints) {
+        var decision = scheduler.promote(id, to: destination, fingerprints: fingerprints, force: false)
+        if case .refused(let refusal) = decision {
             guard force else { throw .promotionRefused(revision: id, tier: destination, reason: refusal) }
             guard let reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw .invalidParameter("reason", reason: "--force needs --reason: say why the gate is overridden (it goes to the audit log)")
             }
             logger.warning("promotion of \(id) to \(destination) forced: \(refusal); reason: \(reason)")
+            decision = scheduler.promote(id, to: destination, fingerprints: fingerprints, force: true)
         }
-        let previous = scheduler.tiers
-        var control = scheduler.tiers[destination] ?? TierControl()
-        control.target = id
-        control.wavesFinished = [:]
-        scheduler.tiers[destination] = control
-        try await persistTierChange(undoing: previous)
-        let message = "\(destination) now targets \(id)"
+        let message: String
+        switch decision {
+        case .refused(let refusal):
+            throw .promotionRefused(revision: id, tier: destination, reason: refusal)
+        case .unchanged:
+            message = "\(destination) already has target \(id); nothing changed"
+        case .accepted(let actions):
+            try await commit(actions, "the promotion of \(id) to \(destination)")
+            message = "\(destination) now targets \(id)"
+        }
         await audit("promote", audited, message, caller)
         return message
     }
@@ -55,14 +62,16 @@ extension Fleet {
     public func release(_ revision: String, tier: String? = nil, by caller: Caller = .daemon) async throws(FleetError) -> String {
         let id = try resolve(revision)
         let tiers = try tier.map { name throws(FleetError) in try checkTier(name); return [name] } ?? manifest.fleet.pipeline
-        var changed: [String] = []
-        let previous = scheduler.tiers
-        for name in tiers where scheduler.tiers[name]?.released != id {
-            scheduler.tiers[name, default: TierControl()].released = id
-            changed.append(name)
+        let message: String
+        switch scheduler.release(id, tiers: tiers) {
+        case .refused(let refusal):
+            throw .invalidParameter("revision", reason: refusal)
+        case .unchanged:
+            message = "\(id) was already released; nothing changed"
+        case .accepted(let actions):
+            try await commit(actions, "the release of \(id)")
+            message = "released \(id) in \(actions.changedTiers.joined(separator: ", "))"
         }
-        try await persistTierChange(undoing: previous)
-        let message = changed.isEmpty ? "\(id) was already released; nothing changed" : "released \(id) in \(changed.joined(separator: ", "))"
         await audit("release", ["revision": id, "tier": tier ?? "*"], message, caller)
         return message
     }
@@ -72,18 +81,16 @@ extension Fleet {
     public func deploy(_ revision: String, tier: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
         let id = try resolve(revision)
         try checkTier(tier)
-        if scheduler.tiers[tier]?.target == id {
-            let message = "\(tier) is already pinned to \(id); nothing changed"
-            await audit("deploy", ["revision": id, "tier": tier], message, caller)
-            return message
+        let message: String
+        switch scheduler.deploy(id, tier: tier) {
+        case .refused(let refusal):
+            throw .invalidParameter("revision", reason: refusal)
+        case .unchanged:
+            message = "\(tier) is already pinned to \(id); nothing changed"
+        case .accepted(let actions):
+            try await commit(actions, "the pin of \(tier) to \(id)")
+            message = "\(tier) pinned to \(id)"
         }
-        let previous = scheduler.tiers
-        var control = scheduler.tiers[tier] ?? TierControl()
-        control.target = id
-        control.wavesFinished = [:]
-        scheduler.tiers[tier] = control
-        try await persistTierChange(undoing: previous)
-        let message = "\(tier) pinned to \(id)"
         await audit("deploy", ["revision": id, "tier": tier], message, caller)
         return message
     }
@@ -103,31 +110,51 @@ extension Fleet {
         let message: String
         if let database {
             try checkDatabase(database)
-            if scheduler.pausedDatabases.contains(database) == paused {
+            switch scheduler.setPaused(paused, database: database) {
+            case .refused(let refusal):
+                throw .invalidParameter("db", reason: refusal)
+            case .unchanged:
                 message = "\(database) was already \(paused ? "paused" : "running"); nothing changed"
-            } else {
-                if paused { scheduler.pause(database: database) } else { scheduler.resume(database: database) }
-                do { try await store.setPaused(database, paused) } catch { throw .stateStore("cannot record the pause of \(database): \(error)") }
+            case .accepted(let actions):
+                try await commit(actions, "the \(paused ? "pause" : "resumption") of \(database)")
                 message = "\(database) \(verb)"
             }
         } else {
             let tiers = try tier.map { name throws(FleetError) in try checkTier(name); return [name] } ?? manifest.fleet.pipeline
             // Resuming a halted tier changes it even when it was not paused.
-            let changed = tiers.filter { name in
-                let control = scheduler.tiers[name] ?? TierControl()
-                return paused ? !control.paused : (control.paused || control.halt != nil)
+            switch paused ? scheduler.pause(tiers: tiers) : scheduler.resume(tiers: tiers) {
+            case .refused(let refusal):
+                throw .invalidParameter("tier", reason: refusal)
+            case .unchanged:
+                message = "\(tiers.joined(separator: ", ")) \(tiers.count == 1 ? "was" : "were") already \(paused ? "paused" : "running"); nothing changed"
+            case .accepted(let actions):
+                try await commit(actions, "the \(paused ? "pause" : "resumption") of tier \(tiers.joined(separator: ", "))")
+                message = "\(actions.changedTiers.joined(separator: ", ")) \(verb)"
             }
-            let previous = scheduler.tiers
-            for name in changed {
-                if paused { scheduler.pause(tier: name) } else { scheduler.resume(tier: name) }
-            }
-            try await persistTierChange(undoing: previous)
-            message = changed.isEmpty
-                ? "\(tiers.joined(separator: ", ")) \(tiers.count == 1 ? "was" : "were") already \(paused ? "paused" : "running"); nothing changed"
-                : "\(changed.joined(separator: ", ")) \(verb)"
         }
         await audit(paused ? "pause" : "resume", ["tier": tier ?? "", "db": database ?? ""], message, caller)
         return message
+    }
+
+    /// Writes a command's changes before it is answered, each taken by the
+    /// scheduler once written: a crash right after the answer cannot lose it, and a
+    /// change the state store refuses is not made. What follows from a change (a
+    /// lifted halt retries its databases) is carried out as the scheduler's own.
+    private func commit(_ actions: [SchedulerAction], _ what: String) async throws(FleetError) {
+        var round = Round()
+        for action in actions {
+            guard case .persist(let change) = action else {
+                await execute([action], round: &round)
+                continue
+            }
+            do {
+                try await write(change)
+                stateStoreWritable()
+            } catch {
+                throw .stateStore("cannot record \(what), so it was not made: \(stateStoreFailed(error))")
+            }
+            await execute(scheduler.persisted(change), round: &round)
+        }
     }
 
     /// Clears a database's failure so the scheduler tries it again now.
@@ -135,9 +162,8 @@ extension Fleet {
     public func retry(_ database: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
         try checkDatabase(database)
         let failed = scheduler.runtime[database]?.failure != nil
-        scheduler.retry(database)
-        try? await store.setFailure(database, nil)
-        observeSoon(database)
+        var round = Round()
+        await execute(scheduler.retry(database), round: &round)
         let message = failed ? "retrying \(database)" : "\(database) has no failure to clear; it is read again now"
         await audit("retry", ["db": database], message, caller)
         return message
@@ -151,7 +177,7 @@ extension Fleet {
         do {
             let outcome = try await runner.run(PlannedStep(revision: id, phase: .revert), on: session)
             await session.close()
-            observeSoon(database)
+            readSchedule.soon(database)
             try? await store.appendHistory(HistoryEntry(database: database, revision: id, phase: .revert, outcome: "reverted", startedAt: clock().addingTimeInterval(-outcome.duration.seconds), finishedAt: clock(), rows: outcome.rows, error: nil, actor: caller.name ?? actorName))
             await audit("revert", ["db": database, "revision": id], "reverted", caller)
             return "reverted \(id) on \(database)"
@@ -178,12 +204,8 @@ extension Fleet {
         do {
             let steps = try await runner.stamp(revisions, phase: phase, note: note, on: session)
             await session.close()
-            // Stamping the phase that failed says it is done: the database moves on.
-            if let failure = scheduler.runtime[database]?.failure, steps.contains(failure.step) {
-                scheduler.retry(database)
-                try? await store.setFailure(database, nil)
-            }
-            observeSoon(database)
+            var round = Round()
+            await execute(scheduler.stamped(database, steps: steps), round: &round)
             for step in steps {
                 try? await store.appendHistory(HistoryEntry(database: database, revision: step.revision, phase: step.phase, outcome: "stamped", startedAt: clock(), finishedAt: clock(), rows: 0, error: nil, actor: caller.name ?? actorName))
             }

@@ -3,16 +3,29 @@ import DroverPostgres
 import DroverRunner
 import Foundation
 
+/// What one round writes to the state store in one transaction: the phases that
+/// ended since the last round, then the intents of those that start now. The
+/// starts launch once it is written.
+struct Round {
+    var ends: [PhaseEnd] = []
+    var starts: [(spec: DatabaseSpec, step: PlannedStep)] = []
+}
+
 extension Fleet {
-    func execute(_ actions: [SchedulerAction]) async {
-        var starts: [(name: String, step: PlannedStep)] = []
+    /// Carries out actions the scheduler has already taken (its tick's, a retry's):
+    /// starts join the round; state changes are written best effort (the machine
+    /// holds them, and the next change of the same tier writes them again).
+    func execute(_ actions: [SchedulerAction], round: inout Round) async {
         for action in actions {
             switch action {
             case .start(let name, let step):
-                starts.append((name, step))  // together, below
+                await prepareStart(step, on: name, round: &round)
             case .cancel(let name, let step, let reason):
-                logger.notice("cancelling \(step): \(reason)", metadata: ["db": "\(name)"])
-                emit("cancel", reason, database: name, step: step)
+                let because = switch reason {
+                case .windowClosed(let end): "the maintenance window closed at \(Self.isoTime(end))"
+                }
+                logger.notice("cancelling \(step): \(because)", metadata: ["db": "\(name)"])
+                emit("cancel", because, database: name, step: step)
                 running[name]?.cancel()
             case .halt(let tier, let wave, let failed):
                 logger.error("tier halted: failures in wave \(wave) beyond its budget: \(failed.joined(separator: ", "))", metadata: ["tier": "\(tier)"])
@@ -20,69 +33,100 @@ extension Fleet {
             case .waveFinished(let tier, let wave):
                 logger.info("wave \(wave) finished", metadata: ["tier": "\(tier)"])
                 emit("wave-finished", "wave \(wave) finished", tier: tier)
+            case .persist(let change):
+                guard role.startsPhases else { continue }  // a follower's copy is the leader's, read back
+                do {
+                    try await write(change)
+                } catch {
+                    logger.error("cannot save \(change): \(stateStoreFailed(error))")
+                }
+            case .readSoon(let name):
+                readSchedule.soon(name)
             case .wakeUp:
-                break  // the loop ticks often enough; the hint matters to a sleeping loop
+                break  // the tick gate and the loop's sleep have it (`step`)
             }
         }
-        await start(starts)
     }
 
-    /// Records the intents (one durable write for all that start in this round),
-    /// then runs each phase in its own task. A phase never starts without its
-    /// intent on disk.
-    private func start(_ steps: [(name: String, step: PlannedStep)]) async {
-        let now = clock()
-        var ready: [(spec: DatabaseSpec, step: PlannedStep)] = []
-        for (name, step) in steps {
-            guard let spec = scheduler.database(named: name) else { continue }
-            guard intentsReconciled(for: name) else {
-                scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: the phase in flight before the restart is not checked yet", retryAfter: Self.notStartedRetry), at: now)
-                continue
-            }
-            if let leadership, !leadership.mayLead() {
-                // The lease ran out since the tick (this process was stopped, or the state
-                // database is out of reach): another droverd may lead by now.
-                scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: this droverd no longer holds the lease", retryAfter: Self.notStartedRetry), at: now)
-                continue
-            }
-            ready.append((spec, step))
+    /// Writes one piece of scheduler state to the state store.
+    func write(_ change: StoredChange) async throws {
+        switch change {
+        case .tier(let tier, let control): try await store.save(tier: tier, control)
+        case .paused(let name, let paused): try await store.setPaused(name, paused)
+        case .failure(let name, let failure): try await store.setFailure(name, failure)
         }
-        guard !ready.isEmpty else { return }
-        // The fingerprint queued by its previous phase shows the schema that phase left.
-        for (spec, _) in ready { await fingerprintTaken(of: spec) }
+    }
+
+    /// A start joins the round unless droverd itself must hold it back; its
+    /// database's queued fingerprint is read first (it shows the schema the previous
+    /// phase left).
+    private func prepareStart(_ step: PlannedStep, on name: String, round: inout Round) async {
+        guard let spec = scheduler.database(named: name) else { return }
+        let reason: String? = if !intentsReconciled(for: name) {
+            "the phase in flight before the restart is not checked yet"
+        } else if let leadership, !leadership.mayLead() {
+            // The lease ran out since the tick (this process was stopped, or the state
+            // database is out of reach): another droverd may lead by now.
+            "this droverd no longer holds the lease"
+        } else {
+            nil
+        }
+        if let reason {
+            scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: \(reason)", retryAfter: Self.notStartedRetry), at: clock())
+            return
+        }
+        await fingerprintTaken(of: spec)
+        round.starts.append((spec, step))
+    }
+
+    /// Writes the round, then launches its starts. When the state store refuses,
+    /// nothing starts (a phase never runs without its intent on disk: after a crash
+    /// nothing else would tell which phase was in flight) and the ends are tried
+    /// alone.
+    func record(_ round: Round) async {
+        guard !round.ends.isEmpty || !round.starts.isEmpty else { return }
+        let now = clock()
         do {
-            try await store.recordIntents(ready.map { ($0.spec.name, $0.step) }, at: now)
+            try await store.recordRound(ends: round.ends, intents: round.starts.map { ($0.spec.name, $0.step) }, at: now)
             stateStoreWritable()
         } catch {
-            // A phase never runs without its intent on disk: after a crash nothing
-            // else would tell which phase was in flight.
             let problem = stateStoreFailed(error)
-            for (spec, step) in ready {
+            for (spec, step) in round.starts {
                 logger.error("not starting \(step): \(problem)", metadata: ["db": "\(spec.name)"])
                 scheduler.phaseFailed(spec.name, step: step, .notStarted("\(step) not started: \(problem)", retryAfter: Self.notStartedRetry), at: now)
             }
+            if !round.ends.isEmpty, !round.starts.isEmpty {
+                await record(Round(ends: round.ends))
+            } else if !round.ends.isEmpty {
+                // The databases have the phases (their tracking tables are the truth);
+                // only droverd's own record of them is missing.
+                logger.error("the ends of \(round.ends.count) phase\(round.ends.count == 1 ? "" : "s") not recorded: \(problem)")
+            }
             return
         }
-        for (spec, step) in ready { launch(step, on: spec, at: now) }
+        for (spec, step) in round.starts { launch(step, on: spec, at: now) }
     }
 
-    /// Runs the phase, its intent recorded, in its own task.
+    /// Runs the phase, its intent recorded, in its own task on the Postgres threads
+    /// (its round trips run inline, not handed over); its end is left in
+    /// `phaseEnds` for the next round.
     private func launch(_ step: PlannedStep, on spec: DatabaseSpec, at now: Date) {
         let name = spec.name
-        phaseEvents[name, default: 0] += 1
+        readSchedule.phaseEvent(name)
         logger.info("starting \(step)", metadata: ["db": "\(name)", "revision": "\(step.revision)", "phase": "\(step.phase.rawValue)"])
         emit("start", "\(step)", database: name, step: step)
         let runner = makeRunner()
         let fleet = manifest.fleet
-        let reused = takeIdleConnection(for: spec)
+        let (reused, broken) = connections.take(connectionKey(spec))
+        for connection in broken { Task { await connection.close() } }
         let usedBefore = PhaseConnectionUse.of(reused)
         // Rows were read from it: the phase may read them with the lock.
         let trackingTableSeen = scheduler.observations[name]?.records.isEmpty == false
         // An Alembic project: the steps after this one that share its gates go along.
         let through = scheduler.alembicStretch(of: name, from: step)
-        // On the Postgres threads: the phase's round trips run inline, not handed over.
+        let ends = phaseEnds, wake = wake
         running[name] = Task(executorPreference: PostgresExecutor.shared) {
-            let result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>
+            let result: Result<PhaseOutcome, RunnerError>
             var kept: PostgresConnection?
             var session: RunnerSession?
             do throws(RunnerError) {
@@ -92,7 +136,7 @@ extension Fleet {
                 let outcome = try await runner.run(step, on: session!, fingerprint: spec.schema == nil, alembicThrough: through)
                 await Failpoints.current.reach("phase-after-commit")
                 kept = session!.detach()
-                result = .success((outcome, outcome.snapshot))
+                result = .success(outcome)
             } catch {
                 await session?.close()
                 if session == nil { await reused?.close() }
@@ -100,72 +144,8 @@ extension Fleet {
             }
             // A reused connection that broke was replaced by a fresh one, counting from zero.
             let used = kept.map { PhaseConnectionUse.of($0) - ($0 === reused ? usedBefore : PhaseConnectionUse()) }
-            await self.finished(name, step: step, startedAt: now, result: result, connection: kept, used: used)
-        }
-    }
-
-    private func finished(_ name: String, step: PlannedStep, startedAt: Date, result: Result<(PhaseOutcome, SchemaSnapshot?), RunnerError>, connection: PostgresConnection?, used: PhaseConnectionUse?) async {
-        running[name] = nil
-        phaseEvents[name, default: 0] += 1
-        heapTrim.worked(at: .now)
-        defer { wake.signal() }  // the database's next phase, or another's, may start now
-        let now = clock()
-        switch result {
-        case .success(let (outcome, snapshot)):
-            if let connection, let spec = scheduler.database(named: name) { keepIdleConnection(connection, for: spec) }
-            if let used { phaseConnectionUse += used }
-            scheduler.phaseSucceeded(name, step: step, at: now, duration: outcome.duration, alembicVersions: outcome.alembicVersions)
-            // The scheduler knows what the phase did, and the phase read the tracking
-            // rows under the lock: that counts as a read. During a rollout the polls
-            // of moving databases were a good part of the server's work. Before the
-            // store write below: while it is awaited the actor serves others, who
-            // must not see a phase that ended and a read still due from before it.
-            scheduleRead(name, readAt: now)
-            if snapshot == nil, let spec = scheduler.database(named: name), spec.schema != nil { queueFingerprint(of: spec, revision: step.revision) }
-            let tier = scheduler.database(named: name)?.tier ?? ""
-            let history = outcome.alreadyApplied ? nil : HistoryEntry(
-                database: name, revision: step.revision, phase: step.phase, outcome: "applied", startedAt: startedAt, finishedAt: now,
-                rows: outcome.rows, error: nil, actor: actorName, output: outcome.output)
-            do {
-                try await store.recordCompletion(name, step: step, history: history, expectedDuration: ("\(tier)/\(step.revision)/\(step.phase.rawValue)", outcome.duration),
-                                                 fingerprint: snapshot.map { (step.revision, $0) }, at: now)
-            } catch {
-                // The database has the phase (its tracking table is the truth); only
-                // droverd's own record of it is missing.
-                logger.error("\(step) applied, but \(stateStoreFailed(error))", metadata: ["db": "\(name)"])
-            }
-            logger.info("\(step) applied", metadata: ["db": "\(name)", "rows": "\(outcome.rows)"])
-            emit("applied", "\(step): \(outcome.rows) rows", database: name, step: step)
-            await recordAppliedTogether(outcome, on: name, startedAt: startedAt, at: now)
-        case .failure(let error):
-            try? await store.clearIntent(name)
-            let failure = Self.classify(error)
-            scheduler.phaseFailed(name, step: step, failure, at: now)
-            if case .failed = failure {
-                try? await store.setFailure(name, scheduler.runtime[name]?.failure)
-                try? await store.appendHistory(HistoryEntry(database: name, revision: step.revision, phase: step.phase, outcome: "failed", startedAt: startedAt, finishedAt: now, rows: 0, error: error.description, actor: actorName, output: error.output))
-            }
-            logger.error("\(step) did not complete: \(error)", metadata: ["db": "\(name)"])
-            if case .tampered = failure {
-                emit("tampered", error.description, database: name, step: step)
-            } else {
-                emit("failed", error.description, database: name, step: step)
-            }
-            observeSoon(name)  // read it again at once
-        }
-    }
-
-    /// The revisions one `alembic upgrade` run applied besides the step it was
-    /// started for: each counts as applied, with its own history entry and event.
-    private func recordAppliedTogether(_ outcome: PhaseOutcome, on name: String, startedAt: Date, at now: Date) async {
-        for revision in outcome.appliedTogether {
-            let step = PlannedStep(revision: revision, phase: outcome.phase)
-            scheduler.phaseSucceeded(name, step: step, at: now, duration: .zero, alembicVersions: outcome.alembicVersions)
-            try? await store.appendHistory(HistoryEntry(
-                database: name, revision: revision, phase: outcome.phase, outcome: "applied", startedAt: startedAt, finishedAt: now,
-                rows: 0, error: nil, actor: actorName, output: nil))
-            logger.info("\(step) applied (in the same alembic upgrade as \(outcome.revision))", metadata: ["db": "\(name)"])
-            emit("applied", "\(step): in the same alembic upgrade as \(outcome.revision)", database: name, step: step)
+            ends.deposit(PhaseCompletion(database: name, step: step, startedAt: now, result: result, connection: kept, used: used))
+            wake.signal()  // the database's next phase, or another's, may start now
         }
     }
 
@@ -186,14 +166,4 @@ extension Fleet {
     /// How soon a phase that droverd held back (state store not writable, lease
     /// lapsed, an earlier intent unchecked) is tried again.
     static let notStartedRetry: Duration = .seconds(5)
-
-    static func classify(_ error: RunnerError) -> PhaseFailure {
-        switch error {
-        case .locked(_, let pid): .locked(pid: pid, retryAfter: .seconds(30))
-        case .connectionFailed: .unreachable(error.description, retryAfter: .seconds(15))
-        case .cancelled: .cancelled
-        case .tampered(_, let sections): .tampered(sections)
-        default: .failed(error.description)
-        }
-    }
 }

@@ -25,6 +25,13 @@ extension Fleet {
         }
     }
 
+    /// Checks the intents still unchecked, every `reconcileInterval`.
+    func reconcileIntentsDue() async {
+        guard unreconciledIntents?.isEmpty != true, lastReconcile.map({ ContinuousClock.now - $0 >= Self.reconcileInterval }) ?? true else { return }
+        lastReconcile = .now
+        await reconcileIntents()
+    }
+
     /// Whether a phase may start on `name`: not before the previous run's intents
     /// are read, nor while the database's own is unchecked.
     func intentsReconciled(for name: String) -> Bool {

@@ -22,8 +22,7 @@ extension Fleet {
     /// previous leader's end are reconciled, then the loop schedules.
     func lead(as holder: LeaderElection.Holder) async {
         do {
-            try await readSharedState()
-            scheduler.expectedDurations = try await store.expectedDurations()
+            try await readSharedState(expectedDurations: true)
             stateStoreWritable()
         } catch {
             // Without the shared state this instance must not decide anything.
@@ -33,7 +32,7 @@ extension Fleet {
         unreconciledIntents = nil  // the previous leader's, read afresh
         await reconcileIntents()
         role = .leader(holder)
-        schedulerChanged = true
+        tickGate.schedulerChanged()
         logger.notice("leading the fleet (term \(holder.term)); phases start from this droverd")
         emit("leader", "droverd on \(holder.host) (pid \(holder.pid)) leads, term \(holder.term)")
         wake.signal()
@@ -66,13 +65,12 @@ extension Fleet {
         }
     }
 
-    private func readSharedState() async throws {
+    private func readSharedState(expectedDurations: Bool = false) async throws {
         let tiers = try await store.tiers()
         let failures = try await store.failures()
         let paused = try await store.pausedDatabases()
-        scheduler.tiers = tiers
-        savedTiers = tiers
-        scheduler.replaceShared(failures: failures, pausedDatabases: paused)
+        let durations = expectedDurations ? try await store.expectedDurations() : nil
+        scheduler.replaceShared(tiers: tiers, failures: failures, pausedDatabases: paused, expectedDurations: durations)
     }
 
     static let sharedStateInterval: Duration = .seconds(2)

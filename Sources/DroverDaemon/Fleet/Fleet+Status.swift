@@ -42,12 +42,12 @@ extension Fleet {
                 target: scheduler.target(ofTier: spec.tier),
                 state: scheduler.stateWord(of: spec.name, now: now),
                 next_window: nextOpenings[spec.window] ?? nil,
-                error: runtime?.failure?.message ?? (scheduler.observations[spec.name]?.reachable == false ? runtime?.lastProblem ?? "unreachable" : nil)
+                error: runtime?.failure?.message ?? (scheduler.observations[spec.name]?.reachable == false ? scheduler.observations[spec.name]?.problem ?? "unreachable" : nil)
                     ?? runtime?.heldBecause ?? scheduler.alembicHold(spec.name),
                 alembic: scheduler.observations[spec.name]?.alembicVersions?.joined(separator: ",")
             ))
         }
-        for spec in gone.values.sorted(by: { $0.name < $1.name }) where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
+        for spec in discovery.gone.values.sorted(by: { $0.name < $1.name }) where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
             let state = RevisionState(graph: graph, records: scheduler.observations[spec.name]?.records ?? [])
             rows.append(FleetStatus.DatabaseRow(name: spec.name, tier: spec.tier, wave: nil, server: ConninfoInspection.server(of: spec.dsn), schema: spec.schema,
                                                 expanded: state.expanded, contracted: state.contracted, target: nil, state: .gone, next_window: nil, error: nil, alembic: nil))

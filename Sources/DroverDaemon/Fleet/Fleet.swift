@@ -1,27 +1,32 @@
 import DroverCore
-import DroverProtocol
 import DroverPostgres
+import DroverProtocol
 import DroverRunner
 import Foundation
 import Logging
 
-/// The daemon's core: the fleet definition, the scheduler, the state store, and the
-/// phases in flight. One loop observes databases, ticks the scheduler and runs its
-/// actions through the phase runner; operators change it through the methods in
-/// `Fleet+Commands.swift`. An actor, so that scheduler state has one owner.
+/// The daemon's shell around the scheduler: it owns the parts that do I/O and runs
+/// one loop, each round a pipeline (`step`): read what is due → feed the
+/// scheduler what happened (reads, phases' ends) → tick → carry out its actions.
+/// Operators reach it through `Fleet+Commands.swift`, whose commands are events of
+/// the scheduler too. An actor, so that the scheduler has one owner.
+///
+/// Each part has one job and its own file: the read schedule
+/// (`Observation/ObservationSchedule.swift`), kept connections
+/// (`Connections/ConnectionCache.swift`), the fingerprint queue
+/// (`Fingerprints/FingerprintQueue.swift`), discovery
+/// (`Discovery/DiscoveredDatabases.swift`), live events (`Events/EventHub.swift`),
+/// the tick gate and the wake signal (`Loop/`).
 public actor Fleet {
     public internal(set) var definition: FleetDefinition
+    /// Every decision: targets, waves, gates, failures (`DroverCore/Scheduling`).
     var scheduler: Scheduler {
-        didSet { schedulerChanged = true }
+        didSet { tickGate.schedulerChanged() }
     }
-    /// Whether anything reached the scheduler since its last tick (an observation
-    /// that differs, a phase's end, an operator's change, a reload). Without that,
-    /// and before its next timed wake-up, a tick would decide nothing new: with
-    /// 10,000 databases skipping it is most of what an idle daemon saves.
-    var schedulerChanged = true
-    var nextTimedTick: Date?
-    var lastTick = ContinuousClock.now
+    var tickGate = TickGate()
     let store: StateStore
+    /// Why the state store refused the last write droverd needed, until one succeeds.
+    var stateStoreProblem: String?
     /// Set when several droverd share a PostgreSQL state store (`Fleet+Leadership.swift`).
     public nonisolated let leadership: Leadership?
     /// Whether this instance starts phases: always on a state file, only while it
@@ -32,55 +37,37 @@ public actor Fleet {
     let clock: @Sendable () -> Date
     /// `applied_by` in tracking rows.
     let actorName: String
-    /// How often each database is re-read when nothing happens to it.
-    let pollInterval: Duration
     let tickInterval: Duration
 
     /// Beats every round of the loop, for the systemd watchdog.
     public nonisolated let heartbeat = Heartbeat()
-    /// Ends the loop's sleep early when a phase finished or an operator acted.
+    /// Ends the loop's sleep early when a phase finished, a read came back or an operator acted.
     nonisolated let wake = WakeSignal()
     var started = false
     var startWaiters: [CheckedContinuation<Void, Never>] = []
+    var stopping = false
 
+    /// Phases in flight, and where they leave their ends for the next round.
     var running: [String: Task<Void, Never>] = [:]
-    /// When each database is read next (`Fleet+Observation.swift`), and no read is
-    /// due before `nextObservationCheck`: most rounds skip the walk over the fleet.
-    var nextRead: [String: (halfway: Date, due: Date)] = [:]
-    var nextObservationCheck = Date.distantPast
+    nonisolated let phaseEnds = CompletionInbox<PhaseCompletion>()
     /// Intents of a previous run not yet checked against their databases; nil
     /// until they are read (`Fleet+Intents.swift`).
     var unreconciledIntents: [String: PlannedStep]?
     var lastReconcile: ContinuousClock.Instant?
-    var observerConnections: [String: PostgresConnection] = [:]
+
+    var readSchedule: ObservationSchedule
     /// The read of due databases in progress (`Fleet+Observation.swift`).
-    var observation: Task<Void, Never>?
-    /// Counts each database's phase starts and ends: a read that began before the
-    /// latest of them is stale (it may show the phase's lock and not its row).
-    var phaseEvents: [String: Int] = [:]
-    /// Connections of finished phases by server and database, for the next phase
-    /// there (`Fleet+Connections.swift`).
-    var idleConnections: [String: [IdleConnection]] = [:]
+    var reading: Task<Void, Never>?
+    var connections = ConnectionCache<PostgresConnection>()
     var phaseConnectionUse = PhaseConnectionUse()
-    /// Schema tenants' fingerprints waiting for their batch (connection key →
-    /// database → revision), and the batch being read (`Fleet+Fingerprints.swift`).
-    var pendingFingerprints: [String: [String: String]] = [:]
+    var fingerprints = FingerprintQueue()
+    /// The fingerprint batch being read, and whose fingerprints it holds.
     var fingerprinting: (task: Task<Void, Never>, names: Set<String>)?
-    /// When the first and the last of each connection key's `pendingFingerprints`
-    /// were queued.
-    var pendingFingerprintsQueued: [String: (first: ContinuousClock.Instant, last: ContinuousClock.Instant)] = [:]
+    var discovery = DiscoveredDatabases()
+    var events = EventHub()
     /// When freed memory goes back to the kernel (`Fleet+Heap.swift`), and how often it did.
     var heapTrim = HeapTrimSchedule()
     var heapTrims = 0
-    var savedTiers: [String: TierControl] = [:]
-    var stopping = false
-    /// Why the state store refused the last write droverd needed, until one succeeds.
-    var stateStoreProblem: String?
-    var listeners: [UUID: EventListener] = [:]
-    /// Databases found by each discover block (by index), and those that vanished.
-    var discovered: [Int: [DatabaseSpec]] = [:]
-    var lastDiscovery: [Int: Date] = [:]
-    var gone: [String: DatabaseSpec] = [:]
 
     public init(
         definition: FleetDefinition,
@@ -96,15 +83,14 @@ public actor Fleet {
         self.leadership = leadership
         self.role = leadership == nil ? .sole : .follower(leader: nil)
         self.logger = logger
-        self.pollInterval = pollInterval
+        self.readSchedule = ObservationSchedule(pollInterval: pollInterval)
         self.tickInterval = tickInterval
         self.clock = clock
         self.actorName = "droverd@\(ProcessInfo.processInfo.hostName)"
         var scheduler = Scheduler(manifest: definition.manifest, graph: definition.repository.graph, tiers: try await store.tiers())
-        scheduler.expectedDurations = try await store.expectedDurations()
-        scheduler.restore(failures: try await store.failures(), pausedDatabases: try await store.pausedDatabases())
+        scheduler.restore(failures: try await store.failures(), pausedDatabases: try await store.pausedDatabases(),
+                          expectedDurations: try await store.expectedDurations())
         self.scheduler = scheduler
-        self.savedTiers = scheduler.tiers
     }
 
     /// The manifest in force, discovered databases included.
@@ -129,7 +115,7 @@ public actor Fleet {
             heartbeat.beat()
             await Failpoints.current.reach("scheduler-loop")
             await step()
-            await wake.wait(upTo: tickInterval)
+            await wake.wait(upTo: sleepAfterRound())
         }
         await drain(grace: grace)
     }
@@ -147,30 +133,33 @@ public actor Fleet {
         startWaiters = []
     }
 
-    /// One round: observe what is due, tick, act. Exposed for tests.
-    public func step() async {
-        await closeIdleConnections(olderThan: Self.idleConnectionLifetime)
+    /// One round: upkeep, reads, then what happened goes to the scheduler and its
+    /// actions are carried out.
+    private func step() async {
+        await closeIdleConnections(olderThan: ConnectionCache<PostgresConnection>.idleLifetime)
         await discoverDue()
         observeDue()
         fingerprintDue()
         trimHeapDue()
         guard role.startsPhases else { return await followSharedState() }
-        if unreconciledIntents?.isEmpty != true, lastReconcile.map({ ContinuousClock.now - $0 >= Self.reconcileInterval }) ?? true {
-            lastReconcile = .now
-            await reconcileIntents()
-        }
+        await reconcileIntentsDue()
+        var round = takePhaseEnds()
         let now = clock()
-        guard schedulerChanged || nextTimedTick.map({ now >= $0 }) == true || ContinuousClock.now - lastTick >= Self.quietTickInterval else { return }
-        let actions = scheduler.tick(now: now)
-        schedulerChanged = false
-        lastTick = .now
-        nextTimedTick = actions.lazy.compactMap { if case .wakeUp(let at) = $0 { at } else { nil } }.min()
-        await execute(actions)
-        await persistTiers()
+        if tickGate.isDue(now: now, instant: .now) {
+            let actions = scheduler.tick(now: now)
+            tickGate.ticked(at: .now, wakeUp: actions.lazy.compactMap { if case .wakeUp(let at) = $0 { at } else { nil } }.min())
+            await execute(actions, round: &round)
+        }
+        await record(round)
     }
 
-    /// A tick at least this often even when nothing seems to have changed.
-    static let quietTickInterval: Duration = .seconds(5)
+    /// How long the loop sleeps unless woken: its tick interval, or less when the
+    /// scheduler asked to be woken sooner.
+    private func sleepAfterRound() -> Duration {
+        guard let wakeUp = tickGate.wakeUp else { return tickInterval }
+        let until = Duration.seconds(max(0, wakeUp.timeIntervalSince(clock())))
+        return min(tickInterval, until)
+    }
 
     /// Stop starting phases (SIGTERM).
     public func stop() { stopping = true }
@@ -178,46 +167,20 @@ public actor Fleet {
     private func drain(grace: Duration) async {
         let deadline = ContinuousClock.now + grace
         while !running.isEmpty && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(100))
+            await record(takePhaseEnds())
+            if running.isEmpty { break }
+            await wake.wait(upTo: .milliseconds(100))
         }
         for (name, task) in running {
             logger.warning("cancelling the running phase at shutdown", metadata: ["db": "\(name)"])
             task.cancel()
         }
         for task in running.values { await task.value }
+        await record(takePhaseEnds())
         await fingerprintsSettled()
-        await observation?.value
-        for connection in observerConnections.values { await connection.close() }
-        observerConnections = [:]
-        await closeIdleConnections(olderThan: .zero)
+        await reading?.value
+        for connection in connections.takeAll() { await connection.close() }
         await store.close()
-    }
-
-    /// Makes an operator's change of tier state (promote, release, deploy, pause,
-    /// resume) durable before it is acknowledged, so a crash right after the answer
-    /// cannot lose it. When the state store refuses, the change is undone.
-    func persistTierChange(undoing previous: [String: TierControl]) async throws(FleetError) {
-        for (tier, control) in scheduler.tiers.sorted(by: { $0.key < $1.key }) where savedTiers[tier] != control {
-            do {
-                try await store.save(tier: tier, control)
-                savedTiers[tier] = control
-            } catch {
-                scheduler.tiers = previous
-                throw .stateStore("cannot record the change of tier \(tier), so it was not made: \(error)")
-            }
-        }
-    }
-
-    private func persistTiers() async {
-        guard role.startsPhases else { return }  // a follower's copy is the leader's, read back
-        for (tier, control) in scheduler.tiers where savedTiers[tier] != control {
-            do {
-                try await store.save(tier: tier, control)
-                savedTiers[tier] = control
-            } catch {
-                logger.error("cannot save tier state: \(error)", metadata: ["tier": "\(tier)"])
-            }
-        }
     }
 
     // MARK: Events
@@ -226,19 +189,16 @@ public actor Fleet {
     /// that falls behind gets a `dropped` event where its gap is (`EventListener`).
     /// `kinds`: only events of these kinds (and `dropped`).
     public func events(kinds: Set<String>? = nil) -> AsyncStream<FleetEvent> {
-        let (listener, stream) = EventListener.make(kinds: kinds)
-        let id = UUID()
-        listeners[id] = listener
+        let (id, listener, stream) = events.subscribe(kinds: kinds)
         listener.onTermination { [weak self] _ in
-            Task { await self?.removeListener(id) }
+            Task { await self?.unsubscribe(id) }
         }
         return stream
     }
 
-    private func removeListener(_ id: UUID) { listeners[id] = nil }
+    private func unsubscribe(_ id: UUID) { events.unsubscribe(id) }
 
     func emit(_ kind: String, _ message: String, database: String? = nil, tier: String? = nil, step: PlannedStep? = nil) {
-        let event = FleetEvent(at: clock(), database: database, tier: tier, revision: step?.revision, phase: step?.phase, kind: kind, message: message)
-        for id in listeners.keys { listeners[id]?.send(event) }
+        events.send(FleetEvent(at: clock(), database: database, tier: tier, revision: step?.revision, phase: step?.phase, kind: kind, message: message))
     }
 }

@@ -81,11 +81,7 @@ public final class StateStore: Sendable {
 
     /// The intents of the phases that start together, in one durable transaction.
     public func recordIntents(_ intents: [(name: String, step: PlannedStep)], at date: Date) async throws {
-        let time = Self.time(date)
-        try await backend.transaction(intents.map { intent in
-            StateStatement("INSERT INTO intents (database, revision, phase, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (database) DO UPDATE SET revision = excluded.revision, phase = excluded.phase, started_at = excluded.started_at",
-                           [intent.name, intent.step.revision, intent.step.phase.rawValue, time])
-        })
+        try await recordRound(ends: [], intents: intents, at: date)
     }
 
     public func clearIntent(_ name: String) async throws {
@@ -100,25 +96,11 @@ public final class StateStore: Sendable {
         })
     }
 
-    /// What a phase that succeeded leaves in the state store, in one transaction:
-    /// the intent cleared, the failure forgotten, the duration that the window gate
-    /// expects next time, the history entry (nil when it was found applied) and the
-    /// schema fingerprint. Not synced on its own (one sync a phase instead of two):
-    /// lost to a power cut, it leaves the phase's intent, and reconciling that
-    /// writes the history from the database's tracking row.
-    /// Only `step`'s own intent is cleared: the database's next phase may have
-    /// recorded its intent while this completion was on its way.
+    /// What a phase that succeeded leaves in the state store (`recordRound`).
     public func recordCompletion(_ name: String, step: PlannedStep, history entry: HistoryEntry?, expectedDuration: (key: String, duration: Duration),
                                  fingerprint: (revision: String, snapshot: SchemaSnapshot)?, at date: Date) async throws {
-        var statements = [
-            StateStatement("DELETE FROM intents WHERE database = ? AND revision = ? AND phase = ?", [name, step.revision, step.phase.rawValue]),
-            StateStatement("UPDATE databases SET failure = NULL WHERE name = ? AND failure IS NOT NULL", [name]),
-            StateStatement("INSERT INTO expected_durations (key, milliseconds) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET milliseconds = excluded.milliseconds",
-                           [expectedDuration.key, String(expectedDuration.duration.milliseconds)]),
-        ]
-        if let entry { statements.append(Self.historyInsert(entry)) }
-        if let fingerprint { statements.append(try Self.fingerprintUpsert(name, fingerprint.revision, fingerprint.snapshot, at: date)) }
-        try await backend.transaction(statements, durable: false)
+        let end = PhaseEnd(database: name, step: step, history: entry, result: .applied(expectedDuration: expectedDuration, fingerprint: fingerprint))
+        try await recordRound(ends: [end], intents: [], at: date)
     }
 
     // MARK: History and audit
@@ -128,7 +110,7 @@ public final class StateStore: Sendable {
         _ = try await backend.query(insert.sql, insert.parameters)
     }
 
-    private static func historyInsert(_ entry: HistoryEntry) -> StateStatement {
+    static func historyInsert(_ entry: HistoryEntry) -> StateStatement {
         StateStatement(
             "INSERT INTO history (database, revision, phase, outcome, started_at, finished_at, rows, error, actor, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [entry.database, entry.revision, entry.phase.rawValue, entry.outcome, Self.time(entry.startedAt), Self.time(entry.finishedAt), String(entry.rows), entry.error, entry.actor, entry.output])
@@ -165,7 +147,7 @@ public final class StateStore: Sendable {
         try await backend.transaction(fingerprints.map { try Self.fingerprintUpsert($0.database, $0.revision, $0.snapshot, at: date) }, durable: false)
     }
 
-    private static func fingerprintUpsert(_ database: String, _ revision: String, _ snapshot: SchemaSnapshot, at date: Date) throws -> StateStatement {
+    static func fingerprintUpsert(_ database: String, _ revision: String, _ snapshot: SchemaSnapshot, at date: Date) throws -> StateStatement {
         StateStatement(
             "INSERT INTO fingerprints (database, revision, digest, snapshot, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (database, revision) DO UPDATE SET digest = excluded.digest, snapshot = excluded.snapshot, at = excluded.at",
             [database, revision, snapshot.digest, try encode(snapshot), time(date)])

@@ -7,42 +7,27 @@ extension Fleet {
     /// What one dsn's read found: per database, an observation or why there is none.
     typealias ObservedGroup = (dsn: String, connection: PostgresConnection?, observed: [(String, Result<DatabaseObservation, Error>)])
 
-    /// Starts reading the tracking tables of databases not read for `pollInterval`,
-    /// beside the loop: a slow server, or ten thousand tenants, never holds back
-    /// the phases of the others. One read at a time; its results reach the
-    /// scheduler when it is done (`applyObservations`). Databases that share a
-    /// conninfo (schema tenants) are read together, those due or nearly so once one
-    /// is due, so a shared database costs one batch per poll interval; different
-    /// conninfos are read in parallel, a few at a time. A database at rest (at its
-    /// target, nothing to run) is read every `restingPollFactor` poll intervals:
-    /// with ten thousand tenants done, those reads were most of an idle daemon's work.
+    /// Starts reading the tracking tables of the databases that are due
+    /// (`ObservationSchedule`), beside the loop: a slow server, or ten thousand
+    /// tenants, never holds back the phases of the others. One read at a time; its
+    /// results reach the scheduler when it is done (`applyObservations`).
+    /// Databases that share a conninfo (schema tenants) are read together; different
+    /// conninfos are read in parallel, a few at a time.
     func observeDue() {
-        let now = clock()
-        guard observation == nil, now >= nextObservationCheck else { return }
-        var dueDSNs: Set<String> = []
-        var earliest = Date.distantFuture
-        for spec in manifest.databases where running[spec.name] == nil {
-            guard let next = nextRead[spec.name], next.due > now else { dueDSNs.insert(spec.dsn); continue }
-            earliest = min(earliest, next.due)
-        }
-        nextObservationCheck = earliest
-        guard !dueDSNs.isEmpty else { return }
-        let groups = Dictionary(grouping: manifest.databases.filter { spec in
-            running[spec.name] == nil && dueDSNs.contains(spec.dsn) && (nextRead[spec.name].map { $0.halfway <= now } ?? true)
-        }, by: \.dsn)
+        guard reading == nil else { return }
+        let groups = readSchedule.due(manifest.databases, now: clock()) { running[$0] != nil }
+        guard !groups.isEmpty else { return }
         let runner = makeRunner()
         let fleet = manifest.fleet
-        let connections = observerConnections
-        observerConnections = [:]
-        let events = phaseEvents
+        let lent = connections.observers
+        connections.observers = [:]
+        let marks = readSchedule.marks
         // On the Postgres threads, as a phase's task: the reads' round trips run inline.
-        observation = Task(executorPreference: PostgresExecutor.shared) {
-            let results = await Self.read(groups, connections: connections, runner: runner, fleet: fleet)
-            await self.applyObservations(results, phaseEventsAtStart: events)
+        reading = Task(executorPreference: PostgresExecutor.shared) {
+            let results = await Self.read(groups, connections: lent, runner: runner, fleet: fleet)
+            await self.applyObservations(results, marks: marks)
         }
     }
-
-    static let restingPollFactor = 4.0
 
     /// The reads themselves, off the actor.
     private static func read(_ groups: [String: [DatabaseSpec]], connections: [String: PostgresConnection], runner: PhaseRunner, fleet: FleetSettings) async -> [ObservedGroup] {
@@ -91,17 +76,17 @@ extension Fleet {
         return results
     }
 
-    private func applyObservations(_ results: [ObservedGroup], phaseEventsAtStart: [String: Int]) {
-        observation = nil
+    private func applyObservations(_ results: [ObservedGroup], marks: [String: Int]) {
+        reading = nil
         defer { wake.signal() }  // what was read may let phases start
         let at = clock()
         for (dsn, connection, observed) in results {
-            if let connection { observerConnections[dsn] = connection }
+            if let connection { connections.observers[dsn] = connection }
             for (name, result) in observed {
                 // A phase started or ended while this was read: the read may be from
                 // before its commit. The scheduler knows the phase's outcome; the
                 // next poll reads the database again.
-                guard running[name] == nil, phaseEvents[name, default: 0] == phaseEventsAtStart[name, default: 0] else { continue }
+                guard running[name] == nil, readSchedule.isCurrent(name, since: marks) else { continue }
                 switch result {
                 case .success(let observation):
                     // Unchanged, it would only wake the scheduler for nothing.
@@ -110,29 +95,13 @@ extension Fleet {
                     scheduler.observed(name, ObservedDatabase(reachable: true, records: observation.records, lockedBy: observation.lockHolderPID, observedAt: at, alembicVersions: observation.alembicVersions))
                 case .failure(let error):
                     let previous = scheduler.observations[name]
-                    scheduler.observed(name, ObservedDatabase(reachable: false, records: previous?.records ?? [], observedAt: at, alembicVersions: previous?.alembicVersions),
-                                       problem: "cannot read the database: \(error)")
+                    scheduler.observed(name, ObservedDatabase(reachable: false, records: previous?.records ?? [], observedAt: at, alembicVersions: previous?.alembicVersions,
+                                                              problem: "cannot read the database: \(error)"))
                     logger.warning("cannot read the database: \(error)", metadata: ["db": "\(name)"])
                 }
             }
-            for (name, _) in observed { scheduleRead(name, readAt: at) }
+            for (name, _) in observed { readSchedule.read(name, at: at, atRest: scheduler.isAtRest(name)) }
         }
-    }
-
-    /// When `name` is read next: a poll interval after this read, four for a
-    /// database at rest; up to a tenth earlier, so that polls of different servers
-    /// drift apart. From halfway there it joins a read of its server that is due.
-    func scheduleRead(_ name: String, readAt at: Date) {
-        let interval = pollInterval.seconds * (scheduler.isAtRest(name) ? Self.restingPollFactor : 1)
-        let due = at.addingTimeInterval(interval * (1 - Double.random(in: 0...0.1)))
-        nextRead[name] = (halfway: at.addingTimeInterval(interval / 2), due: due)
-        nextObservationCheck = min(nextObservationCheck, due)
-    }
-
-    /// Reads `name` at the next round (after a phase failed, an operator acted).
-    func observeSoon(_ name: String) {
-        nextRead[name] = nil
-        nextObservationCheck = .distantPast
     }
 
     static let observerParallelism = 4

@@ -14,60 +14,39 @@ import Foundation
 extension Fleet {
     /// After a schema tenant's phase: its fingerprint at `revision`, with the next batch.
     func queueFingerprint(of spec: DatabaseSpec, revision: String) {
-        let key = Self.connectionKey(spec)
-        pendingFingerprintsQueued[key] = (first: pendingFingerprintsQueued[key]?.first ?? .now, last: .now)
-        pendingFingerprints[key, default: [:]][spec.name] = revision
+        fingerprints.queue(spec.name, revision: revision, key: connectionKey(spec), at: .now)
     }
 
-    /// Starts reading the queued fingerprints of the databases whose batch is due,
-    /// beside the loop, unless a batch is being read (`force`: someone waits, read
-    /// them all).
+    /// Starts reading the queued fingerprints of the databases whose batch is due
+    /// (`FingerprintQueue`), beside the loop, unless a batch is being read
+    /// (`force`: someone waits, read them all).
     func fingerprintDue(force: Bool = false) {
-        guard fingerprinting == nil, !pendingFingerprints.isEmpty else { return }
-        let busy = Set(running.keys.compactMap { scheduler.database(named: $0).map(Self.connectionKey) })
-        let due = pendingFingerprints.keys.filter { key in
-            guard !force, let queued = pendingFingerprintsQueued[key] else { return true }
-            return Self.fingerprintBatchDue(waited: .now - queued.first, quietFor: .now - queued.last, databaseBusy: busy.contains(key))
-        }
+        guard fingerprinting == nil, !fingerprints.isEmpty else { return }
+        let busy = Set(running.keys.compactMap { scheduler.database(named: $0).map(connectionKey) })
+        let due = fingerprints.dueKeys(at: .now, busy: busy, force: force)
         guard !due.isEmpty else { return }
         var groups: [String: [(target: DatabaseTarget, revision: String)]] = [:]
-        let batch = Self.takeBatch(from: &pendingFingerprints, keys: due, limit: Self.fingerprintBatchLimit)
+        let batch = fingerprints.take(due)
         for (key, members) in batch {
-            if pendingFingerprints[key] == nil { pendingFingerprintsQueued[key] = nil }
             for (name, revision) in members {
                 guard let spec = scheduler.database(named: name), let target = try? DatabaseTarget(spec, fleet: manifest.fleet) else { continue }
                 groups[key, default: []].append((target, revision))
             }
         }
         let names = Set(batch.values.flatMap { $0.map(\.name) })
-        var connections: [String: PostgresConnection] = [:]
-        for (key, group) in groups {
-            if let spec = scheduler.database(named: group[0].target.name) { connections[key] = takeIdleConnection(for: spec) }
+        var lent: [String: PostgresConnection] = [:]
+        for key in groups.keys {
+            let (connection, broken) = connections.take(key)
+            lent[key] = connection
+            for connection in broken { Task { await connection.close() } }
         }
         let runner = makeRunner()
         // On the Postgres threads, as a phase's task: the reads' round trips run inline.
         let task = Task(executorPreference: PostgresExecutor.shared) {
-            let results = await Self.readFingerprints(groups, connections: connections, runner: runner)
+            let results = await Self.readFingerprints(groups, connections: lent, runner: runner)
             await self.recordFingerprints(results)
         }
         fingerprinting = (task, names)
-    }
-
-    /// Up to `limit` of the queued fingerprints of `keys`, by key, taken out of
-    /// `pending` (a key left empty is removed): the rows and snapshots of a batch
-    /// are held at once, so the rest follows with the next batch.
-    static func takeBatch(from pending: inout [String: [String: String]], keys: [String], limit: Int) -> [String: [(name: String, revision: String)]] {
-        var batch: [String: [(name: String, revision: String)]] = [:]
-        var taken = 0
-        for key in keys.sorted() where taken < limit {
-            let members = (pending[key] ?? [:]).sorted(by: { $0.key < $1.key }).prefix(limit - taken)
-            guard !members.isEmpty else { continue }
-            for (name, _) in members { pending[key]?[name] = nil }
-            if pending[key]?.isEmpty == true { pending[key] = nil }
-            batch[key] = members.map { (name: $0.key, revision: $0.value) }
-            taken += members.count
-        }
-        return batch
     }
 
     /// Returns once `spec`'s queued fingerprint is read (before its next phase).
@@ -75,7 +54,7 @@ extension Fleet {
         while true {
             if let batch = fingerprinting, batch.names.contains(spec.name) {
                 await batch.task.value
-            } else if pendingFingerprints[Self.connectionKey(spec)]?[spec.name] != nil {
+            } else if fingerprints.contains(spec.name, key: connectionKey(spec)) {
                 if let batch = fingerprinting { await batch.task.value } else { fingerprintDue(force: true) }
             } else {
                 return
@@ -85,27 +64,10 @@ extension Fleet {
 
     /// Returns once every queued fingerprint is read (promote, drift, shutdown).
     func fingerprintsSettled() async {
-        while fingerprinting != nil || !pendingFingerprints.isEmpty {
+        while fingerprinting != nil || !fingerprints.isEmpty {
             if let batch = fingerprinting { await batch.task.value } else { fingerprintDue(force: true) }
         }
     }
-
-    /// A database's batch is read once its phases were quiet for a second (none
-    /// runs, and its last fingerprint was queued a second ago: phases that start
-    /// one after another leave moments with none running), or once its first
-    /// fingerprint waited a minute. A read has a
-    /// fixed cost of several milliseconds (planning alone about 2 ms: every `CREATE
-    /// TABLE` anywhere resets the plan cache): read as soon as any were queued, the
-    /// batches held four tenants on average and cost as much as one by one; read
-    /// beside a rollout, a tenant costs ten times what it costs on a quiet database
-    /// (`docs/benchmarks.md`). The minute bounds what a crash can lose (the
-    /// fingerprint is taken again at the tenant's next phase).
-    static func fingerprintBatchDue(waited: Duration, quietFor: Duration, databaseBusy: Bool) -> Bool {
-        waited >= fingerprintLongestWait || (quietFor >= fingerprintBatchDelay && !databaseBusy)
-    }
-
-    static let fingerprintBatchDelay: Duration = .seconds(1)
-    static let fingerprintLongestWait: Duration = .seconds(60)
 
     /// Each database's fingerprint digest at `revision`, queued ones included (the
     /// promotion gate).
@@ -114,8 +76,8 @@ extension Fleet {
         return ((try? await store.fingerprints(at: revision)) ?? [:]).mapValues(\.digest)
     }
 
-    /// `first`: one database of the batch's connection key, whose spec the connection goes back under.
-    typealias FingerprintBatch = (key: String, first: String, connection: PostgresConnection?, result: Result<[(database: String, revision: String, snapshot: SchemaSnapshot)], PostgresError>)
+    /// `key`: the connection key the connection goes back under.
+    typealias FingerprintBatch = (key: String, connection: PostgresConnection?, result: Result<[(database: String, revision: String, snapshot: SchemaSnapshot)], PostgresError>)
 
     /// The reads, off the actor: a few databases at a time, each in chunks.
     private static func readFingerprints(_ groups: [String: [(target: DatabaseTarget, revision: String)]], connections: [String: PostgresConnection], runner: PhaseRunner) async -> [FingerprintBatch] {
@@ -130,35 +92,26 @@ extension Fleet {
                     connection = try await PostgresConnection.connect(configuration)
                 }
                 var taken: [(database: String, revision: String, snapshot: SchemaSnapshot)] = []
-                for start in stride(from: 0, to: members.count, by: Self.fingerprintChunk) {
-                    let chunk = members[start..<min(start + Self.fingerprintChunk, members.count)]
+                for start in stride(from: 0, to: members.count, by: FingerprintQueue.chunk) {
+                    let chunk = members[start..<min(start + FingerprintQueue.chunk, members.count)]
                     let snapshots = try await runner.fingerprints(ofTenants: chunk.map(\.target), on: connection!)
                     taken += chunk.compactMap { member in snapshots[member.target.name].map { (member.target.name, member.revision, $0) } }
                 }
-                return (key, members[0].target.name, connection, .success(taken))
+                return (key, connection, .success(taken))
             } catch {
                 if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
-                return (key, members[0].target.name, connection, .failure(error))
+                return (key, connection, .failure(error))
             }
         }
     }
-
-    static let fingerprintChunk = 500
-    static let fingerprintBatchLimit = 2 * fingerprintChunk
 
     private func recordFingerprints(_ batches: [FingerprintBatch]) async {
         defer { fingerprinting = nil }
         heapTrim.worked(at: .now)
         var taken: [(database: String, revision: String, snapshot: SchemaSnapshot)] = []
         for batch in batches {
-            if let connection = batch.connection {
-                // Back among the phases' idle connections (each phase resets its session).
-                if let spec = scheduler.database(named: batch.first) {
-                    keepIdleConnection(connection, for: spec)
-                } else {
-                    Task { await connection.close() }
-                }
-            }
+            // Back among the phases' idle connections (each phase resets its session).
+            if let connection = batch.connection { connections.keep(connection, for: batch.key, at: .now) }
             switch batch.result {
             case .success(let fingerprints):
                 taken += fingerprints

@@ -11,8 +11,7 @@ extension Fleet {
         let now = clock()
         var changed = false
         for (index, block) in definition.manifest.discover.enumerated() {
-            guard force || lastDiscovery[index].map({ now.timeIntervalSince($0) >= block.every.seconds }) ?? true else { continue }
-            lastDiscovery[index] = now
+            guard discovery.startRun(index, every: block.every, now: now, force: force) else { continue }
             do {
                 var found: [DatabaseSpec] = []
                 for row in try await Self.runDiscovery(block) {
@@ -21,10 +20,7 @@ extension Fleet {
                     case .failure(let error): logger.error("discover (\(block.location.map(\.description) ?? "?")): \(error)")
                     }
                 }
-                if discovered[index] != found {
-                    discovered[index] = found
-                    changed = true
-                }
+                if discovery.record(index, found) { changed = true }
             } catch {
                 logger.error("discover query failed; keeping the previous list: \(error)", metadata: ["tier": "\(block.tier)"])
             }
@@ -32,22 +28,15 @@ extension Fleet {
         if changed || force { applyDiscovered() }
     }
 
-    /// The manifest's own databases plus the discovered ones (a listed name wins).
+    /// The manifest's own databases plus the discovered ones go to the scheduler.
     func applyDiscovered() {
-        var effective = definition.manifest
-        var names = Set(effective.databases.map(\.name))
-        for index in discovered.keys.sorted() {
-            for spec in discovered[index] ?? [] where names.insert(spec.name).inserted {
-                effective.databases.append(spec)
-            }
+        let (effective, vanished) = discovery.merge(into: definition.manifest, previous: scheduler.manifest.databases)
+        for name in vanished {
+            logger.notice("no longer found by discovery: shown as gone, history kept", metadata: ["db": "\(name)"])
         }
-        for spec in scheduler.manifest.databases where !names.contains(spec.name) {
-            gone[spec.name] = spec
-            logger.notice("no longer found by discovery: shown as gone, history kept", metadata: ["db": "\(spec.name)"])
+        for action in scheduler.replace(manifest: effective, graph: definition.repository.graph) {
+            if case .readSoon(let name) = action { readSchedule.soon(name) } else { assertionFailure("replace returned \(action)") }
         }
-        for name in names { gone[name] = nil }
-        scheduler.replace(manifest: effective, graph: definition.repository.graph)
-        nextObservationCheck = .distantPast  // new databases are read at once
     }
 
     private static func runDiscovery(_ block: DiscoverSpec) async throws -> [[String: String]] {

@@ -1,0 +1,102 @@
+import DroverCore
+import DroverPostgres
+import DroverRunner
+import Foundation
+
+/// How a phase's task ended, as it leaves it for the loop.
+struct PhaseCompletion: Sendable {
+    var database: String
+    var step: PlannedStep
+    var startedAt: Date
+    var result: Result<PhaseOutcome, RunnerError>
+    /// The connection, for the next phase there.
+    var connection: PostgresConnection?
+    var used: PhaseConnectionUse?
+}
+
+extension Fleet {
+    /// The phases that ended since the last round, fed to the scheduler; returns
+    /// the round with what the state store must keep of them.
+    func takePhaseEnds() -> Round {
+        var round = Round()
+        for completion in phaseEnds.takeAll() {
+            running[completion.database] = nil
+            readSchedule.phaseEvent(completion.database)
+            heapTrim.worked(at: .now)
+            switch completion.result {
+            case .success(let outcome): round.ends += applied(outcome, completion)
+            case .failure(let error): round.ends.append(failed(error, completion))
+            }
+        }
+        return round
+    }
+
+    private func applied(_ outcome: PhaseOutcome, _ completion: PhaseCompletion) -> [PhaseEnd] {
+        let (name, step, now) = (completion.database, completion.step, clock())
+        let spec = scheduler.database(named: name)
+        if let connection = completion.connection, let spec { connections.keep(connection, for: connectionKey(spec), at: .now) }
+        if let used = completion.used { phaseConnectionUse += used }
+        scheduler.phaseSucceeded(name, step: step, at: now, duration: outcome.duration, alembicVersions: outcome.alembicVersions)
+        // The scheduler knows what the phase did, and the phase read the tracking
+        // rows under the lock: that counts as a read. During a rollout the polls
+        // of moving databases were a good part of the server's work.
+        readSchedule.read(name, at: now, atRest: scheduler.isAtRest(name))
+        if outcome.snapshot == nil, let spec, spec.schema != nil { queueFingerprint(of: spec, revision: step.revision) }
+        logger.info("\(step) applied", metadata: ["db": "\(name)", "rows": "\(outcome.rows)"])
+        emit("applied", "\(step): \(outcome.rows) rows", database: name, step: step)
+        let history = outcome.alreadyApplied ? nil : HistoryEntry(
+            database: name, revision: step.revision, phase: step.phase, outcome: "applied", startedAt: completion.startedAt, finishedAt: now,
+            rows: outcome.rows, error: nil, actor: actorName, output: outcome.output)
+        let key = "\(spec?.tier ?? "")/\(step.revision)/\(step.phase.rawValue)"
+        let end = PhaseEnd(database: name, step: step, history: history,
+                           result: .applied(expectedDuration: (key, outcome.duration), fingerprint: outcome.snapshot.map { (step.revision, $0) }))
+        return [end] + appliedTogether(outcome, on: name, startedAt: completion.startedAt, at: now)
+    }
+
+    /// The revisions one `alembic upgrade` run applied besides the step it was
+    /// started for: each counts as applied, with its own history entry and event.
+    private func appliedTogether(_ outcome: PhaseOutcome, on name: String, startedAt: Date, at now: Date) -> [PhaseEnd] {
+        outcome.appliedTogether.map { revision in
+            let step = PlannedStep(revision: revision, phase: outcome.phase)
+            scheduler.phaseSucceeded(name, step: step, at: now, duration: .zero, alembicVersions: outcome.alembicVersions)
+            logger.info("\(step) applied (in the same alembic upgrade as \(outcome.revision))", metadata: ["db": "\(name)"])
+            emit("applied", "\(step): in the same alembic upgrade as \(outcome.revision)", database: name, step: step)
+            let history = HistoryEntry(database: name, revision: revision, phase: outcome.phase, outcome: "applied", startedAt: startedAt, finishedAt: now,
+                                       rows: 0, error: nil, actor: actorName, output: nil)
+            return PhaseEnd(database: name, step: step, history: history, result: .appliedAlong)
+        }
+    }
+
+    private func failed(_ error: RunnerError, _ completion: PhaseCompletion) -> PhaseEnd {
+        let (name, step, now) = (completion.database, completion.step, clock())
+        let failure = Self.classify(error)
+        var stored: DatabaseRuntime.Failure?
+        for action in scheduler.phaseFailed(name, step: step, failure, at: now) {
+            switch action {
+            case .persist(.failure(_, let kept)): stored = kept  // with the round
+            case .readSoon(let name): readSchedule.soon(name)
+            default: break
+            }
+        }
+        logger.error("\(step) did not complete: \(error)", metadata: ["db": "\(name)"])
+        if case .tampered = failure {
+            emit("tampered", error.description, database: name, step: step)
+        } else {
+            emit("failed", error.description, database: name, step: step)
+        }
+        let history = stored == nil ? nil : HistoryEntry(
+            database: name, revision: step.revision, phase: step.phase, outcome: "failed", startedAt: completion.startedAt, finishedAt: now,
+            rows: 0, error: error.description, actor: actorName, output: error.output)
+        return PhaseEnd(database: name, step: step, history: history, result: .notApplied(failure: stored))
+    }
+
+    static func classify(_ error: RunnerError) -> PhaseFailure {
+        switch error {
+        case .locked(_, let pid): .locked(pid: pid, retryAfter: .seconds(30))
+        case .connectionFailed: .unreachable(error.description, retryAfter: .seconds(15))
+        case .cancelled: .cancelled
+        case .tampered(_, let sections): .tampered(sections)
+        default: .failed(error.description)
+        }
+    }
+}
