@@ -181,42 +181,47 @@ struct AlembicFleetTests {
         #expect(said[0].contains("Running upgrade") && said[3].contains("production"))
         #expect(!said.joined().contains(TestCluster.superuserPassword))
     }
+}
 
-    @Test("SIGKILL after alembic upgrade committed and before drover's tracking row (failpoint), restart: the version table decides, each revision once")
-    func crashAfterUpgrade() async throws {
-        let cluster = try await TestCluster.shared()
-        let databases = ["preview": try await cluster.createDatabase("alembiccrash"), "production": try await cluster.createDatabase("alembiccrashprod")]
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drover-alembic-crash-\(UUID().uuidString.prefix(8))").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let alembic = try await AlembicProjectFixture.make(in: directory, revisions: ["1_root.py": project["1_root.py"]!, "2_body.py": project["2_body.py"]!])
-        try FileManager.default.createDirectory(atPath: directory + "/fleet.d", withIntermediateDirectories: true)
-        try (fleetHeader("alembic-crash", alembic) + """
-            defaults: {window: always}
-            databases:
-              - {name: preview, tier: preview, dsn: "\(cluster.conninfo(database: databases["preview"]!))"}
-              - {name: production, tier: production, dsn: "\(cluster.conninfo(database: databases["production"]!))"}
-            """).write(toFile: directory + "/fleet.d/10-fleet.yaml", atomically: true, encoding: .utf8)
-        let fixture = FleetFixture(cluster: cluster, directory: directory, databases: databases)
-        let url = AlembicProjectFixture.url(cluster, database: databases["preview"]!)
-        func tracked(_ revision: String) async throws -> String? {
-            try await fixture.scalar("SELECT count(*) FROM drover.revisions WHERE revision = '\(revision)' AND status = 'applied'", in: "preview")
+extension Isolated {
+    @Suite("An Alembic fleet when droverd dies after alembic upgrade")
+    struct AlembicCrashTests {
+        @Test("SIGKILL after alembic upgrade committed and before drover's tracking row (failpoint), restart: the version table decides, each revision once")
+        func crashAfterUpgrade() async throws {
+            let cluster = try await TestCluster.shared()
+            let databases = ["preview": try await cluster.createDatabase("alembiccrash"), "production": try await cluster.createDatabase("alembiccrashprod")]
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drover-alembic-crash-\(UUID().uuidString.prefix(8))").path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let alembic = try await AlembicProjectFixture.make(in: directory, revisions: ["1_root.py": project["1_root.py"]!, "2_body.py": project["2_body.py"]!])
+            try FileManager.default.createDirectory(atPath: directory + "/fleet.d", withIntermediateDirectories: true)
+            try (fleetHeader("alembic-crash", alembic) + """
+                defaults: {window: always}
+                databases:
+                  - {name: preview, tier: preview, dsn: "\(cluster.conninfo(database: databases["preview"]!))"}
+                  - {name: production, tier: production, dsn: "\(cluster.conninfo(database: databases["production"]!))"}
+                """).write(toFile: directory + "/fleet.d/10-fleet.yaml", atomically: true, encoding: .utf8)
+            let fixture = FleetFixture(cluster: cluster, directory: directory, databases: databases)
+            let url = AlembicProjectFixture.url(cluster, database: databases["preview"]!)
+            func tracked(_ revision: String) async throws -> String? {
+                try await fixture.scalar("SELECT count(*) FROM drover.revisions WHERE revision = '\(revision)' AND status = 'applied'", in: "preview")
+            }
+
+            // Both revisions go in one alembic upgrade (a stretch): the crash comes after
+            // Alembic committed both and before drover wrote either row.
+            let first = try await RunningDaemon.start(fixture, environment: ["DROVER_FAILPOINTS": "alembic-after-upgrade=crash@1"])
+            #expect(await first.process.wait(timeout: .seconds(90)) == 128 + SIGKILL, "\(first.process.output)")
+            #expect(first.process.output.contains("failpoint alembic-after-upgrade: crashing"))
+            #expect(try await alembic.current(url: url) == [body], "Alembic committed both revisions")
+            #expect(try await tracked(root) == "0")
+            #expect(try await tracked(body) == "0", "drover's rows were not written before the crash")
+
+            let second = try await RunningDaemon.start(fixture)
+            defer { second.kill() }
+            try await second.waitFor("preview at the head") { $0.database("preview")?.expanded == body }
+            #expect(try await tracked(root) == "1")
+            #expect(try await tracked(body) == "1")
+            #expect(try await cluster.run("SELECT note FROM effects ORDER BY note", database: databases["preview"]!).rows.compactMap { $0[0] } == [root, body].sorted(),
+                    "each revision's upgrade ran once")
         }
-
-        // Both revisions go in one alembic upgrade (a stretch): the crash comes after
-        // Alembic committed both and before drover wrote either row.
-        let first = try await RunningDaemon.start(fixture, environment: ["DROVER_FAILPOINTS": "alembic-after-upgrade=crash@1"])
-        #expect(await first.process.wait(timeout: .seconds(90)) == 128 + SIGKILL, "\(first.process.output)")
-        #expect(first.process.output.contains("failpoint alembic-after-upgrade: crashing"))
-        #expect(try await alembic.current(url: url) == [body], "Alembic committed both revisions")
-        #expect(try await tracked(root) == "0")
-        #expect(try await tracked(body) == "0", "drover's rows were not written before the crash")
-
-        let second = try await RunningDaemon.start(fixture)
-        defer { second.kill() }
-        try await second.waitFor("preview at the head") { $0.database("preview")?.expanded == body }
-        #expect(try await tracked(root) == "1")
-        #expect(try await tracked(body) == "1")
-        #expect(try await cluster.run("SELECT note FROM effects ORDER BY note", database: databases["preview"]!).rows.compactMap { $0[0] } == [root, body].sorted(),
-                "each revision's upgrade ran once")
     }
 }

@@ -88,122 +88,124 @@ private func atR3(_ status: FleetStatus, _ tenants: [String]) -> [String] {
 
 // One scenario at a time: eight droverd and two clusters at once on two cores
 // starve the renewals these tests measure.
-@Suite("Several droverd on one PostgreSQL state store (issue #8)", .serialized)
-struct HighAvailabilityTests {
-    @Test("three instances: one leads, followers answer status and refuse promote naming it; SIGKILL of the leader mid-wave: another takes over within 30 s and finishes, each phase once")
-    func killTheLeader() async throws {
-        let tenants = ["acme", "globex", "initech", "umbrella", "hooli", "stark"]
-        let fixture = try await sharedStateFleet(tenants: tenants, r3Sleep: 1)
-        defer { fixture.remove() }
-        let notify = try notifySockets(3, in: fixture)
-        let daemons = try await startInstances(3, fixture, notify: notify)
-        defer { for daemon in daemons { daemon.kill() } }
+extension Isolated {
+    @Suite("Several droverd on one PostgreSQL state store (issue #8)", .serialized)
+    struct HighAvailabilityTests {
+        @Test("three instances: one leads, followers answer status and refuse promote naming it; SIGKILL of the leader mid-wave: another takes over within 30 s and finishes, each phase once")
+        func killTheLeader() async throws {
+            let tenants = ["acme", "globex", "initech", "umbrella", "hooli", "stark"]
+            let fixture = try await sharedStateFleet(tenants: tenants, r3Sleep: 1)
+            defer { fixture.remove() }
+            let notify = try notifySockets(3, in: fixture)
+            let daemons = try await startInstances(3, fixture, notify: notify)
+            defer { for daemon in daemons { daemon.kill() } }
 
-        let leader = try await agreedLeader(daemons)
-        let followers = daemons.filter { $0.process.pid != leader.process.pid }
-        func statusLines(of daemon: RunningDaemon) -> [String] {
-            notify[daemons.firstIndex { $0.process.pid == daemon.process.pid }!].lines.filter { $0.hasPrefix("STATUS=") }
-        }
-        #expect(try await eventually(timeout: .seconds(15)) {
-            statusLines(of: leader).last?.hasPrefix("STATUS=leader") == true
-                && followers.allSatisfy { statusLines(of: $0).last?.hasPrefix("STATUS=follower of ") == true && statusLines(of: $0).last?.contains("pid \(leader.process.pid)") == true }
-        }, "STATUS= says leader, or follower of the leader's host: \(daemons.map { statusLines(of: $0).last ?? "-" })")
-        let status = try await followers[0].json(FleetStatus.self, "status")
-        #expect(status.databases.count == tenants.count + 2, "a follower answers status from the shared state")
-        try await followers[0].waitFor("all three instances heard from, one of them leading") { status in
-            let instances = status.instances ?? []
-            return instances.count == 3 && instances.count { $0.role == "leader" } == 1 && instances.count { $0.this } == 1
-        }
-        let refused = try await followers[1].ctl("promote", "r1", "--to", "production")
-        #expect(refused.status == 1, "\(refused.output) \(refused.errors)")
-        #expect(refused.errors.contains("leader") && refused.errors.contains("pid \(leader.process.pid)"), "the refusal names the leader: \(refused.errors)")
-
-        try await leader.waitFor("the rest wave under way") { status in
-            let done = atR3(status, tenants)
-            return done.contains("acme") && done.count >= 2 && done.count < tenants.count
-        }
-        leader.process.signal(SIGKILL)
-        let killedAt = ContinuousClock.now
-        _ = await leader.process.wait(timeout: .seconds(10))
-        let successor = try await agreedLeader(followers)
-        let takeover = ContinuousClock.now - killedAt
-        print("takeover after SIGKILL of the leader: \(takeover)")
-        #expect(takeover < .seconds(30), "a follower leads within the bound")
-
-        try await successor.waitFor("every tenant at r3 under the new leader", timeout: .seconds(90)) { status in
-            atR3(status, tenants).count == tenants.count && status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.state == .waitingRelease }
-        }
-        try await expectEachExpandOnce(fixture, tenants, via: successor)
-        #expect(try await eventually(timeout: .seconds(15)) { statusLines(of: successor).last?.hasPrefix("STATUS=leader") == true }, "the successor tells systemd it leads")
-        let promoted = try await successor.ctl("promote", "r3", "--to", "preview")
-        #expect(promoted.status == 0, "the new leader takes changes: \(promoted.errors)")
-    }
-
-    @Test("the leader stopped (SIGSTOP) past its lease: another takes over; SIGCONT: the old one notices, starts nothing more, nothing runs twice")
-    func stopTheLeader() async throws {
-        let tenants = ["acme", "globex", "initech", "umbrella", "hooli"]
-        // A longer lease: the successor must keep it while the old leader wakes up,
-        // even when the machine is busy.
-        let fixture = try await sharedStateFleet(tenants: tenants, r3Sleep: 2, lease: "8s")
-        defer { fixture.remove() }
-        let daemons = try await startInstances(3, fixture)
-        defer { for daemon in daemons { daemon.kill() } }
-        let leader = try await agreedLeader(daemons)
-        let others = daemons.filter { $0.process.pid != leader.process.pid }
-
-        try await leader.waitFor("the rest wave under way, a phase running") { status in
-            let done = atR3(status, tenants)
-            return done.contains("acme") && done.count < tenants.count && status.databases.contains { $0.state == .expanding }
-        }
-        leader.process.signal(SIGSTOP)
-        let successor = try await agreedLeader(others)
-        // Let the new leader move on while the old one sleeps with a phase open.
-        try await successor.waitFor("the new leader applies more", timeout: .seconds(60)) { atR3($0, tenants).count >= 3 }
-        let beforeResume = leader.process.output.count
-        leader.process.signal(SIGCONT)
-
-        do {
-            try await leader.waitFor("the old leader follows") { status in
-                status.leader.map { $0.pid == Int(successor.process.pid) } == true
+            let leader = try await agreedLeader(daemons)
+            let followers = daemons.filter { $0.process.pid != leader.process.pid }
+            func statusLines(of daemon: RunningDaemon) -> [String] {
+                notify[daemons.firstIndex { $0.process.pid == daemon.process.pid }!].lines.filter { $0.hasPrefix("STATUS=") }
             }
-        } catch {
-            Issue.record("the old leader's log since SIGCONT:\n\(leader.process.output.dropFirst(beforeResume))")
-            throw error
+            #expect(try await eventually(timeout: .seconds(15)) {
+                statusLines(of: leader).last?.hasPrefix("STATUS=leader") == true
+                    && followers.allSatisfy { statusLines(of: $0).last?.hasPrefix("STATUS=follower of ") == true && statusLines(of: $0).last?.contains("pid \(leader.process.pid)") == true }
+            }, "STATUS= says leader, or follower of the leader's host: \(daemons.map { statusLines(of: $0).last ?? "-" })")
+            let status = try await followers[0].json(FleetStatus.self, "status")
+            #expect(status.databases.count == tenants.count + 2, "a follower answers status from the shared state")
+            try await followers[0].waitFor("all three instances heard from, one of them leading") { status in
+                let instances = status.instances ?? []
+                return instances.count == 3 && instances.count { $0.role == "leader" } == 1 && instances.count { $0.this } == 1
+            }
+            let refused = try await followers[1].ctl("promote", "r1", "--to", "production")
+            #expect(refused.status == 1, "\(refused.output) \(refused.errors)")
+            #expect(refused.errors.contains("leader") && refused.errors.contains("pid \(leader.process.pid)"), "the refusal names the leader: \(refused.errors)")
+
+            try await leader.waitFor("the rest wave under way") { status in
+                let done = atR3(status, tenants)
+                return done.contains("acme") && done.count >= 2 && done.count < tenants.count
+            }
+            leader.process.signal(SIGKILL)
+            let killedAt = ContinuousClock.now
+            _ = await leader.process.wait(timeout: .seconds(10))
+            let successor = try await agreedLeader(followers)
+            let takeover = ContinuousClock.now - killedAt
+            print("takeover after SIGKILL of the leader: \(takeover)")
+            #expect(takeover < .seconds(30), "a follower leads within the bound")
+
+            try await successor.waitFor("every tenant at r3 under the new leader", timeout: .seconds(90)) { status in
+                atR3(status, tenants).count == tenants.count && status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.state == .waitingRelease }
+            }
+            try await expectEachExpandOnce(fixture, tenants, via: successor)
+            #expect(try await eventually(timeout: .seconds(15)) { statusLines(of: successor).last?.hasPrefix("STATUS=leader") == true }, "the successor tells systemd it leads")
+            let promoted = try await successor.ctl("promote", "r3", "--to", "preview")
+            #expect(promoted.status == 0, "the new leader takes changes: \(promoted.errors)")
         }
-        try await successor.waitFor("every tenant at r3", timeout: .seconds(120)) { status in
-            atR3(status, tenants).count == tenants.count && status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.state == .waitingRelease }
+
+        @Test("the leader stopped (SIGSTOP) past its lease: another takes over; SIGCONT: the old one notices, starts nothing more, nothing runs twice")
+        func stopTheLeader() async throws {
+            let tenants = ["acme", "globex", "initech", "umbrella", "hooli"]
+            // A longer lease: the successor must keep it while the old leader wakes up,
+            // even when the machine is busy.
+            let fixture = try await sharedStateFleet(tenants: tenants, r3Sleep: 2, lease: "8s")
+            defer { fixture.remove() }
+            let daemons = try await startInstances(3, fixture)
+            defer { for daemon in daemons { daemon.kill() } }
+            let leader = try await agreedLeader(daemons)
+            let others = daemons.filter { $0.process.pid != leader.process.pid }
+
+            try await leader.waitFor("the rest wave under way, a phase running") { status in
+                let done = atR3(status, tenants)
+                return done.contains("acme") && done.count < tenants.count && status.databases.contains { $0.state == .expanding }
+            }
+            leader.process.signal(SIGSTOP)
+            let successor = try await agreedLeader(others)
+            // Let the new leader move on while the old one sleeps with a phase open.
+            try await successor.waitFor("the new leader applies more", timeout: .seconds(60)) { atR3($0, tenants).count >= 3 }
+            let beforeResume = leader.process.output.count
+            leader.process.signal(SIGCONT)
+
+            do {
+                try await leader.waitFor("the old leader follows") { status in
+                    status.leader.map { $0.pid == Int(successor.process.pid) } == true
+                }
+            } catch {
+                Issue.record("the old leader's log since SIGCONT:\n\(leader.process.output.dropFirst(beforeResume))")
+                throw error
+            }
+            try await successor.waitFor("every tenant at r3", timeout: .seconds(120)) { status in
+                atR3(status, tenants).count == tenants.count && status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.state == .waitingRelease }
+            }
+            let resumedLog = String(leader.process.output.dropFirst(beforeResume))
+            #expect(resumedLog.contains("lost the lease"), "the old leader says it stepped down: \(resumedLog)")
+            let started = resumedLog.split(separator: "\n").filter { $0.contains("starting r") }
+            #expect(started.isEmpty, "the old leader started nothing after it woke up: \(started)")
+            try await expectEachExpandOnce(fixture, tenants, via: successor)
         }
-        let resumedLog = String(leader.process.output.dropFirst(beforeResume))
-        #expect(resumedLog.contains("lost the lease"), "the old leader says it stepped down: \(resumedLog)")
-        let started = resumedLog.split(separator: "\n").filter { $0.contains("starting r") }
-        #expect(started.isEmpty, "the old leader started nothing after it woke up: \(started)")
-        try await expectEachExpandOnce(fixture, tenants, via: successor)
-    }
 
-    @Test("the state database restarted with -m immediate: the instances reconnect, one leads again and takes changes")
-    func stateDatabaseRestart() async throws {
-        let stateCluster = try await TestCluster.dedicated()
-        defer { stateCluster.destroy() }
-        let tenants = ["acme", "globex"]
-        let fixture = try await sharedStateFleet(tenants: tenants, r3Sleep: 0, on: stateCluster)
-        defer { fixture.remove() }
-        let daemons = try await startInstances(2, fixture)
-        defer { for daemon in daemons { daemon.kill() } }
-        let first = try await agreedLeader(daemons)
-        try await first.waitFor("tenants at r3") { atR3($0, tenants).count == tenants.count }
+        @Test("the state database restarted with -m immediate: the instances reconnect, one leads again and takes changes")
+        func stateDatabaseRestart() async throws {
+            let stateCluster = try await TestCluster.dedicated()
+            defer { stateCluster.destroy() }
+            let tenants = ["acme", "globex"]
+            let fixture = try await sharedStateFleet(tenants: tenants, r3Sleep: 0, on: stateCluster)
+            defer { fixture.remove() }
+            let daemons = try await startInstances(2, fixture)
+            defer { for daemon in daemons { daemon.kill() } }
+            let first = try await agreedLeader(daemons)
+            try await first.waitFor("tenants at r3") { atR3($0, tenants).count == tenants.count }
 
-        try await stateCluster.stopImmediately()
-        try await daemons[0].waitFor("the state database missed", timeout: .seconds(30)) { $0.state_store_error != nil || $0.leader == nil }
-        let during = try await daemons[1].ctl("status")
-        #expect(during.status == 0, "status is answered while the state database is down: \(during.errors)")
-        try await stateCluster.startAfterCrash()
+            try await stateCluster.stopImmediately()
+            try await daemons[0].waitFor("the state database missed", timeout: .seconds(30)) { $0.state_store_error != nil || $0.leader == nil }
+            let during = try await daemons[1].ctl("status")
+            #expect(during.status == 0, "status is answered while the state database is down: \(during.errors)")
+            try await stateCluster.startAfterCrash()
 
-        let leader = try await agreedLeader(daemons, timeout: .seconds(60))
-        try await leader.waitFor("the state store writable again") { $0.state_store_error == nil }
-        let promoted = try await leader.ctl("promote", "r3", "--to", "preview")
-        #expect(promoted.status == 0, "the leader takes changes after the restart: \(promoted.output) \(promoted.errors)")
-        try await leader.waitFor("preview at r3", timeout: .seconds(60)) { $0.database("preview")?.expanded == "r3" }
-        let other = daemons.first { $0.process.pid != leader.process.pid }!
-        try await other.waitFor("the follower sees the promotion") { $0.tiers.first { $0.name == "preview" }?.target == "r3" }
+            let leader = try await agreedLeader(daemons, timeout: .seconds(60))
+            try await leader.waitFor("the state store writable again") { $0.state_store_error == nil }
+            let promoted = try await leader.ctl("promote", "r3", "--to", "preview")
+            #expect(promoted.status == 0, "the leader takes changes after the restart: \(promoted.output) \(promoted.errors)")
+            try await leader.waitFor("preview at r3", timeout: .seconds(60)) { $0.database("preview")?.expanded == "r3" }
+            let other = daemons.first { $0.process.pid != leader.process.pid }!
+            try await other.waitFor("the follower sees the promotion") { $0.tiers.first { $0.name == "preview" }?.target == "r3" }
+        }
     }
 }

@@ -114,20 +114,26 @@ struct FleetPartsTests {
         #expect(discovery.gone.isEmpty)
     }
 
-    @Test("the wake signal: a signal before the wait is kept, a signal ends a wait at once, the deadline ends it otherwise")
+    @Test("the wake signal: a signal before the wait is kept, a signal ends a wait at once, so do the ticks and a cancellation")
     func wakeSignal() async {
         let wake = WakeSignal()
         wake.signal()
         let clock = ContinuousClock()
-        #expect(await clock.measure { await wake.wait(upTo: .seconds(30)) } < .seconds(5))
-        #expect(await clock.measure { await wake.wait(upTo: .milliseconds(50)) } >= .milliseconds(50))
-        let waiter = Task { await clock.measure { await wake.wait(upTo: .seconds(30)) } }
+        #expect(await clock.measure { await wake.wait() } < .seconds(5))
+        let waiter = Task { await clock.measure { await wake.wait() } }
         try? await Task.sleep(for: .milliseconds(50))
         wake.signal()
         #expect(await waiter.value < .seconds(5))
-        let cancelled = Task { await clock.measure { await wake.wait(upTo: .seconds(30)) } }
+        let cancelled = Task { await clock.measure { await wake.wait() } }
         cancelled.cancel()
         #expect(await cancelled.value < .seconds(5))
+        wake.tick(every: .milliseconds(50))
+        let ticked = await clock.measure {
+            await wake.wait()
+            await wake.wait()
+        }
+        wake.stopTicking()
+        #expect(ticked < .seconds(5))
     }
 
     @Test("the inbox hands each item over once")

@@ -111,13 +111,15 @@ public actor Fleet {
         if role == .sole { await reconcileIntents() }  // a leader does it when it takes over
         await discoverDue(force: true)
         markStarted()
+        wake.tick(every: tickInterval)
         while !Task.isCancelled && !stopping {
             heartbeat.beat()
             await Failpoints.current.reach("scheduler-loop")
             await step()
-            await wake.wait(upTo: sleepAfterRound())
+            await wake.wait()
         }
         await drain(grace: grace)
+        wake.stopTicking()
     }
 
     /// Returns once the loop has reconciled what was in flight and run discovery
@@ -153,14 +155,6 @@ public actor Fleet {
         await record(round)
     }
 
-    /// How long the loop sleeps unless woken: its tick interval, or less when the
-    /// scheduler asked to be woken sooner.
-    private func sleepAfterRound() -> Duration {
-        guard let wakeUp = tickGate.wakeUp else { return tickInterval }
-        let until = Duration.seconds(max(0, wakeUp.timeIntervalSince(clock())))
-        return min(tickInterval, until)
-    }
-
     /// Stop starting phases (SIGTERM).
     public func stop() { stopping = true }
 
@@ -169,7 +163,7 @@ public actor Fleet {
         while !running.isEmpty && ContinuousClock.now < deadline {
             await record(takePhaseEnds())
             if running.isEmpty { break }
-            await wake.wait(upTo: .milliseconds(100))
+            await wake.wait()  // a phase's end, or the next tick
         }
         for (name, task) in running {
             logger.warning("cancelling the running phase at shutdown", metadata: ["db": "\(name)"])

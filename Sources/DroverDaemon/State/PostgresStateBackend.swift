@@ -56,14 +56,14 @@ final class PostgresStateBackend: StateBackend {
         COMMIT;
         """
 
-    func query(_ sql: String, _ parameters: [String?]) async throws(StateStoreError) -> [[String?]] {
+    nonisolated(nonsending) func query(_ sql: String, _ parameters: [String?]) async throws(StateStoreError) -> [[String?]] {
         let translated = Self.numberedParameters(sql)
         return try await withConnection { connection throws(PostgresError) in
             try await connection.query(translated, parameters).rows
         }
     }
 
-    func transaction(_ statements: [StateStatement], durable: Bool) async throws(StateStoreError) {
+    nonisolated(nonsending) func transaction(_ statements: [StateStatement], durable: Bool) async throws(StateStoreError) {
         try await withConnection { connection throws(PostgresError) in
             try await connection.execute(durable ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit = off")
             do throws(PostgresError) {

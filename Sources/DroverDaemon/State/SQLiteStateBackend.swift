@@ -57,11 +57,11 @@ final class SQLiteStateBackend: StateBackend {
             PRIMARY KEY (database, revision));
         """
 
-    func query(_ sql: String, _ parameters: [String?]) async throws(StateStoreError) -> [[String?]] {
+    nonisolated(nonsending) func query(_ sql: String, _ parameters: [String?]) async throws(StateStoreError) -> [[String?]] {
         try await run { sqlite throws(StateStoreError) in try sqlite.query(sql, parameters) }
     }
 
-    func transaction(_ statements: [StateStatement], durable: Bool) async throws(StateStoreError) {
+    nonisolated(nonsending) func transaction(_ statements: [StateStatement], durable: Bool) async throws(StateStoreError) {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, StateStoreError>, Never>) in
             let startsDrain = commits.withLock { queue in
                 queue.waiting.append(PendingTransaction(statements: statements, durable: durable, continuation: continuation))
@@ -106,7 +106,7 @@ final class SQLiteStateBackend: StateBackend {
     /// Releases the state file for another daemon (at shutdown).
     func close() async { lock.release() }
 
-    private func run(_ work: @escaping @Sendable (SQLite) throws(StateStoreError) -> [[String?]]) async throws(StateStoreError) -> [[String?]] {
+    nonisolated(nonsending) private func run(_ work: @escaping @Sendable (SQLite) throws(StateStoreError) -> [[String?]]) async throws(StateStoreError) -> [[String?]] {
         do {
             return try await thread.runIfActive { [self] in
                 try database.withLock { box in try work(box.sqlite) }

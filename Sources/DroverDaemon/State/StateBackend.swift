@@ -5,16 +5,18 @@
 protocol StateBackend: Sendable {
     /// A file path, or the conninfo without its password: for logs and messages.
     var location: String { get }
-    func query(_ sql: String, _ parameters: [String?]) async throws(StateStoreError) -> [[String?]]
+    /// Both run where their caller runs, up to the hand-over to the backend's own
+    /// thread or connection: a write from the fleet's actor resumes there directly.
+    nonisolated(nonsending) func query(_ sql: String, _ parameters: [String?]) async throws(StateStoreError) -> [[String?]]
     /// The statements in one transaction: all or none. `durable: false`: the commit
     /// may wait for the next durable one to reach the disk (it survives droverd's
     /// crash, not a power cut).
-    func transaction(_ statements: [StateStatement], durable: Bool) async throws(StateStoreError)
+    nonisolated(nonsending) func transaction(_ statements: [StateStatement], durable: Bool) async throws(StateStoreError)
     func close() async
 }
 
 extension StateBackend {
-    func transaction(_ statements: [StateStatement]) async throws(StateStoreError) {
+    nonisolated(nonsending) func transaction(_ statements: [StateStatement]) async throws(StateStoreError) {
         try await transaction(statements, durable: true)
     }
 }

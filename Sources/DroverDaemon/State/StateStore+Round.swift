@@ -36,7 +36,7 @@ extension StateStore {
     /// and reconciling it writes the history from the database's tracking row).
     /// Only an ended phase's own intent is cleared: the database's next phase may
     /// have recorded its intent before this end was written.
-    public func recordRound(ends: [PhaseEnd], intents: [(name: String, step: PlannedStep)], at date: Date) async throws {
+    nonisolated(nonsending) public func recordRound(ends: [PhaseEnd], intents: [(name: String, step: PlannedStep)], at date: Date) async throws {
         var statements: [StateStatement] = []
         var durable = !intents.isEmpty
         for end in ends {

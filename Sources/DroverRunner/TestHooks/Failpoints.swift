@@ -58,7 +58,8 @@ public final class Failpoints: Sendable {
     }
 
     /// Crashes or hangs here if `name` says so and its time has come.
-    public func reach(_ name: String) async {
+    /// Runs where its caller runs: reaching a point costs no hop off the caller's actor.
+    nonisolated(nonsending) public func reach(_ name: String) async {
         #if DROVER_TEST_HOOKS
         switch actions[name] {
         case nil:
