@@ -68,7 +68,10 @@ struct CallRouter: Sendable {
     private func serviceCall(_ call: VarlinkCall) throws -> [UInt8] {
         switch call.member {
         case "GetInfo":
-            struct Info: Encodable, Sendable { var vendor, product, version, url: String; var interfaces: [String] }
+            struct Info: Encodable, Sendable {
+                var vendor, product, version, url: String
+                var interfaces: [String]
+            }
             return try reply(Info(vendor: "drover", product: "droverd", version: version, url: "", interfaces: Interfaces.all.map(\.name)))
         case "GetInterfaceDescription":
             struct Parameters: Decodable { var interface: String }
@@ -99,8 +102,9 @@ struct CallRouter: Sendable {
         case .history:
             let p = try decode(FleetParameters.History.self, call)
             let entries = try await fleet.history(p.db).reversed().map {  // newest first, as declared
-                HistoryRow(database: $0.database, revision: $0.revision, phase: $0.phase, outcome: $0.outcome, started_at: $0.startedAt,
-                           finished_at: $0.finishedAt, rows: $0.rows, error: $0.error, actor: $0.actor, output: $0.output)
+                HistoryRow(
+                    database: $0.database, revision: $0.revision, phase: $0.phase, outcome: $0.outcome, started_at: $0.startedAt,
+                    finished_at: $0.finishedAt, rows: $0.rows, error: $0.error, actor: $0.actor, output: $0.output)
             }
             return try reply(HistoryReply(entries: entries))
         case .drift:
@@ -177,11 +181,12 @@ struct CallRouter: Sendable {
         do {
             return try VarlinkCodec.decode(type, from: call.parameters)
         } catch let error as DecodingError {
-            let parameter: String? = switch error {
-            case .keyNotFound(let key, _): key.stringValue
-            case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context): context.codingPath.first?.stringValue
-            @unknown default: nil
-            }
+            let parameter: String? =
+                switch error {
+                case .keyNotFound(let key, _): key.stringValue
+                case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context): context.codingPath.first?.stringValue
+                @unknown default: nil
+                }
             throw ErrorReply(.invalidParameter, ["parameter": .string(parameter ?? "parameters")])
         } catch {
             throw ErrorReply(.invalidParameter, ["parameter": .string("parameters")])

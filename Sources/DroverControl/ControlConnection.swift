@@ -29,7 +29,8 @@ struct ControlConnection {
                     do {
                         messages = try framer.append(buffer.readableBytesView)
                     } catch {
-                        try await outbound.write(frame(ErrorReply.protocolError("a message longer than \(limits.maximumMessage) bytes; the connection is closed").encoded()))
+                        try await outbound.write(
+                            frame(ErrorReply.protocolError("a message longer than \(limits.maximumMessage) bytes; the connection is closed").encoded()))
                         return
                     }
                     for message in messages {

@@ -31,7 +31,9 @@ struct ErrorReply: Error, Sendable {
         case .promotionRefused(let revision, let tier, let reason):
             return ErrorReply(.promotionRefused, ["revision": .string(revision), "tier": .string(tier), "reason": .string(reason)], message: message)
         case .planChanged(let revision, let tier, let approved, let current):
-            return ErrorReply(.planChanged, ["revision": .string(revision), "tier": .string(tier), "approved": .string(approved), "current": .string(current)], message: message)
+            return ErrorReply(
+                .planChanged, ["revision": .string(revision), "tier": .string(tier), "approved": .string(approved), "current": .string(current)],
+                message: message)
         case .unknownDatabase(let name, let suggestion):
             return ErrorReply(.unknownDatabase, ["name": .string(name), "suggestion": suggestion.map(JSONValue.string) ?? .null], message: message)
         case .unknownRevision(let revision, let reason):
@@ -53,24 +55,28 @@ struct ErrorReply: Error, Sendable {
 
     static func notAllowed(_ method: FleetMethod, peer: PeerIdentity, group: String) -> ErrorReply {
         let who = peer.user.map { "\($0) (uid \(peer.uid))" } ?? "uid \(peer.uid)"
-        return ErrorReply(.notAllowed, ["method": .string(method.rawValue), "uid": .number(Double(peer.uid)), "group": .string(group)],
-                          message: "\(method.rawValue.lowercased()) changes the fleet: \(who) is neither root nor in group \(group)")
+        return ErrorReply(
+            .notAllowed, ["method": .string(method.rawValue), "uid": .number(Double(peer.uid)), "group": .string(group)],
+            message: "\(method.rawValue.lowercased()) changes the fleet: \(who) is neither root nor in group \(group)")
     }
 
     /// A changing call on a follower: names the leader, whose socket takes it.
     static func notLeader(_ method: FleetMethod, leader: LeaderElection.Holder?) -> ErrorReply {
         let command = method.rawValue.lowercased()
-        let message = if let leader {
-            "this droverd follows; \(command) must go to the leader, droverd on \(leader.host) (pid \(leader.pid), leading since \(Fleet.isoTime(leader.since)))"
-        } else {
-            "this droverd follows and no droverd holds the lease right now (the state database may be unreachable); try \(command) again in a few seconds"
-        }
-        return ErrorReply(.notLeader, [
-            "method": .string(method.rawValue),
-            "leader": leader.map { .string($0.instance) } ?? .null,
-            "host": leader.map { .string($0.host) } ?? .null,
-            "pid": leader.map { .number(Double($0.pid)) } ?? .null,
-        ], message: message)
+        let message =
+            if let leader {
+                "this droverd follows; \(command) must go to the leader, droverd on \(leader.host) (pid \(leader.pid), leading since \(Fleet.isoTime(leader.since)))"
+            } else {
+                "this droverd follows and no droverd holds the lease right now (the state database may be unreachable); try \(command) again in a few seconds"
+            }
+        return ErrorReply(
+            .notLeader,
+            [
+                "method": .string(method.rawValue),
+                "leader": leader.map { .string($0.instance) } ?? .null,
+                "host": leader.map { .string($0.host) } ?? .null,
+                "pid": leader.map { .number(Double($0.pid)) } ?? .null,
+            ], message: message)
     }
 
     static func protocolError(_ reason: String) -> ErrorReply {
@@ -79,7 +85,8 @@ struct ErrorReply: Error, Sendable {
 
     static func tooManyConnections(scope: String, limit: Int) -> ErrorReply {
         let whose = scope == "user" ? "connections of your user" : "connections"
-        return ErrorReply(.tooManyConnections, ["scope": .string(scope), "limit": .number(Double(limit))],
-                          message: "droverd already has \(limit) open \(whose); close some and try again")
+        return ErrorReply(
+            .tooManyConnections, ["scope": .string(scope), "limit": .number(Double(limit))],
+            message: "droverd already has \(limit) open \(whose); close some and try again")
     }
 }

@@ -3,6 +3,7 @@ import CSystemd
 import DroverProtocol
 import Foundation
 import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #endif

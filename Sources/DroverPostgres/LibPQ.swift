@@ -1,4 +1,5 @@
 import CLibPQ
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -62,7 +63,8 @@ enum LibPQ {
     /// Sync; the statements before it are outside a transaction block unless one of
     /// them is BEGIN. Throws only when the connection itself failed.
     /// `reusable` statements are prepared the first time (`prepared` remembers them).
-    static func pipeline(_ conn: OpaquePointer, _ statements: [PipelineStatement], prepared: inout PreparedStatements) throws(PostgresError) -> PipelineOutcome {
+    static func pipeline(_ conn: OpaquePointer, _ statements: [PipelineStatement], prepared: inout PreparedStatements) throws(PostgresError) -> PipelineOutcome
+    {
         func lost() -> PostgresError {
             PostgresError(kind: .connectionLost, message: errorMessage(conn))
         }
@@ -148,9 +150,10 @@ enum LibPQ {
         var rows: [[String?]] = []
         rows.reserveCapacity(Int(rowCount))
         for row in 0..<rowCount {
-            rows.append((0..<columnCount).map { column in
-                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
-            })
+            rows.append(
+                (0..<columnCount).map { column in
+                    PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                })
         }
         let tuples = String(cString: PQcmdTuples(result))
         return QueryResult(
@@ -212,13 +215,15 @@ enum LibPQ {
     /// Routes server notices (RAISE NOTICE, "relation already exists, skipping") to `sink`.
     static func setNoticeReceiver(_ conn: OpaquePointer, _ sink: NoticeSink) {
         let context = Unmanaged.passUnretained(sink).toOpaque()
-        PQsetNoticeReceiver(conn, { context, result in
-            guard let context, let result else { return }
-            let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
-            let message = PQresultErrorField(result, Int32(Character("M").asciiValue!)).map { String(cString: $0) } ?? ""
-            let severity = PQresultErrorField(result, Int32(Character("V").asciiValue!)).map { String(cString: $0) } ?? "NOTICE"
-            sink.append(Notice(severity: severity, message: message))
-        }, context)
+        PQsetNoticeReceiver(
+            conn,
+            { context, result in
+                guard let context, let result else { return }
+                let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
+                let message = PQresultErrorField(result, Int32(Character("M").asciiValue!)).map { String(cString: $0) } ?? ""
+                let severity = PQresultErrorField(result, Int32(Character("V").asciiValue!)).map { String(cString: $0) } ?? "NOTICE"
+                sink.append(Notice(severity: severity, message: message))
+            }, context)
     }
 
     // MARK: Conninfo
@@ -267,7 +272,7 @@ enum LibPQ {
 
 private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
     let duplicates = strings.map { strdup($0) }
-    defer { duplicates.forEach { free($0) } }
+    defer { for pointer in duplicates { free(pointer) } }
     var pointers = duplicates.map { UnsafePointer($0) } + [nil]
     return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
 }
@@ -275,7 +280,7 @@ private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<Uns
 private func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
     guard !strings.isEmpty else { return body(nil) }
     let duplicates = strings.map { $0.map { strdup($0) } ?? nil }
-    defer { duplicates.forEach { free($0) } }
+    defer { for pointer in duplicates { free(pointer) } }
     var pointers = duplicates.map { $0.map { UnsafePointer($0) } }
     return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
 }

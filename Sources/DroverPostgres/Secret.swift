@@ -24,4 +24,3 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
         return message.replacingOccurrences(of: exposedValue, with: "<redacted>")
     }
 }
-

@@ -5,13 +5,19 @@ public enum FleetParameters {
     public struct Status: Codable, Sendable {
         public var tier: String?
         public var db: String?
-        public init(tier: String? = nil, db: String? = nil) { self.tier = tier; self.db = db }
+        public init(tier: String? = nil, db: String? = nil) {
+            self.tier = tier
+            self.db = db
+        }
     }
 
     public struct Plan: Codable, Sendable {
         public var revision: String
         public var to: String?
-        public init(revision: String, to: String? = nil) { self.revision = revision; self.to = to }
+        public init(revision: String, to: String? = nil) {
+            self.revision = revision
+            self.to = to
+        }
     }
 
     public struct History: Codable, Sendable {
@@ -38,27 +44,40 @@ public enum FleetParameters {
         /// The `plan_hash` the operator approved (`droverctl plan`).
         public var plan_hash: String?
         public init(revision: String, to: String? = nil, force: Bool? = nil, reason: String? = nil, plan_hash: String? = nil) {
-            self.revision = revision; self.to = to; self.force = force; self.reason = reason; self.plan_hash = plan_hash
+            self.revision = revision
+            self.to = to
+            self.force = force
+            self.reason = reason
+            self.plan_hash = plan_hash
         }
     }
 
     public struct Release: Codable, Sendable {
         public var revision: String
         public var tier: String?
-        public init(revision: String, tier: String? = nil) { self.revision = revision; self.tier = tier }
+        public init(revision: String, tier: String? = nil) {
+            self.revision = revision
+            self.tier = tier
+        }
     }
 
     public struct Deploy: Codable, Sendable {
         public var revision: String
         public var tier: String
-        public init(revision: String, tier: String) { self.revision = revision; self.tier = tier }
+        public init(revision: String, tier: String) {
+            self.revision = revision
+            self.tier = tier
+        }
     }
 
     /// Pause and Resume: a tier, a database, or (neither) every tier.
     public struct Scope: Codable, Sendable {
         public var tier: String?
         public var db: String?
-        public init(tier: String? = nil, db: String? = nil) { self.tier = tier; self.db = db }
+        public init(tier: String? = nil, db: String? = nil) {
+            self.tier = tier
+            self.db = db
+        }
     }
 
     /// Retry and Adopt.
@@ -70,7 +89,10 @@ public enum FleetParameters {
     public struct Revert: Codable, Sendable {
         public var db: String
         public var revision: String
-        public init(db: String, revision: String) { self.db = db; self.revision = revision }
+        public init(db: String, revision: String) {
+            self.db = db
+            self.revision = revision
+        }
     }
 
     public struct Stamp: Codable, Sendable {
@@ -79,7 +101,10 @@ public enum FleetParameters {
         public var phase: String?
         public var reason: String
         public init(db: String, revision: String, phase: String? = nil, reason: String) {
-            self.db = db; self.revision = revision; self.phase = phase; self.reason = reason
+            self.db = db
+            self.revision = revision
+            self.phase = phase
+            self.reason = reason
         }
     }
 }

@@ -20,7 +20,10 @@ public struct InterfaceDescription: Sendable {
             if character.isLetter || character.isNumber || character == "_" || character == "." {
                 word.append(character)
             } else {
-                if !word.isEmpty { tokens.append(word); word = "" }
+                if !word.isEmpty {
+                    tokens.append(word)
+                    word = ""
+                }
                 if !character.isWhitespace { tokens.append(String(character)) }
             }
         }

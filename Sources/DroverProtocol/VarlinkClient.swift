@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -80,7 +81,9 @@ public final class VarlinkClient: @unchecked Sendable {
 
     /// Sends one call; with `more`, read replies with `next()` until one does not continue.
     public func send<P: Encodable & Sendable>(_ method: String, _ parameters: P, more: Bool = false, oneway: Bool = false) throws {
-        try write(MessageFramer.frame(try VarlinkCodec.encode(OutgoingCall(method: method, parameters: parameters, more: more ? true : nil, oneway: oneway ? true : nil))))
+        try write(
+            MessageFramer.frame(
+                try VarlinkCodec.encode(OutgoingCall(method: method, parameters: parameters, more: more ? true : nil, oneway: oneway ? true : nil))))
     }
 
     /// Sends bytes as they are (for tests of what the daemon does with bad input).

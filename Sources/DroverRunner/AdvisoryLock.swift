@@ -60,7 +60,8 @@ enum AdvisoryLock {
     /// The pid holding the lock, from `pg_locks` (oids are unsigned: mask the keys).
     static func holder(_ connection: PostgresConnection, target: DatabaseTarget) async throws(PostgresError) -> Int32? {
         let key = target.advisoryLockKey
-        let result = try await connection.query("""
+        let result = try await connection.query(
+            """
             SELECT pid FROM pg_locks
              WHERE locktype = 'advisory' AND granted AND objsubid = 2
                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())

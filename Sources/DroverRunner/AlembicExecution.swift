@@ -39,13 +39,23 @@ struct AlembicExecution {
         }
         let upgradeTarget = through ?? step.revision
         // What `alembic upgrade upgradeTarget` applies, in the order it applies it.
-        let batch = through == nil ? [step.revision]
+        let batch =
+            through == nil
+            ? [step.revision]
             : AlembicUpgradeOrder.order(graph, pending: Set(graph.lineage(of: upgradeTarget).map(\.id)).subtracting(applied), target: upgradeTarget)
         if through == nil, let missing = revision.parents.first(where: { !applied.contains($0) }) {
-            throw RunnerError.refused(database: target.name, reason: "alembic upgrade \(step.revision) would also apply \(missing), which is not applied yet (\(target.alembicVersionTable) holds \(heads.isEmpty ? "nothing" : heads.joined(separator: ", ")))")
+            throw RunnerError.refused(
+                database: target.name,
+                reason:
+                    "alembic upgrade \(step.revision) would also apply \(missing), which is not applied yet (\(target.alembicVersionTable) holds \(heads.isEmpty ? "nothing" : heads.joined(separator: ", ")))"
+            )
         }
         guard batch.first == step.revision, batch.allSatisfy({ graph[$0]?.sections[step.phase] != nil }) else {
-            throw RunnerError.refused(database: target.name, reason: "alembic upgrade \(upgradeTarget) would apply \(batch.joined(separator: ", ")), not a stretch of \(step.phase.rawValue) phases that starts with \(step.revision)")
+            throw RunnerError.refused(
+                database: target.name,
+                reason:
+                    "alembic upgrade \(upgradeTarget) would apply \(batch.joined(separator: ", ")), not a stretch of \(step.phase.rawValue) phases that starts with \(step.revision)"
+            )
         }
 
         let process = alembic.process(revision: upgradeTarget, phase: step.phase, target: target, connection: connection)
@@ -73,7 +83,8 @@ struct AlembicExecution {
         }
         // The revision Alembic was running when it stopped (its last "Running upgrade
         // A -> B" line); with a one-transaction env.py nothing before it stayed either.
-        let failed = AlembicFailure.lastStarted(output).flatMap { batch.contains($0) ? $0 : nil }
+        let failed =
+            AlembicFailure.lastStarted(output).flatMap { batch.contains($0) ? $0 : nil }
             ?? batch.first { !appliedAfter.contains($0) } ?? upgradeTarget
         let failure = AlembicFailure(
             revision: failed, status: result.status, signalled: result.signalled, output: output,
@@ -114,15 +125,17 @@ struct AlembicExecution {
     /// ended before the advisory lock is released, so its transaction is rolled
     /// back and nothing runs unguarded.
     private func stopLeftoverBackend(_ revision: String) async {
-        _ = try? await connection.query("""
+        _ = try? await connection.query(
+            """
             SELECT pg_terminate_backend(pid) FROM pg_stat_activity
              WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()
             """, ["drover/\(revision)/\(step.phase.rawValue)"], cancellable: false)
     }
 
     private func outcome(alreadyApplied: Bool, output: String?, heads: [String]) -> PhaseOutcome {
-        PhaseOutcome(revision: step.revision, phase: step.phase, alreadyApplied: alreadyApplied, rows: 0,
-                     statements: 0, attempts: 0, duration: .zero, notices: [], output: output, alembicVersions: heads)
+        PhaseOutcome(
+            revision: step.revision, phase: step.phase, alreadyApplied: alreadyApplied, rows: 0,
+            statements: 0, attempts: 0, duration: .zero, notices: [], output: output, alembicVersions: heads)
     }
 }
 
@@ -151,7 +164,8 @@ struct AlembicFailure {
 
     var summary: String {
         if status == 0 {
-            return "alembic upgrade \(revision) exited 0 but \(versionTable) holds \(heads.isEmpty ? "nothing" : heads.joined(separator: ", ")): does env.py connect to the database drover gives it (fleet.alembic.url_env / url_x) and use the version table configured for it?"
+            return
+                "alembic upgrade \(revision) exited 0 but \(versionTable) holds \(heads.isEmpty ? "nothing" : heads.joined(separator: ", ")): does env.py connect to the database drover gives it (fleet.alembic.url_env / url_x) and use the version table configured for it?"
         }
         let how = signalled ? "was killed (signal \(status - 128))" : "exited \(status)"
         let lines = Self.lastErrorLines(output)

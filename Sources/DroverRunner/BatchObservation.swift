@@ -1,5 +1,6 @@
 import DroverCore
 import DroverPostgres
+import Foundation
 
 extension PhaseRunner {
     /// Observes many targets that share one database (schema tenants) in a handful
@@ -8,7 +9,8 @@ extension PhaseRunner {
     public func observe(_ targets: [DatabaseTarget], on connection: PostgresConnection) async throws(PostgresError) -> [String: DatabaseObservation] {
         let trackingSchemas = targets.map(\.trackingSchema)
         let versionTables = Array(Set(targets.map(\.alembicVersionTable)))
-        let present = try await connection.query("""
+        let present = try await connection.query(
+            """
             SELECT n.nspname, c.relname, true
               FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'revisions'
              WHERE n.nspname = ANY ($1::text[])
@@ -16,7 +18,11 @@ extension PhaseRunner {
             SELECT n.nspname, c.relname, false
               FROM unnest($2::text[], $3::text[]) AS v (schema, name)
               JOIN pg_namespace n ON n.nspname = v.schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = v.name
-            """, [SQLQuoting.arrayLiteral(trackingSchemas), SQLQuoting.arrayLiteral(versionTables.map(\.schema)), SQLQuoting.arrayLiteral(versionTables.map(\.table))])
+            """,
+            [
+                SQLQuoting.arrayLiteral(trackingSchemas), SQLQuoting.arrayLiteral(versionTables.map(\.schema)),
+                SQLQuoting.arrayLiteral(versionTables.map(\.table)),
+            ])
         let tracked = Set(present.rows.filter { $0[2] == "t" }.compactMap { $0[0] })
         let presentTables = Set(present.rows.compactMap { row in row[0].flatMap { schema in row[1].map { AlembicVersionTable(schema: schema, table: $0) } } })
 
@@ -37,7 +43,8 @@ extension PhaseRunner {
                 if let index = row[0].flatMap({ Int($0) }), let version = row[1] { alembic[chunk[chunk.startIndex + index], default: []].append(version) }
             }
         }
-        let locks = try await connection.query("""
+        let locks = try await connection.query(
+            """
             SELECT objid::bigint, pid FROM pg_locks
              WHERE locktype = 'advisory' AND granted AND objsubid = 2
                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -66,5 +73,3 @@ extension PhaseRunner {
         stride(from: 0, to: values.count, by: size).map { values[$0..<min($0 + size, values.count)] }
     }
 }
-
-import Foundation

@@ -23,7 +23,8 @@ final class BlockerProbe: Sendable {
             probeConfiguration.applicationName = "drover/blocker-probe"
             let connection = try await PostgresConnection.connect(probeConfiguration)
             defer { Task { await connection.close() } }
-            let result = try await connection.query("""
+            let result = try await connection.query(
+                """
                 SELECT pid, usename, application_name, state, left(query, 120)
                   FROM pg_stat_activity WHERE pid = ANY (pg_blocking_pids($1::int))
                 """, [String(backendPID)])

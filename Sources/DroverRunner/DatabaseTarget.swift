@@ -13,7 +13,10 @@ public struct DatabaseTarget: Sendable {
     public var trackingSchema: String
     public var settings: DatabaseSettings
 
-    public init(name: String, connection: ConnectionConfiguration, schema: String? = nil, trackingSchema: String = "drover", settings: DatabaseSettings = DatabaseSettings()) {
+    public init(
+        name: String, connection: ConnectionConfiguration, schema: String? = nil, trackingSchema: String = "drover",
+        settings: DatabaseSettings = DatabaseSettings()
+    ) {
         self.name = name
         self.connection = connection
         self.schema = schema

@@ -6,7 +6,8 @@ enum IndexCleanup {
 
     /// Looks the index up in its schema, or in the first schema of the search_path.
     static func validity(_ connection: PostgresConnection, _ index: (schema: String?, name: String)) async throws(PostgresError) -> Validity {
-        let result = try await connection.query("""
+        let result = try await connection.query(
+            """
             SELECT i.indisvalid FROM pg_index i
               JOIN pg_class c ON c.oid = i.indexrelid
               JOIN pg_namespace n ON n.oid = c.relnamespace

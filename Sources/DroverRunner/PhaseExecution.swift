@@ -57,9 +57,10 @@ struct PhaseExecution {
             // it will be retried right away or was cancelled (resumed later).
             let willRetry = (error as? StatementError).map { RetryLoop.isRetryable($0.error) && !loop.isLastAttempt } ?? false
             if (section.noTransaction || step.phase == .backfill) && !willRetry && !Task.isCancelled && !connection.isBroken {
-                let text = (error as? StatementError).map { failure in
-                    (failure.statement.map { "\($0): " } ?? "") + failure.error.description
-                } ?? "\(error)"
+                let text =
+                    (error as? StatementError).map { failure in
+                        (failure.statement.map { "\($0): " } ?? "") + failure.error.description
+                    } ?? "\(error)"
                 try? await tracking.markFailed(connection, revision: step.revision, phase: step.phase, error: text)
             }
             throw error
@@ -75,9 +76,13 @@ struct PhaseExecution {
         try refuseTransactionControl()
         let rows = try await beginAndExecute(section.statements.map { ($0, $0.text) })
         await Failpoints.current.reach("phase-before-commit")
-        let record = step.phase == .revert
+        let record =
+            step.phase == .revert
             ? tracking.markRevertedStatements(revision: step.revision, checksum: section.checksum, by: actor)
-            : [tracking.markAppliedStatement(revision: step.revision, phase: step.phase, checksum: section.checksum, rows: rows, statements: section.statements.count, by: actor)]
+            : [
+                tracking.markAppliedStatement(
+                    revision: step.revision, phase: step.phase, checksum: section.checksum, rows: rows, statements: section.statements.count, by: actor)
+            ]
         return Ending(outcome: outcome(rows: rows), closing: record + [PipelineStatement("COMMIT")])
     }
 
@@ -117,7 +122,8 @@ struct PhaseExecution {
     /// that failed leaves an INVALID index, which is dropped so a retry can build it.
     private func runStatementByStatement(_ loop: inout RetryLoop) async throws -> PhaseOutcome {
         let statements = section.statements
-        try await tracking.markRunning(connection, revision: step.revision, phase: step.phase, checksum: section.checksum, statements: statements.count, by: actor)
+        try await tracking.markRunning(
+            connection, revision: step.revision, phase: step.phase, checksum: section.checksum, statements: statements.count, by: actor)
         let start = try await tracking.record(connection, revision: step.revision, phase: step.phase)?.statementsApplied ?? 0
         var rows = 0
         for index in min(start, statements.count)..<statements.count {
@@ -161,7 +167,9 @@ struct PhaseExecution {
     /// names the statement's file and line. `committingFirst`: the open
     /// transaction's last statement, sent with its COMMIT ahead of the BEGIN;
     /// `committed` runs once that COMMIT went through, whatever follows.
-    private func beginAndExecute(_ statements: [(SQLStatement, String)], committingFirst last: PipelineStatement? = nil, committed: () -> Void = {}) async throws -> Int {
+    private func beginAndExecute(
+        _ statements: [(SQLStatement, String)], committingFirst last: PipelineStatement? = nil, committed: () -> Void = {}
+    ) async throws -> Int {
         let first = last.map { [$0, PipelineStatement("COMMIT")] } ?? []
         let outcome = try await probe.watch(backendPID: connection.backendPID, configuration: target.connection, after: probeDelay) {
             try await connection.pipeline(first + [PipelineStatement("BEGIN")] + statements.map { PipelineStatement($0.1) })
@@ -182,7 +190,11 @@ struct PhaseExecution {
     private func refuseTransactionControl() throws {
         for statement in section.statements {
             guard let command = TransactionRules.transactionControl(statement) else { continue }
-            throw RunnerError.refused(database: target.name, reason: "\(revision.file):\(statement.line): \(command) inside a transactional \(step.phase.rawValue) section would end the phase's own transaction; nothing was run (remove it; droverctl check names every such statement) [transaction-control]")
+            throw RunnerError.refused(
+                database: target.name,
+                reason:
+                    "\(revision.file):\(statement.line): \(command) inside a transactional \(step.phase.rawValue) section would end the phase's own transaction; nothing was run (remove it; droverctl check names every such statement) [transaction-control]"
+            )
         }
     }
 
@@ -195,7 +207,9 @@ struct PhaseExecution {
         guard !outcome.inTransaction || committed != nil else { return }
         await connection.rollbackIfOpen()
         let statement = committed.map { "'\(statements[$0].summary)' at \(revision.file):\(statements[$0].line)" } ?? "a statement of \(revision.file)"
-        throw RunnerError.refused(database: target.name, reason: "\(statement) ended the \(step.phase.rawValue) phase's transaction; drover did not record the phase [transaction-control]")
+        throw RunnerError.refused(
+            database: target.name,
+            reason: "\(statement) ended the \(step.phase.rawValue) phase's transaction; drover did not record the phase [transaction-control]")
     }
 
     /// `statement` and COMMIT in one round trip; the statement's result.
@@ -271,13 +285,16 @@ struct PhaseExecution {
             }
             let children = graph.order.filter { $0 != revision.id && graph.isAncestor(revision.id, of: $0) && done.contains("\($0)/expand") }
             if !children.isEmpty {
-                throw refuse("\(children.joined(separator: ", ")) build\(children.count == 1 ? "s" : "") on \(revision.id): revert \(children.count == 1 ? "it" : "them") first")
+                throw refuse(
+                    "\(children.joined(separator: ", ")) build\(children.count == 1 ? "s" : "") on \(revision.id): revert \(children.count == 1 ? "it" : "them") first"
+                )
             }
         }
     }
 
     private func outcome(rows: Int, alreadyApplied: Bool = false) -> PhaseOutcome {
-        PhaseOutcome(revision: step.revision, phase: step.phase, alreadyApplied: alreadyApplied, rows: rows,
-                     statements: section.statements.count, attempts: 0, duration: .zero, notices: [])
+        PhaseOutcome(
+            revision: step.revision, phase: step.phase, alreadyApplied: alreadyApplied, rows: rows,
+            statements: section.statements.count, attempts: 0, duration: .zero, notices: [])
     }
 }

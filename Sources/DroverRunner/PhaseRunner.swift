@@ -28,7 +28,9 @@ public struct PhaseRunner: Sendable {
     /// also read the schema fingerprint after the phase (`PhaseOutcome.snapshot`).
     /// `alembicThrough`: in an Alembic project, run `alembic upgrade` to this revision
     /// (a descendant of `step`'s, `AlembicStretch`) and record all it applies.
-    public func run(_ step: PlannedStep, on session: RunnerSession, fingerprint: Bool = false, alembicThrough: String? = nil) async throws(RunnerError) -> PhaseOutcome {
+    public func run(
+        _ step: PlannedStep, on session: RunnerSession, fingerprint: Bool = false, alembicThrough: String? = nil
+    ) async throws(RunnerError) -> PhaseOutcome {
         let target = session.target
         guard let revision = graph[step.revision] else {
             throw .refused(database: target.name, reason: "unknown revision \(step.revision)")
@@ -72,7 +74,8 @@ public struct PhaseRunner: Sendable {
                 outcome.attempts = loop.totalAttempts
                 outcome.duration = clock.now - started
                 outcome.notices = connection.drainNotices().map(\.message)
-                logger.info("\(outcome.alreadyApplied ? "already applied" : "applied")", metadata: ["rows": "\(outcome.rows)", "attempts": "\(loop.totalAttempts)"])
+                logger.info(
+                    "\(outcome.alreadyApplied ? "already applied" : "applied")", metadata: ["rows": "\(outcome.rows)", "attempts": "\(loop.totalAttempts)"])
                 return outcome
             } catch let error as RunnerError {
                 throw error
@@ -83,7 +86,8 @@ public struct PhaseRunner: Sendable {
                 // The session holding the lock, named on every retry, not only the last.
                 var blockedBy = ""
                 if failure.error.sqlState == "55P03" {
-                    blockedBy = probe.blockers.isEmpty
+                    blockedBy =
+                        probe.blockers.isEmpty
                         ? "; the blocking session was not identified (the probe had not answered)"
                         : "; blocked by " + probe.blockers.map(\.description).joined(separator: "; ")
                 }
@@ -101,8 +105,9 @@ public struct PhaseRunner: Sendable {
         let (connection, target) = (execution.connection, session.target)
         let tracking = TrackingTable(schema: target.trackingSchema)
         let settings = session.settings(revision: execution.step.revision, phase: execution.step.phase)
-        let opened = try await AdvisoryLock.acquire(connection, target: target, setUp: settings,
-                                                    then: [session.trackingTableSeen ? tracking.readStatement : tracking.existsStatement])
+        let opened = try await AdvisoryLock.acquire(
+            connection, target: target, setUp: settings,
+            then: [session.trackingTableSeen ? tracking.readStatement : tracking.existsStatement])
         do {
             let records: [TrackingRecord]
             if let failure = opened.failure {
@@ -223,7 +228,8 @@ public struct DatabaseObservation: Sendable {
 
     init(graph: RevisionGraph, trackingRecords: [TrackingRecord], alembicVersions: [String]?, lockHolderPID: Int32?) {
         self.trackingRecords = trackingRecords
-        self.records = graph.appliesInOrder
+        self.records =
+            graph.appliesInOrder
             ? AlembicTruth.records(graph: graph, tracking: trackingRecords, heads: alembicVersions)
             : trackingRecords
         self.alembicVersions = alembicVersions

@@ -36,7 +36,8 @@ public struct RepositoryVerifier {
             switch self {
             case .notScratch(let message): message
             case .phase(.statementFailed(_, let revision, let phase, let statement, let error)):
-                "\(statement.map { "\($0.location)" } ?? revision): \(phase.rawValue) of \(revision) failed: SQLSTATE \(error.sqlState ?? "none"): \(error.message)" + (statement.map { " ('\($0.summary)')" } ?? "")
+                "\(statement.map { "\($0.location)" } ?? revision): \(phase.rawValue) of \(revision) failed: SQLSTATE \(error.sqlState ?? "none"): \(error.message)"
+                    + (statement.map { " ('\($0.summary)')" } ?? "")
             case .phase(let error): "\(error)"
             case .revertDiffers(let revision, let file, let differences, let stage):
                 "\(file): the revert round trip of \(revision) changes the schema (\(stage)): " + differences.joined(separator: "; ")
@@ -57,7 +58,9 @@ public struct RepositoryVerifier {
         do { connection = try await session.connect() } catch { throw .database(error) }
         let tracking = SQLQuoting.identifier(session.target.trackingSchema) + ".revisions"
         let managed: Bool
-        do { managed = try await connection.execute("SELECT to_regclass(\(SQLQuoting.literal(tracking))) IS NOT NULL").scalar == "t" } catch { throw .database(error) }
+        do { managed = try await connection.execute("SELECT to_regclass(\(SQLQuoting.literal(tracking))) IS NOT NULL").scalar == "t" } catch {
+            throw .database(error)
+        }
         if managed && !reuse {
             throw .notScratch("the database already holds drover's tracking table \(tracking): verify wants a scratch database (--reuse to run on it anyway)")
         }
@@ -67,7 +70,9 @@ public struct RepositoryVerifier {
         }
         // With --reuse, what the database has already is reported, not run again.
         let applied: Set<String>
-        do { applied = Set(try await runner.observe(session).records.filter(\.status.isDone).map { "\($0.revision)/\($0.phase.rawValue)" }) } catch { throw .phase(error) }
+        do { applied = Set(try await runner.observe(session).records.filter(\.status.isDone).map { "\($0.revision)/\($0.phase.rawValue)" }) } catch {
+            throw .phase(error)
+        }
         var roundTrips = 0
         for revision in revisions(from: from, to: to) {
             if Phase.forward.allSatisfy({ revision.section($0) == nil || applied.contains("\(revision.id)/\($0.rawValue)") }) {
@@ -90,7 +95,10 @@ public struct RepositoryVerifier {
         let outcome: PhaseOutcome
         do { outcome = try await runner.run(PlannedStep(revision: revision.id, phase: phase), on: session, fingerprint: true) } catch { throw .phase(error) }
         let rows = phase == .backfill || outcome.rows > 0 ? ", \(outcome.rows) rows" : ""
-        report(Step(revision: revision.id, what: phase.rawValue, detail: "applied (\(outcome.statements) statement\(outcome.statements == 1 ? "" : "s")\(rows), \(Self.milliseconds(outcome.duration)) ms)"))
+        report(
+            Step(
+                revision: revision.id, what: phase.rawValue,
+                detail: "applied (\(outcome.statements) statement\(outcome.statements == 1 ? "" : "s")\(rows), \(Self.milliseconds(outcome.duration)) ms)"))
         return outcome
     }
 
@@ -102,13 +110,15 @@ public struct RepositoryVerifier {
         do { _ = try await runner.run(PlannedStep(revision: revision.id, phase: .revert), on: session) } catch { throw .phase(error) }
         let reverted = try await snapshot()
         if reverted.digest != before.digest {
-            throw .revertDiffers(revision: revision.id, file: location, differences: reverted.differences(from: before), stage: "after revert, against before the expand")
+            throw .revertDiffers(
+                revision: revision.id, file: location, differences: reverted.differences(from: before), stage: "after revert, against before the expand")
         }
         let outcome: PhaseOutcome
         do { outcome = try await runner.run(PlannedStep(revision: revision.id, phase: .expand), on: session, fingerprint: true) } catch { throw .phase(error) }
         let again = if let snapshot = outcome.snapshot { snapshot } else { try await snapshot() }
         if again.digest != expanded.digest {
-            throw .revertDiffers(revision: revision.id, file: location, differences: again.differences(from: expanded), stage: "expanded again, against the first expand")
+            throw .revertDiffers(
+                revision: revision.id, file: location, differences: again.differences(from: expanded), stage: "expanded again, against the first expand")
         }
         report(Step(revision: revision.id, what: "revert round trip", detail: "expand → revert → expand leaves the schema as it was"))
     }

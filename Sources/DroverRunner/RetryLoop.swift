@@ -51,7 +51,8 @@ struct RetryLoop {
             return .cancelled(database: target.name, revision: step.revision, phase: step.phase)
         }
         if error.isLockTimeout {
-            return .lockTimeoutExhausted(database: target.name, revision: step.revision, phase: step.phase, attempts: totalAttempts, statement: failure.statement, blockers: blockers)
+            return .lockTimeoutExhausted(
+                database: target.name, revision: step.revision, phase: step.phase, attempts: totalAttempts, statement: failure.statement, blockers: blockers)
         }
         // The server went away (also in the middle of a statement, or while shutting
         // down): the database is unreachable, not the revision broken.

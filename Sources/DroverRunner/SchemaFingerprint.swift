@@ -46,8 +46,10 @@ enum SchemaFingerprint {
         // costs more server time than the query itself (measured in
         // docs/benchmarks.md), and a database's phases share one connection. The next
         // phase's RESET ALL takes the setting back before its own SQL runs.
-        return [PipelineStatement(genericPlans, reusable: true),
-                PipelineStatement(query(relations), [target.trackingSchema], reusable: true)]
+        return [
+            PipelineStatement(genericPlans, reusable: true),
+            PipelineStatement(query(relations), [target.trackingSchema], reusable: true),
+        ]
     }
 
     static let genericPlans = "SELECT set_config('plan_cache_mode', 'force_generic_plan', false)"
@@ -119,7 +121,8 @@ enum SchemaFingerprint {
             var entry = tables[table] ?? SchemaSnapshot.Table(name: table, columns: [], indexes: [:], constraints: [:])
             switch kind {
             case "column":
-                entry.columns.append(SchemaSnapshot.Column(name: name, type: unqualify(definition), defaultValue: row[5].map(unqualify), nullable: row[6] == "t"))
+                entry.columns.append(
+                    SchemaSnapshot.Column(name: name, type: unqualify(definition), defaultValue: row[5].map(unqualify), nullable: row[6] == "t"))
             case "index":
                 entry.indexes[name] = unqualify(definition)
             default:
@@ -149,7 +152,10 @@ enum SchemaFingerprint {
                 found = true
                 // Only where a name starts: not inside a longer name (`xacme.`); a
                 // byte of a multi-byte character is part of a name.
-                if let previous = out.last, previous >= 0x80 || Self.isNameByte(previous) || previous == UInt8(ascii: ".") || (previous == UInt8(ascii: "\"") && needle[0] != UInt8(ascii: "\"")) {
+                if let previous = out.last,
+                    previous >= 0x80 || Self.isNameByte(previous) || previous == UInt8(ascii: ".")
+                        || (previous == UInt8(ascii: "\"") && needle[0] != UInt8(ascii: "\""))
+                {
                     out += needle
                 }
                 index += needle.count
@@ -161,7 +167,9 @@ enum SchemaFingerprint {
 
     private static func isNameByte(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "$"): true
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"),
+            UInt8(ascii: "$"):
+            true
         default: false
         }
     }

@@ -36,7 +36,11 @@ extension PhaseRunner {
                     let heads = try await AlembicVersion.read(connection, table: table) ?? []
                     let applied = AlembicTruth.applied(graph, heads: heads)
                     if let revisionID = revisionIDs.first(where: { !applied.contains($0) }) {
-                        throw RunnerError.refused(database: target.name, reason: "\(table) does not hold \(revisionID) (it holds \(heads.isEmpty ? "nothing" : heads.joined(separator: ", "))); in an Alembic project run 'alembic stamp \(revisionID)' first: drover's stamp records what Alembic has, e.g. to accept an edited revision file")
+                        throw RunnerError.refused(
+                            database: target.name,
+                            reason:
+                                "\(table) does not hold \(revisionID) (it holds \(heads.isEmpty ? "nothing" : heads.joined(separator: ", "))); in an Alembic project run 'alembic stamp \(revisionID)' first: drover's stamp records what Alembic has, e.g. to accept an edited revision file"
+                        )
                     }
                 }
                 let done = Set(try await tracking.records(connection).filter(\.status.isDone).map { "\($0.revision)/\($0.phase.rawValue)" })

@@ -16,7 +16,8 @@ public struct TrackingTable: Sendable {
     /// lock, so two runners never race on the DDL).
     public func ensureExists(_ connection: PostgresConnection) async throws(PostgresError) {
         guard try await !exists(connection) else { return }
-        try await connection.execute("""
+        try await connection.execute(
+            """
             CREATE SCHEMA IF NOT EXISTS \(SQLQuoting.identifier(schema));
             CREATE TABLE IF NOT EXISTS \(table) (
                 revision            text        NOT NULL,
@@ -78,7 +79,9 @@ public struct TrackingTable: Sendable {
     /// A row of `columns` as a record.
     static func record(from row: ArraySlice<String?>) -> TrackingRecord? {
         let row = Array(row)
-        guard row.count >= 12, let revision = row[0], let phase = row[1].flatMap(Phase.init), let status = row[2].flatMap(TrackingStatus.init) else { return nil }
+        guard row.count >= 12, let revision = row[0], let phase = row[1].flatMap(Phase.init), let status = row[2].flatMap(TrackingStatus.init) else {
+            return nil
+        }
         return TrackingRecord(
             revision: revision, phase: phase, status: status, checksum: row[3],
             startedAt: row[4].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)),
@@ -93,7 +96,8 @@ public struct TrackingTable: Sendable {
     /// Marks a phase applied; for transactional phases this goes with the phase's
     /// own COMMIT.
     func markAppliedStatement(revision: String, phase: Phase, checksum: String, rows: Int, statements: Int, by actor: String) -> PipelineStatement {
-        PipelineStatement("""
+        PipelineStatement(
+            """
             INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, rows_affected, statements_applied, statements_total, applied_by)
             VALUES ($1, $2, 'applied', $3, now(), clock_timestamp(), $4, $5, $5, $6)
             ON CONFLICT (revision, phase) DO UPDATE
@@ -109,7 +113,8 @@ public struct TrackingTable: Sendable {
     /// backfill's total over all its batches and runs.
     func recordBatchStatement(revision: String, checksum: String, rows: Int, finished: Bool, by actor: String) -> PipelineStatement {
         let status = finished ? "applied" : "running"
-        return PipelineStatement("""
+        return PipelineStatement(
+            """
             INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, rows_affected, applied_by)
             VALUES ($1, 'backfill', $2, $3, now(), CASE WHEN $2 = 'applied' THEN clock_timestamp() END, $4, $5)
             ON CONFLICT (revision, phase) DO UPDATE
@@ -121,8 +126,11 @@ public struct TrackingTable: Sendable {
 
     /// Starts (or restarts) a no-transaction phase: the row says `running` before
     /// any statement runs, so a crash is visible and resumable.
-    public func markRunning(_ connection: PostgresConnection, revision: String, phase: Phase, checksum: String, statements: Int, by actor: String) async throws(PostgresError) {
-        try await connection.query("""
+    public func markRunning(
+        _ connection: PostgresConnection, revision: String, phase: Phase, checksum: String, statements: Int, by actor: String
+    ) async throws(PostgresError) {
+        try await connection.query(
+            """
             INSERT INTO \(table) AS r (revision, phase, status, checksum, statements_total, applied_by)
             VALUES ($1, $2, 'running', $3, $4, $5)
             ON CONFLICT (revision, phase) DO UPDATE
@@ -160,16 +168,21 @@ public struct TrackingTable: Sendable {
     }
 
     func markRevertedStatements(revision: String, checksum: String, by actor: String) -> [PipelineStatement] {
-        [PipelineStatement(
-            "UPDATE \(table) SET status = 'reverted', finished_at = clock_timestamp() WHERE revision = $1 AND phase IN ('expand', 'backfill')",
-            [revision]),
-         markAppliedStatement(revision: revision, phase: .revert, checksum: checksum, rows: 0, statements: 0, by: actor)]
+        [
+            PipelineStatement(
+                "UPDATE \(table) SET status = 'reverted', finished_at = clock_timestamp() WHERE revision = $1 AND phase IN ('expand', 'backfill')",
+                [revision]),
+            markAppliedStatement(revision: revision, phase: .revert, checksum: checksum, rows: 0, statements: 0, by: actor),
+        ]
     }
 
     /// Records the result of a phase run by another program (Alembic): `applied` or
     /// `failed`, with its checksum, a note or an error.
-    public func upsert(_ connection: PostgresConnection, revision: String, phase: Phase, status: String, checksum: String?, by actor: String, note: String?, error: String?) async throws(PostgresError) {
-        try await connection.query("""
+    public func upsert(
+        _ connection: PostgresConnection, revision: String, phase: Phase, status: String, checksum: String?, by actor: String, note: String?, error: String?
+    ) async throws(PostgresError) {
+        try await connection.query(
+            """
             INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, applied_by, note, error)
             VALUES ($1, $2, $3, $4, now(), clock_timestamp(), $5, $6, $7)
             ON CONFLICT (revision, phase) DO UPDATE
@@ -179,8 +192,11 @@ public struct TrackingTable: Sendable {
     }
 
     /// Records a phase as applied without running it (`droverctl stamp`).
-    public func markStamped(_ connection: PostgresConnection, revision: String, phase: Phase, checksum: String?, by actor: String, note: String) async throws(PostgresError) {
-        try await connection.query("""
+    public func markStamped(
+        _ connection: PostgresConnection, revision: String, phase: Phase, checksum: String?, by actor: String, note: String
+    ) async throws(PostgresError) {
+        try await connection.query(
+            """
             INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, applied_by, note)
             VALUES ($1, $2, 'stamped', $3, clock_timestamp(), clock_timestamp(), $4, $5)
             ON CONFLICT (revision, phase) DO UPDATE

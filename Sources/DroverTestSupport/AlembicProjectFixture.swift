@@ -22,7 +22,9 @@ public struct AlembicProjectFixture: Sendable {
             if !FileManager.default.fileExists(atPath: venv + "/bin/pip") {
                 _ = try await Subprocess.run(["python3", "-m", "venv", venv])
             }
-            let install = try await Subprocess.run([venv + "/bin/pip", "install", "--quiet", "--disable-pip-version-check", "alembic", "sqlalchemy", "psycopg2-binary"])
+            let install = try await Subprocess.run([
+                venv + "/bin/pip", "install", "--quiet", "--disable-pip-version-check", "alembic", "sqlalchemy", "psycopg2-binary",
+            ])
             guard install.status == 0 else { throw FixtureError(description: "cannot install alembic: \(install.errors)") }
         }
         return alembic

@@ -21,28 +21,30 @@ public struct FleetFixture: Sendable {
 
     public static let revisions = [
         "0001_docs.sql": """
-            -- drover:revision r1
-            -- drover:parent none
-            -- drover:expand
-            CREATE TABLE docs (id int PRIMARY KEY, status text);
-            INSERT INTO docs SELECT g, NULL FROM generate_series(1, 200) g;
-            CREATE TABLE effects (note text);
-            INSERT INTO effects VALUES ('r1 expand');
-            """,
+        -- drover:revision r1
+        -- drover:parent none
+        -- drover:expand
+        CREATE TABLE docs (id int PRIMARY KEY, status text);
+        INSERT INTO docs SELECT g, NULL FROM generate_series(1, 200) g;
+        CREATE TABLE effects (note text);
+        INSERT INTO effects VALUES ('r1 expand');
+        """,
         "0002_status.sql": """
-            -- drover:revision r2
-            -- drover:parent r1
-            -- drover:expand
-            INSERT INTO effects VALUES ('r2 expand');
-            -- drover:backfill batch=50
-            UPDATE docs SET status = 'new' WHERE id IN (SELECT id FROM docs WHERE status IS NULL LIMIT :batch);
-            -- drover:contract
-            ALTER TABLE docs ALTER COLUMN status SET NOT NULL;
-            """,
+        -- drover:revision r2
+        -- drover:parent r1
+        -- drover:expand
+        INSERT INTO effects VALUES ('r2 expand');
+        -- drover:backfill batch=50
+        UPDATE docs SET status = 'new' WHERE id IN (SELECT id FROM docs WHERE status IS NULL LIMIT :batch);
+        -- drover:contract
+        ALTER TABLE docs ALTER COLUMN status SET NOT NULL;
+        """,
     ]
 
     /// `cluster`: the shared one unless the test brings its own (`TestCluster.dedicated()`).
-    public static func make(tenants: [String] = ["acme", "globex", "initech"], waves: String? = nil, extraRevisions: [String: String] = [:], on cluster: TestCluster? = nil) async throws -> FleetFixture {
+    public static func make(
+        tenants: [String] = ["acme", "globex", "initech"], waves: String? = nil, extraRevisions: [String: String] = [:], on cluster: TestCluster? = nil
+    ) async throws -> FleetFixture {
         let cluster = if let cluster { cluster } else { try await TestCluster.shared() }
         let preview = try await cluster.createDatabase("preview")
         let production = try await cluster.createDatabase("production")
@@ -75,12 +77,13 @@ public struct FleetFixture: Sendable {
         for tenant in tenants {
             yaml += "  - {name: tenant-\(tenant), tier: tenants, dsn: \"\(dsn(shared))\", schema: \(tenant)}\n"
         }
-        yaml += waves ?? """
-            waves:
-              tenants:
-                - {name: canary, select: {names: [tenant-\(tenants[0])]}, soak: 1s}
-                - {name: rest, select: {all: true}}
-            """
+        yaml +=
+            waves ?? """
+                waves:
+                  tenants:
+                    - {name: canary, select: {names: [tenant-\(tenants[0])]}, soak: 1s}
+                    - {name: rest, select: {all: true}}
+                """
         try yaml.write(toFile: directory + "/fleet.d/10-fleet.yaml", atomically: true, encoding: .utf8)
         return FleetFixture(cluster: cluster, directory: directory, databases: ["preview": preview, "production": production, "shared": shared])
     }

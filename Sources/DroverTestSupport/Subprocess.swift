@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +26,10 @@ public enum Subprocess {
     public static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> Result {
         let base = "/tmp/drv-cmd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let outputPath = base + ".out", errorPath = base + ".err"
-        defer { unlink(outputPath); unlink(errorPath) }
+        defer {
+            unlink(outputPath)
+            unlink(errorPath)
+        }
         let pid = try spawn(arguments, environment: environment ?? [:], output: outputPath, errors: errorPath)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
@@ -51,10 +55,10 @@ public enum Subprocess {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
         let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for pointer in argv { free(pointer) } }
         let merged = environment.merging(ProcessInfo.processInfo.environment) { own, _ in own }
         let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { envp.forEach { free($0) } }
+        defer { for pointer in envp { free(pointer) } }
         var pid: pid_t = 0
         let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
         guard spawned == 0 else { throw SubprocessError("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }

@@ -1,6 +1,7 @@
 import DroverPostgres
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,7 +54,8 @@ public final class TestCluster: Sendable {
         self.osUser = osUser
         // fsync off is safe for a process crash (the OS keeps the pages); an
         // asynchronous commit is not, so only the shared cluster may skip the wait.
-        self.serverOptions = "-k \(directory) -p \(port) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300"
+        self.serverOptions =
+            "-k \(directory) -p \(port) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300"
             + (durable ? "" : " -c synchronous_commit=off")
     }
 
@@ -162,7 +164,9 @@ public final class TestCluster: Sendable {
         }
         if first {
             atexit {
-                TestCluster.cleanupTargets.withLock { targets in targets.forEach { $0.destroy() } }
+                TestCluster.cleanupTargets.withLock { targets in
+                    for target in targets { target.destroy() }
+                }
             }
         }
     }
@@ -175,10 +179,12 @@ public final class TestCluster: Sendable {
         for entry in entries where entry.hasPrefix("drv-") {
             let directory = "/tmp/" + entry
             guard let text = try? String(contentsOfFile: directory + "/owner.pid", encoding: .utf8),
-                  let owner = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-                  kill(owner, 0) != 0 && errno == ESRCH else { continue }
+                let owner = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                kill(owner, 0) != 0 && errno == ESRCH
+            else { continue }
             if let pidText = try? String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8),
-               let postmaster = Int32(pidText.split(separator: "\n").first ?? "") {
+                let postmaster = Int32(pidText.split(separator: "\n").first ?? "")
+            {
                 kill(postmaster, SIGQUIT)
                 usleep(200_000)
             }

@@ -68,7 +68,11 @@ struct AlembicRevisionCheck {
                 result.checked += 1
                 let versions = observations[spec.name]?.alembicVersions ?? []
                 for version in versions where graph[version] == nil {
-                    result.warnings.append(Diagnostic(.warning, at: spec.location, "database \(spec.name) is at Alembic revision \(version) (\(target.alembicVersionTable)), which the revision repository does not have"))
+                    result.warnings.append(
+                        Diagnostic(
+                            .warning, at: spec.location,
+                            "database \(spec.name) is at Alembic revision \(version) (\(target.alembicVersionTable)), which the revision repository does not have"
+                        ))
                 }
             }
         } catch {

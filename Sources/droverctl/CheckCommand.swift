@@ -33,7 +33,9 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "Output: text (default), json (same as --json), github (workflow annotations).")
     var format: Format?
 
-    @Option(help: ArgumentHelp("The oldest PostgreSQL major version of the fleet, for version-aware rules (default: fleet.lint.postgres_version, else 13).", valueName: "major"))
+    @Option(
+        help: ArgumentHelp(
+            "The oldest PostgreSQL major version of the fleet, for version-aware rules (default: fleet.lint.postgres_version, else 13).", valueName: "major"))
     var postgresVersion: Int?
 
     @OptionGroup var global: GlobalOptions
@@ -116,7 +118,9 @@ struct CheckCommand: AsyncParsableCommand {
             }
             var summary: [String] = []
             if let databases = report.databases { summary.append("\(databases) database\(databases == 1 ? "" : "s")") }
-            if let revisions = report.revisions { summary.append("\(revisions) revision\(revisions == 1 ? "" : "s")" + (report.head.map { ", head \($0)" } ?? "")) }
+            if let revisions = report.revisions {
+                summary.append("\(revisions) revision\(revisions == 1 ? "" : "s")" + (report.head.map { ", head \($0)" } ?? ""))
+            }
             if let checked = report.databases_checked { summary.append("\(checked) of \(report.databases ?? 0) databases read") }
             summary.append("\(errors.count) error\(errors.count == 1 ? "" : "s"), \(warnings.count) warning\(warnings.count == 1 ? "" : "s")")
             Output.line("\(directory): \(report.valid ? "valid" : "invalid"): " + summary.joined(separator: "; "))
@@ -133,7 +137,8 @@ struct CheckCommand: AsyncParsableCommand {
     /// commands; `%`, CR and LF escaped as they require).
     static func annotation(_ diagnostic: Diagnostic, level: String) -> String {
         func escape(_ text: String, property: Bool = false) -> String {
-            var escaped = text.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
+            var escaped = text.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(
+                of: "\n", with: "%0A")
             if property { escaped = escaped.replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C") }
             return escaped
         }

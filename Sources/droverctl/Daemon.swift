@@ -1,6 +1,7 @@
 import ArgumentParser
 import DroverProtocol
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,11 +53,12 @@ struct Daemon {
         do {
             return try VarlinkClient(path: path)
         } catch VarlinkClient.Failure.cannotConnect(_, let code) {
-            let hint = switch code {
-            case EACCES, EPERM: " — is your user in droverd's operators group (fleet.operators_group, default drover)?"
-            case ENOENT, ECONNREFUSED: " — is droverd running? If it listens elsewhere, pass --socket or set DROVER_SOCKET."
-            default: ""
-            }
+            let hint =
+                switch code {
+                case EACCES, EPERM: " — is your user in droverd's operators group (fleet.operators_group, default drover)?"
+                case ENOENT, ECONNREFUSED: " — is droverd running? If it listens elsewhere, pass --socket or set DROVER_SOCKET."
+                default: ""
+                }
             throw unreachable("cannot connect to \(path): \(String(cString: strerror(code)))\(hint)")
         } catch {
             throw unreachable("\(error)")
@@ -86,7 +88,8 @@ struct Daemon {
     /// ones name what was wrong.
     static func describe(error: String, parameters: JSONValue?) -> String {
         if let message = parameters?["message"]?.string { return "droverctl: \(message)" }
-        let detail = parameters?["parameter"]?.string.map { "parameter \($0)" }
+        let detail =
+            parameters?["parameter"]?.string.map { "parameter \($0)" }
             ?? parameters?["method"]?.string ?? parameters?["interface"]?.string
         return "droverctl: droverd answered \(error)" + (detail.map { ": \($0)" } ?? "")
     }

@@ -17,11 +17,12 @@ struct DriftCommand: ParsableCommand {
         if global.json { return Output.json(drift) }
         guard !drift.databases.isEmpty else { return Output.line("no drift: databases at the same revision have the same schema") }
         for report in drift.databases {
-            let against = report.reference.map { reference in
-                report.tie == true
-                    ? " (a tie: no schema is shared by more databases than the others; compared with \(reference), the first by name)"
-                    : " (compared with \(reference))"
-            } ?? ""
+            let against =
+                report.reference.map { reference in
+                    report.tie == true
+                        ? " (a tie: no schema is shared by more databases than the others; compared with \(reference), the first by name)"
+                        : " (compared with \(reference))"
+                } ?? ""
             Output.line("\(report.database) at \(Format.revision(report.revision))\(against):")
             for difference in report.differences { Output.line("  \(difference)") }
         }

@@ -3,9 +3,11 @@ import Foundation
 
 /// Options every command accepts (SPEC §8), after the command name.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "droverd's control socket (default: $DROVER_SOCKET, else /run/drover/control.sock when it exists, else .drover/control.sock).",
-        valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "droverd's control socket (default: $DROVER_SOCKET, else /run/drover/control.sock when it exists, else .drover/control.sock).",
+            valueName: "path"))
     var socket: String?
 
     @Flag(name: .long, help: "Print the raw result as JSON.")

@@ -62,7 +62,9 @@ struct MigrateLocalCommand: AsyncParsableCommand {
                 return
             }
             for outcome in outcomes {
-                Output.line("\(db): \(outcome.phase.rawValue) \(outcome.revision): \(outcome.alreadyApplied ? "already applied" : "applied"), \(outcome.rows) rows, \(outcome.duration.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)))")
+                Output.line(
+                    "\(db): \(outcome.phase.rawValue) \(outcome.revision): \(outcome.alreadyApplied ? "already applied" : "applied"), \(outcome.rows) rows, \(outcome.duration.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)))"
+                )
             }
             if outcomes.isEmpty { Output.line("\(db): nothing to do") }
             Output.line("\(db): expanded \(observation.state.expanded ?? "none"), contracted \(observation.state.contracted ?? "none")")
@@ -79,9 +81,11 @@ enum TrackingRows {
     static func print(_ records: [TrackingRecord]) {
         let formatter = ISO8601DateFormatter()
         let rows = records.map { record in
-            [record.revision, record.phase.rawValue, record.status.rawValue, String(record.rowsAffected),
-             record.statementsTotal > 0 ? "\(record.statementsApplied)/\(record.statementsTotal)" : "-",
-             record.finishedAt.map { formatter.string(from: $0) } ?? "-", record.appliedBy]
+            [
+                record.revision, record.phase.rawValue, record.status.rawValue, String(record.rowsAffected),
+                record.statementsTotal > 0 ? "\(record.statementsApplied)/\(record.statementsTotal)" : "-",
+                record.finishedAt.map { formatter.string(from: $0) } ?? "-", record.appliedBy,
+            ]
         }
         var table = Table("REVISION", "PHASE", "STATUS", "ROWS", "STATEMENTS", "FINISHED", "BY")
         for row in rows { table.add(row.map { Table.Cell(text: $0) }) }

@@ -32,7 +32,9 @@ struct NewCommand: ParsableCommand {
     func run() throws {
         let folder = try revisionFolder()
         if AlembicProject.isProject(folder) {
-            Output.error("\(folder) is an Alembic project: write revisions with 'alembic revision -m \"\(message)\"' (add drover_phase = \"contract\" to a contract revision)")
+            Output.error(
+                "\(folder) is an Alembic project: write revisions with 'alembic revision -m \"\(message)\"' (add drover_phase = \"contract\" to a contract revision)"
+            )
             throw ExitCode(ExitStatus.usage)
         }
         let (repository, diagnostics) = RevisionRepository.load(directory: folder)
@@ -44,7 +46,9 @@ struct NewCommand: ParsableCommand {
             let headErrors = diagnostics.errors.filter { $0.message.hasPrefix("several heads") }
             guard merge, headErrors.count == diagnostics.errors.count, !headErrors.isEmpty else {
                 for diagnostic in diagnostics.errors { Output.error(diagnostic.description) }
-                Output.error("fix the revision folder first" + (diagnostics.errors.contains { $0.message.hasPrefix("several heads") } ? ", or run 'droverctl new --merge MESSAGE'" : ""))
+                Output.error(
+                    "fix the revision folder first"
+                        + (diagnostics.errors.contains { $0.message.hasPrefix("several heads") } ? ", or run 'droverctl new --merge MESSAGE'" : ""))
                 throw ExitCode(ExitStatus.failed)
             }
             parents = Self.heads(in: folder)

@@ -38,6 +38,7 @@ struct PromoteCommand: ParsableCommand {
     }
 
     func run() throws {
-        try Daemon(options: global).change(.promote, FleetParameters.Promote(revision: revision, to: to, force: force ? true : nil, reason: reason, plan_hash: planHash))
+        try Daemon(options: global).change(
+            .promote, FleetParameters.Promote(revision: revision, to: to, force: force ? true : nil, reason: reason, plan_hash: planHash))
     }
 }

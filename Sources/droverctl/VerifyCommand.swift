@@ -59,7 +59,10 @@ struct VerifyCommand: AsyncParsableCommand {
         let (loaded, diagnostics) = RevisionRepository.load(directory: migrations)
         guard let repository = loaded else { OfflineExit.fail(diagnostics.errors.map(\.description)) }
         guard repository.alembic == nil else {
-            OfflineExit.fail(["\(migrations) is an Alembic project: verify runs drover SQL repositories (for Alembic, 'alembic upgrade head' then 'alembic downgrade base' on a scratch database is the equivalent)"], status: ExitStatus.usage)
+            OfflineExit.fail(
+                [
+                    "\(migrations) is an Alembic project: verify runs drover SQL repositories (for Alembic, 'alembic upgrade head' then 'alembic downgrade base' on a scratch database is the equivalent)"
+                ], status: ExitStatus.usage)
         }
         guard let head = repository.head else { OfflineExit.fail(["\(migrations) has no revision to verify"]) }
         let target = OfflineExit.resolve(to ?? head, in: repository, status: ExitStatus.usage)
@@ -78,7 +81,8 @@ struct VerifyCommand: AsyncParsableCommand {
         do {
             let roundTrips = try await verifier.run(from: start, to: target, reuse: reuse) { step in Output.line(step.description) }
             await session.close()
-            Output.line("verified \(count) revision\(count == 1 ? "" : "s") up to \(target), \(roundTrips) revert round trip\(roundTrips == 1 ? "" : "s"): all good")
+            Output.line(
+                "verified \(count) revision\(count == 1 ? "" : "s") up to \(target), \(roundTrips) revert round trip\(roundTrips == 1 ? "" : "s"): all good")
         } catch {
             await session.close()
             OfflineExit.fail([error.description])

@@ -26,7 +26,9 @@ struct Droverd: AsyncParsableCommand {
     @Option(name: .customLong("poll-interval"), help: ArgumentHelp("How often each idle database is re-read.", valueName: "duration"))
     var pollInterval = "15s"
 
-    @Option(name: .customLong("shutdown-grace"), help: ArgumentHelp("How long running phases may finish after SIGTERM before they are cancelled.", valueName: "duration"))
+    @Option(
+        name: .customLong("shutdown-grace"),
+        help: ArgumentHelp("How long running phases may finish after SIGTERM before they are cancelled.", valueName: "duration"))
     var shutdownGrace = "30s"
 
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
@@ -35,13 +37,16 @@ struct Droverd: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Control socket path, overriding fleet.socket (ignored when systemd passes a socket).", valueName: "path"))
     var socket: String?
 
-    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Close a control connection that has no call in progress for this long.", valueName: "duration"))
+    @Option(
+        name: .customLong("idle-timeout"), help: ArgumentHelp("Close a control connection that has no call in progress for this long.", valueName: "duration"))
     var idleTimeout = "60s"
 
     @Option(name: .customLong("max-connections"), help: ArgumentHelp("Control connections open at once, in total.", valueName: "n"))
     var maxConnections = 256
 
-    @Option(name: .customLong("max-connections-per-user"), help: ArgumentHelp("Control connections open at once per uid (root is held only by the total).", valueName: "n"))
+    @Option(
+        name: .customLong("max-connections-per-user"),
+        help: ArgumentHelp("Control connections open at once per uid (root is held only by the total).", valueName: "n"))
     var maxConnectionsPerUser = 32
 
     func run() async throws {
@@ -96,7 +101,8 @@ struct Droverd: AsyncParsableCommand {
         }
         // A shared PostgreSQL state store: this instance leads only while it holds the lease.
         let leadership = store.isShared ? Leadership(fleetName: definition.manifest.fleet.name, lease: definition.manifest.fleet.lease) : nil
-        let fleet = try await Fleet(definition: definition, store: store, leadership: leadership, logger: logger, pollInterval: poll, clock: TestClock.fromEnvironment())
+        let fleet = try await Fleet(
+            definition: definition, store: store, leadership: leadership, logger: logger, pollInterval: poll, clock: TestClock.fromEnvironment())
         let control: ControlServer
         do {
             let source = try ControlServer.source(path: socket ?? definition.socketPath())
@@ -105,20 +111,23 @@ struct Droverd: AsyncParsableCommand {
             logger.critical("not starting: \(error)")
             throw ExitCode.failure
         }
-        logger.notice("droverd \(ProcessInfo.processInfo.processIdentifier): fleet \(definition.manifest.fleet.name), \(definition.manifest.databases.count) databases, head \(definition.repository.head ?? "none"), state \(store.path)\(leadership.map { ", instance \($0.instance.id), lease \($0.lease)" } ?? "")")
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            // Shut down in reverse: STOPPING=1 first, then the fleet drains while
-            // operators can still read status, then the socket closes.
-            // The lease outlives the fleet's drain: running phases finish as leader.
-            services: [
-                .init(service: control),
-                leadership.map { .init(service: LeadershipService(leadership: $0, fleet: fleet, store: store, logger: logger)) },
-                .init(service: FleetService(fleet: fleet, grace: grace, logger: logger)),
-                .init(service: SystemdService(fleet: fleet, grace: grace, logger: logger)),
-            ].compactMap { $0 },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
+        logger.notice(
+            "droverd \(ProcessInfo.processInfo.processIdentifier): fleet \(definition.manifest.fleet.name), \(definition.manifest.databases.count) databases, head \(definition.repository.head ?? "none"), state \(store.path)\(leadership.map { ", instance \($0.instance.id), lease \($0.lease)" } ?? "")"
+        )
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                // Shut down in reverse: STOPPING=1 first, then the fleet drains while
+                // operators can still read status, then the socket closes.
+                // The lease outlives the fleet's drain: running phases finish as leader.
+                services: [
+                    .init(service: control),
+                    leadership.map { .init(service: LeadershipService(leadership: $0, fleet: fleet, store: store, logger: logger)) },
+                    .init(service: FleetService(fleet: fleet, grace: grace, logger: logger)),
+                    .init(service: SystemdService(fleet: fleet, grace: grace, logger: logger)),
+                ].compactMap { $0 },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            ))
         try await group.run()
         logger.notice("droverd stopped")
     }

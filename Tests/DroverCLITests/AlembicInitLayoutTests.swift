@@ -26,18 +26,20 @@ struct AlembicInitLayoutTests {
         try FileManager.default.createDirectory(atPath: app, withIntermediateDirectories: true)
         let initialised = try await Subprocess.run(["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", app, alembic, "init", "--template", template, "migrations"])
         try #require(initialised.status == 0, "\(initialised.errors)")
-        let revision = try await Subprocess.run(["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", app, alembic, "revision", "-m", "first", "--rev-id", "a1b2c3d4e5f6"])
+        let revision = try await Subprocess.run([
+            "/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", app, alembic, "revision", "-m", "first", "--rev-id", "a1b2c3d4e5f6",
+        ])
         try #require(revision.status == 0, "\(revision.errors)")
 
         let configuration = template == "pyproject" ? "pyproject.toml" : "alembic.ini"
         // The manifest names the configuration relative to itself (fleet.d/../app/...).
         try FileManager.default.createDirectory(atPath: root + "/fleet.d", withIntermediateDirectories: true)
         try """
-            fleet: {name: t, migrations: ../app/\(configuration)}
-            windows: {always: {always: true}}
-            databases:
-              - {name: one, tier: preview, dsn: "host=localhost dbname=one", window: always}
-            """.write(toFile: root + "/fleet.d/fleet.yaml", atomically: true, encoding: .utf8)
+        fleet: {name: t, migrations: ../app/\(configuration)}
+        windows: {always: {always: true}}
+        databases:
+          - {name: one, tier: preview, dsn: "host=localhost dbname=one", window: always}
+        """.write(toFile: root + "/fleet.d/fleet.yaml", atomically: true, encoding: .utf8)
         for (arguments, directory) in [
             (["check", "--offline", "fleet.d"], root),
             (["check", "app"], root),

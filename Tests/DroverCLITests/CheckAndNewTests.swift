@@ -22,10 +22,14 @@ struct CheckAndNewTests {
         #expect(result.output.contains("valid: 5 databases; 3 revisions, head c27d5e0f4a93; 0 of 5 databases read; 0 errors, 0 warnings"), "\(result.output)")
         #expect(result.errors.contains("note: cannot read production ("), "databases that cannot be reached are notes: \(result.errors)")
         let offline = try droverctl("check", "--offline", repositoryRoot + "/fleet.d")
-        #expect(offline.output.contains("valid: 5 databases; 3 revisions, head c27d5e0f4a93; 0 errors, 0 warnings") && offline.errors.isEmpty, "\(offline.output)\(offline.errors)")
+        #expect(
+            offline.output.contains("valid: 5 databases; 3 revisions, head c27d5e0f4a93; 0 errors, 0 warnings") && offline.errors.isEmpty,
+            "\(offline.output)\(offline.errors)")
     }
 
-    static let fixtureNames = ["unknown-key", "duplicate-database", "undefined-variable", "unknown-parent", "concurrent-index-in-transaction", "two-heads", "lint-warnings"]
+    static let fixtureNames = [
+        "unknown-key", "duplicate-database", "undefined-variable", "unknown-parent", "concurrent-index-in-transaction", "two-heads", "lint-warnings",
+    ]
 
     @Test("each broken fixture exits as expected and names file and line", arguments: fixtureNames)
     func fixture(_ name: String) throws {
@@ -74,7 +78,8 @@ struct CheckAndNewTests {
         #expect(try droverctl("check", scratch).status == 0)
 
         // A second branch from the same parent makes two heads.
-        try "-- drover:revision b4anch000001\n-- drover:parent c27d5e0f4a93\n-- drover:expand\nCREATE TABLE side (id int);\n".write(toFile: scratch + "/20200101T000000_side.sql", atomically: true, encoding: .utf8)
+        try "-- drover:revision b4anch000001\n-- drover:parent c27d5e0f4a93\n-- drover:expand\nCREATE TABLE side (id int);\n".write(
+            toFile: scratch + "/20200101T000000_side.sql", atomically: true, encoding: .utf8)
         let refused = try droverctl("new", "next", "--migrations", scratch)
         #expect(refused.status == 1)
         #expect(refused.errors.contains("droverctl new --merge"))

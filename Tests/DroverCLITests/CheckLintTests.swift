@@ -54,7 +54,8 @@ struct CheckLintTests {
 
     @Test("lint-ignore exempts the next statement from the rules it names; it needs known rules and a reason")
     func lintIgnore() throws {
-        let ignored = "-- drover:revision r2\n-- drover:parent r1\n-- drover:expand\n-- drover:lint-ignore drop-column b was never read by any release\nALTER TABLE t DROP COLUMN b;\nALTER TABLE t DROP COLUMN a;\n"
+        let ignored =
+            "-- drover:revision r2\n-- drover:parent r1\n-- drover:expand\n-- drover:lint-ignore drop-column b was never read by any release\nALTER TABLE t DROP COLUMN b;\nALTER TABLE t DROP COLUMN a;\n"
         let directory = try repository(["1.sql": root, "2.sql": ignored])
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try droverctl("check", directory, "--strict")
@@ -67,7 +68,9 @@ struct CheckLintTests {
             ("-- drover:lint-ignore drop-column", "needs a reason"),
             ("-- drover:lint-ignore transaction-control because", "cannot be ignored"),
         ] {
-            let bad = try repository(["1.sql": root, "2.sql": "-- drover:revision r2\n-- drover:parent r1\n-- drover:expand\n\(line)\nALTER TABLE t DROP COLUMN b;\n"])
+            let bad = try repository([
+                "1.sql": root, "2.sql": "-- drover:revision r2\n-- drover:parent r1\n-- drover:expand\n\(line)\nALTER TABLE t DROP COLUMN b;\n",
+            ])
             defer { try? FileManager.default.removeItem(atPath: bad) }
             let refused = try droverctl("check", bad)
             #expect(refused.status == 1 && refused.errors.contains("2.sql:4: error:") && refused.errors.contains(message), "\(line): \(refused.errors)")

@@ -34,10 +34,12 @@ private func revisionFile(_ id: String, down: String, phase: String? = nil, labe
 /// root ─┬─ body ─┬─ merge (contract: drops documents.legacy)
 ///       └─ tags ─┘
 private let project = [
-    "1_root.py": revisionFile(root, down: "None", [
-        "op.execute(\"CREATE TABLE documents (id int PRIMARY KEY, title text, legacy text)\")",
-        "op.execute(\"CREATE TABLE effects (note text)\")",
-    ]),
+    "1_root.py": revisionFile(
+        root, down: "None",
+        [
+            "op.execute(\"CREATE TABLE documents (id int PRIMARY KEY, title text, legacy text)\")",
+            "op.execute(\"CREATE TABLE effects (note text)\")",
+        ]),
     "2_body.py": revisionFile(body, down: "\"\(root)\"", ["op.execute(\"ALTER TABLE documents ADD COLUMN body text\")"]),
     "2_tags.py": revisionFile(tags, down: "\"\(root)\"", labels: "(\"tags\",)", ["op.execute(\"CREATE TABLE tags (name text PRIMARY KEY)\")"]),
     "3_merge.py": revisionFile(merge, down: "(\"\(body)\", \"\(tags)\")", phase: "contract", ["op.execute(\"ALTER TABLE documents DROP COLUMN legacy\")"]),
@@ -73,25 +75,31 @@ struct AlembicFleetTests {
         try FileManager.default.createDirectory(atPath: directory + "/fleet.d", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/secrets", withIntermediateDirectories: true)
         try (TestCluster.superuserPassword + "\n").write(toFile: directory + "/secrets/production", atomically: true, encoding: .utf8)
-        try (fleetHeader("alembic-test", alembic) + """
-            defaults:
-              window: always
-              lock_timeout: 2s
-              retry: {attempts: 2, min_backoff: 100ms, max_backoff: 200ms}
-            databases:
-              - {name: preview, tier: preview, dsn: "\(cluster.conninfo(database: databases["preview"]!))"}
-              - {name: production, tier: production, dsn: "\(cluster.tcpConninfo(database: databases["production"]!))", password_file: ../secrets/production}
-              - {name: tenant-a, tier: tenants, dsn: "\(cluster.conninfo(database: databases["tenant-a"]!))"}
-              - {name: tenant-b, tier: tenants, dsn: "\(cluster.conninfo(database: databases["tenant-b"]!))"}
-            """).write(toFile: directory + "/fleet.d/10-fleet.yaml", atomically: true, encoding: .utf8)
+        try
+            (fleetHeader("alembic-test", alembic) + """
+                defaults:
+                  window: always
+                  lock_timeout: 2s
+                  retry: {attempts: 2, min_backoff: 100ms, max_backoff: 200ms}
+                databases:
+                  - {name: preview, tier: preview, dsn: "\(cluster.conninfo(database: databases["preview"]!))"}
+                  - {name: production, tier: production, dsn: "\(cluster.tcpConninfo(database: databases["production"]!))", password_file: ../secrets/production}
+                  - {name: tenant-a, tier: tenants, dsn: "\(cluster.conninfo(database: databases["tenant-a"]!))"}
+                  - {name: tenant-b, tier: tenants, dsn: "\(cluster.conninfo(database: databases["tenant-b"]!))"}
+                """).write(toFile: directory + "/fleet.d/10-fleet.yaml", atomically: true, encoding: .utf8)
         func url(_ name: String) -> String { AlembicProjectFixture.url(cluster, database: databases[name]!) }
         let droverctl = try Subprocess.builtProduct("droverctl")
 
         // check: a database at an Alembic revision the project does not have.
-        try await cluster.run("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('ffff0000aaaa')", database: databases["tenant-b"]!)
+        try await cluster.run(
+            "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('ffff0000aaaa')",
+            database: databases["tenant-b"]!)
         let check = try await Subprocess.run([droverctl, "check", directory + "/fleet.d"])
         #expect(check.status == 0, "\(check.errors)")
-        #expect(check.errors.contains("10-fleet.yaml:17:12: warning: database tenant-b is at Alembic revision ffff0000aaaa (public.alembic_version), which the revision repository does not have"), "\(check.errors)")
+        #expect(
+            check.errors.contains(
+                "10-fleet.yaml:17:12: warning: database tenant-b is at Alembic revision ffff0000aaaa (public.alembic_version), which the revision repository does not have"
+            ), "\(check.errors)")
         #expect(check.output.contains("4 revisions, head \(merge)") && check.output.contains("4 of 4 databases read"), "\(check.output)")
         let offline = try await Subprocess.run([droverctl, "check", "--offline", directory + "/fleet.d"])
         #expect(offline.status == 0 && !offline.errors.contains("ffff0000aaaa"))
@@ -99,7 +107,9 @@ struct AlembicFleetTests {
         // The tenants were Alembic's before drover: one upgraded, one created by hand and stamped.
         try await cluster.run("DROP TABLE alembic_version", database: databases["tenant-b"]!)
         #expect(try await alembic.run(["upgrade", root], url: url("tenant-b")).status == 0)
-        try await cluster.run("CREATE TABLE documents (id int PRIMARY KEY, title text, legacy text); CREATE TABLE effects (note text); INSERT INTO effects VALUES ('\(root)')", database: databases["tenant-a"]!)
+        try await cluster.run(
+            "CREATE TABLE documents (id int PRIMARY KEY, title text, legacy text); CREATE TABLE effects (note text); INSERT INTO effects VALUES ('\(root)')",
+            database: databases["tenant-a"]!)
         #expect(try await alembic.run(["stamp", root], url: url("tenant-a")).status == 0)
 
         let fixture = FleetFixture(cluster: cluster, directory: directory, databases: databases)
@@ -157,10 +167,17 @@ struct AlembicFleetTests {
         for (name, database) in databases {
             let effects = try await cluster.run("SELECT note FROM effects ORDER BY note", database: database).rows.compactMap { $0[0] }
             #expect(effects == [root, body, tags, merge].sorted(), "\(name): every revision exactly once: \(effects)")
-            #expect(try await cluster.run("SELECT count(*) FROM information_schema.columns WHERE table_name = 'documents' AND column_name = 'legacy'", database: database).scalar == "0")
+            #expect(
+                try await cluster.run(
+                    "SELECT count(*) FROM information_schema.columns WHERE table_name = 'documents' AND column_name = 'legacy'", database: database
+                ).scalar == "0")
         }
         let history = try await daemon.json(HistoryReply.self, "history", "preview")
-        #expect(history.entries.contains { $0.revision == merge && $0.phase == .contract && $0.outcome == "applied" && $0.output?.contains("Running upgrade \(body), \(tags) -> \(merge)") == true })
+        #expect(
+            history.entries.contains {
+                $0.revision == merge && $0.phase == .contract && $0.outcome == "applied"
+                    && $0.output?.contains("Running upgrade \(body), \(tags) -> \(merge)") == true
+            })
         #expect(try await daemon.ctl("history", "preview", "--output").output.contains("Running upgrade  -> \(root)"))
 
         // A failing revision: a failed phase with Alembic's error, the database as before.
@@ -168,7 +185,9 @@ struct AlembicFleetTests {
         #expect(try await daemon.ctl("reload").status == 0)
         try await daemon.waitFor("preview failed") { $0.database("preview")?.state == .failed }
         let failed = try await daemon.json(FleetStatus.self, "status").database("preview")
-        #expect(failed?.error?.contains("alembic upgrade bad000000005 exited 1") == true && failed?.error?.contains("relation \"no_such_table\" does not exist") == true, "\(failed?.error ?? "")")
+        #expect(
+            failed?.error?.contains("alembic upgrade bad000000005 exited 1") == true
+                && failed?.error?.contains("relation \"no_such_table\" does not exist") == true, "\(failed?.error ?? "")")
         #expect(try await alembic.current(url: url("preview")) == [merge])
         #expect(try await cluster.run("SELECT count(*) FROM effects WHERE note = 'bad000000005'", database: databases["preview"]!).scalar == "0")
         try await agree("after the failure")
@@ -192,14 +211,16 @@ extension Isolated {
             let databases = ["preview": try await cluster.createDatabase("alembiccrash"), "production": try await cluster.createDatabase("alembiccrashprod")]
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drover-alembic-crash-\(UUID().uuidString.prefix(8))").path
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let alembic = try await AlembicProjectFixture.make(in: directory, revisions: ["1_root.py": project["1_root.py"]!, "2_body.py": project["2_body.py"]!])
+            let alembic = try await AlembicProjectFixture.make(
+                in: directory, revisions: ["1_root.py": project["1_root.py"]!, "2_body.py": project["2_body.py"]!])
             try FileManager.default.createDirectory(atPath: directory + "/fleet.d", withIntermediateDirectories: true)
-            try (fleetHeader("alembic-crash", alembic) + """
-                defaults: {window: always}
-                databases:
-                  - {name: preview, tier: preview, dsn: "\(cluster.conninfo(database: databases["preview"]!))"}
-                  - {name: production, tier: production, dsn: "\(cluster.conninfo(database: databases["production"]!))"}
-                """).write(toFile: directory + "/fleet.d/10-fleet.yaml", atomically: true, encoding: .utf8)
+            try
+                (fleetHeader("alembic-crash", alembic) + """
+                    defaults: {window: always}
+                    databases:
+                      - {name: preview, tier: preview, dsn: "\(cluster.conninfo(database: databases["preview"]!))"}
+                      - {name: production, tier: production, dsn: "\(cluster.conninfo(database: databases["production"]!))"}
+                    """).write(toFile: directory + "/fleet.d/10-fleet.yaml", atomically: true, encoding: .utf8)
             let fixture = FleetFixture(cluster: cluster, directory: directory, databases: databases)
             let url = AlembicProjectFixture.url(cluster, database: databases["preview"]!)
             func tracked(_ revision: String) async throws -> String? {
@@ -220,8 +241,10 @@ extension Isolated {
             try await second.waitFor("preview at the head") { $0.database("preview")?.expanded == body }
             #expect(try await tracked(root) == "1")
             #expect(try await tracked(body) == "1")
-            #expect(try await cluster.run("SELECT note FROM effects ORDER BY note", database: databases["preview"]!).rows.compactMap { $0[0] } == [root, body].sorted(),
-                    "each revision's upgrade ran once")
+            #expect(
+                try await cluster.run("SELECT note FROM effects ORDER BY note", database: databases["preview"]!).rows.compactMap { $0[0] }
+                    == [root, body].sorted(),
+                "each revision's upgrade ran once")
         }
     }
 }

@@ -2,6 +2,7 @@ import DroverProtocol
 import DroverTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,14 +23,16 @@ struct AuthorizationTests {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         let manifest = fixture.manifestDirectory + "/10-fleet.yaml"
-        let text = try String(contentsOfFile: manifest, encoding: .utf8).replacingOccurrences(of: "  name: test\n", with: "  name: test\n  operators_group: \(group.name)\n")
+        let text = try String(contentsOfFile: manifest, encoding: .utf8).replacingOccurrences(
+            of: "  name: test\n", with: "  name: test\n  operators_group: \(group.name)\n")
         try text.write(toFile: manifest, atomically: true, encoding: .utf8)
         chmod(fixture.directory, 0o755)
         let daemon = try await RunningDaemon.start(fixture, socketDirectoryMode: 0o755)
         defer { daemon.kill() }
         let droverctl = try Subprocess.builtProduct("droverctl")
         func asNobody(group: String? = nil, _ arguments: String...) async throws -> Subprocess.Result {
-            try await Subprocess.run(["runuser", "-u", "nobody"] + (group.map { ["-g", $0] } ?? []) + ["--", droverctl] + arguments + ["--socket", daemon.socket])
+            try await Subprocess.run(
+                ["runuser", "-u", "nobody"] + (group.map { ["-g", $0] } ?? []) + ["--", droverctl] + arguments + ["--socket", daemon.socket])
         }
 
         // The socket belongs to the operators group: others cannot even open it.
@@ -47,12 +50,15 @@ struct AuthorizationTests {
         #expect(try await daemon.json(FleetStatus.self, "status").tier("tenants")?.state != "paused")
 
         // A forged identity in the message changes nothing.
-        let forged = try await Subprocess.run(["runuser", "-u", "nobody", "--", "python3", "-c", """
+        let forged = try await Subprocess.run([
+            "runuser", "-u", "nobody", "--", "python3", "-c",
+            """
             import socket, sys
             s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
             s.sendall(b'{"method":"io.drover.Fleet.Pause","parameters":{"tier":"tenants"},"uid":0,"user":"root","peer":{"uid":0}}\\0')
             print(s.recv(65536).rstrip(b'\\0').decode())
-            """, daemon.socket])
+            """, daemon.socket,
+        ])
         #expect(forged.output.contains("io.drover.Fleet.NotAllowed"), "\(forged.output)\(forged.errors)")
 
         // The same uid with the operators group as its group may change things.

@@ -2,6 +2,7 @@ import DroverProtocol
 import DroverTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,16 +15,21 @@ struct RunningDaemon {
     let socket: String
 
     /// `socket`: another than the manifest's, for several daemons on one fleet.
-    static func start(_ fixture: FleetFixture, arguments: [String] = [], environment: [String: String] = [:], socketDirectoryMode: mode_t? = nil,
-                      socket: String? = nil) async throws -> RunningDaemon {
+    static func start(
+        _ fixture: FleetFixture, arguments: [String] = [], environment: [String: String] = [:], socketDirectoryMode: mode_t? = nil,
+        socket: String? = nil
+    ) async throws -> RunningDaemon {
         if let socketDirectoryMode {
             // An administrator's choice of who may reach the socket at all.
             try FileManager.default.createDirectory(atPath: fixture.directory + "/run", withIntermediateDirectories: true)
             chmod(fixture.directory + "/run", socketDirectoryMode)
         }
-        let process = try BackgroundProcess([try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory,
-                                             "--poll-interval", "200ms", "--shutdown-grace", "2s"] + (socket.map { ["--socket", $0] } ?? []) + arguments,
-                                            environment: environment)
+        let process = try BackgroundProcess(
+            [
+                try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory,
+                "--poll-interval", "200ms", "--shutdown-grace", "2s",
+            ] + (socket.map { ["--socket", $0] } ?? []) + arguments,
+            environment: environment)
         let daemon = RunningDaemon(fixture: fixture, process: process, socket: socket ?? fixture.socketPath)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
@@ -70,14 +76,17 @@ struct RunningDaemon {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        Issue.record("timed out waiting for \(what); last status: \(String(describing: last?.databases.map { "\($0.name)=\($0.state.rawValue)/\($0.expanded ?? "-")/\($0.contracted ?? "-")" }))")
+        Issue.record(
+            "timed out waiting for \(what); last status: \(String(describing: last?.databases.map { "\($0.name)=\($0.state.rawValue)/\($0.expanded ?? "-")/\($0.contracted ?? "-")" }))"
+        )
         throw CancellationError()
     }
 
     /// Rows of the audit log, read from the state file with Python's sqlite3 (the
     /// daemon holds the store's lock; SQLite readers do not need it).
     func audit() async throws -> [String] {
-        let script = "import sqlite3,sys\nfor r in sqlite3.connect(sys.argv[1]).execute('SELECT action, parameters, result, uid, pid FROM audit ORDER BY rowid'): print('|'.join(map(str, r)))"
+        let script =
+            "import sqlite3,sys\nfor r in sqlite3.connect(sys.argv[1]).execute('SELECT action, parameters, result, uid, pid FROM audit ORDER BY rowid'): print('|'.join(map(str, r)))"
         let result = try await Subprocess.run(["python3", "-c", script, fixture.statePath])
         return result.output.split(separator: "\n").map(String.init)
     }

@@ -28,7 +28,9 @@ struct DroverctlTests {
 
         // Bound to the reviewed plan: a hash that is not the plan's is refused.
         let stale = try await daemon.ctl("promote", "r2", "--plan-hash", String(repeating: "0", count: 64), "--json")
-        #expect(stale.status == 1 && stale.output.contains("io.drover.Fleet.PlanChanged") && stale.output.contains(plan.plan_hash), "\(stale.output)\(stale.errors)")
+        #expect(
+            stale.status == 1 && stale.output.contains("io.drover.Fleet.PlanChanged") && stale.output.contains(plan.plan_hash), "\(stale.output)\(stale.errors)"
+        )
         #expect(humanPlan.output.contains("plan hash: \(plan.plan_hash)"))
         let first = try await daemon.ctl("promote", "r2", "--plan-hash", plan.plan_hash)
         #expect(first.status == 0 && first.output == "production now targets r2\n", "\(first.output)\(first.errors)")
@@ -50,7 +52,10 @@ struct DroverctlTests {
         let raw = try await daemon.ctl("status", "--json")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(raw.output.utf8)) as? [String: Any])
         let row = try #require((object["databases"] as? [[String: Any]])?.first)
-        #expect(Set(row.keys).isSuperset(of: ["name", "tier", "wave", "server", "schema", "expanded", "contracted", "target", "state", "next_window", "error", "alembic"]))
+        #expect(
+            Set(row.keys).isSuperset(of: [
+                "name", "tier", "wave", "server", "schema", "expanded", "contracted", "target", "state", "next_window", "error", "alembic",
+            ]))
         #expect(row["schema"] is NSNull)
         let tier = try #require((object["tiers"] as? [[String: Any]])?.first)
         #expect(Set(tier.keys).isSuperset(of: ["name", "target", "released", "state", "wave", "failed"]))
@@ -114,8 +119,11 @@ struct DroverctlTests {
 
         let missing = try await Subprocess.run([try Subprocess.builtProduct("droverctl"), "status", "--socket", fixture.directory + "/nowhere.sock"])
         #expect(missing.status == 3)
-        #expect(missing.errors.contains("cannot connect to \(fixture.directory)/nowhere.sock") && missing.errors.contains("is droverd running?"), "\(missing.errors)")
-        let viaEnvironment = try await Subprocess.run([try Subprocess.builtProduct("droverctl"), "status", "--json"], environment: ["DROVER_SOCKET": daemon.socket])
+        #expect(
+            missing.errors.contains("cannot connect to \(fixture.directory)/nowhere.sock") && missing.errors.contains("is droverd running?"),
+            "\(missing.errors)")
+        let viaEnvironment = try await Subprocess.run(
+            [try Subprocess.builtProduct("droverctl"), "status", "--json"], environment: ["DROVER_SOCKET": daemon.socket])
         #expect(viaEnvironment.status == 0)
     }
 

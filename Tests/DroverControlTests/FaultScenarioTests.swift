@@ -2,6 +2,7 @@ import DroverProtocol
 import DroverTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +14,9 @@ import Glibc
 /// Moves a fixture's tenants to the front of the pipeline: they follow the head
 /// without a promotion.
 private func tenantsFirst(_ fixture: FleetFixture) throws {
-    try rewriteManifest(fixture) { $0.replacingOccurrences(of: "  state: ../state/state.db", with: "  state: ../state/state.db\n  pipeline: [tenants, preview, production]") }
+    try rewriteManifest(fixture) {
+        $0.replacingOccurrences(of: "  state: ../state/state.db", with: "  state: ../state/state.db\n  pipeline: [tenants, preview, production]")
+    }
 }
 
 private func rewriteManifest(_ fixture: FleetFixture, _ change: (String) -> String) throws {
@@ -29,18 +32,22 @@ private func effects(_ fixture: FleetFixture, schema: String? = nil, in role: St
 extension Isolated {
     @Suite("droverd when its database server crashes (issue #7)")
     struct ServerCrashTests {
-        @Test("the server stopped with -m immediate in the middle of a wave: unreachable meanwhile, reconnects after recovery, every tenant at target exactly once")
+        @Test(
+            "the server stopped with -m immediate in the middle of a wave: unreachable meanwhile, reconnects after recovery, every tenant at target exactly once"
+        )
         func serverCrashMidWave() async throws {
             let cluster = try await TestCluster.dedicated()
             defer { cluster.destroy() }
             let tenants = ["acme", "globex", "initech", "umbrella", "hooli"]
-            let slow = ["0003_slow.sql": """
+            let slow = [
+                "0003_slow.sql": """
                 -- drover:revision r3
                 -- drover:parent r2
                 -- drover:expand
                 INSERT INTO effects VALUES ('r3 expand');
                 SELECT pg_sleep(1);
-                """]
+                """
+            ]
             let waves = "waves:\n  tenants:\n    - {name: canary, select: {names: [tenant-acme]}}\n    - {name: rest, select: {all: true}, max_parallel: 1}\n"
             let fixture = try await FleetFixture.make(tenants: tenants, waves: waves, extraRevisions: slow, on: cluster)
             defer { fixture.remove() }
@@ -58,7 +65,9 @@ extension Isolated {
                 status.databases.contains { $0.tier == "tenants" && $0.state == .unreachable }
             }
             let down = try await daemon.json(FleetStatus.self, "status")
-            #expect(down.tiers.first { $0.name == "tenants" }?.state != "halted", "a server that is down is not a failure of the revision: \(down.databases.compactMap(\.error))")
+            #expect(
+                down.tiers.first { $0.name == "tenants" }?.state != "halted",
+                "a server that is down is not a failure of the revision: \(down.databases.compactMap(\.error))")
             #expect(down.databases.allSatisfy { $0.state != .failed }, "\(down.databases.map { "\($0.name)=\($0.state.rawValue) \($0.error ?? "")" })")
             let unreachable = down.databases.filter { $0.state == .unreachable }
             #expect(unreachable.allSatisfy { $0.error?.contains("connection") == true }, "status says why: \(unreachable.map { $0.error ?? "-" })")
@@ -69,7 +78,8 @@ extension Isolated {
                 atR3(status).count == tenants.count && status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.state == .waitingRelease }
             }
             for tenant in tenants {
-                #expect(try await effects(fixture, schema: tenant, in: "shared") == ["r1 expand", "r2 expand", "r3 expand"], "\(tenant): each expand exactly once")
+                #expect(
+                    try await effects(fixture, schema: tenant, in: "shared") == ["r1 expand", "r2 expand", "r3 expand"], "\(tenant): each expand exactly once")
             }
             let history = try await daemon.json(HistoryReply.self, "history")
             let applied = history.entries.filter { $0.outcome == "applied" && $0.revision == "r3" }.map(\.database)
@@ -85,7 +95,8 @@ extension Isolated {
         func windowEndsDuringContract() async throws {
             // r3's contract sleeps while contract_brake has a row: long enough to be cut
             // off by the window's end, until the test takes the brake away.
-            let braked = ["0003_braked.sql": """
+            let braked = [
+                "0003_braked.sql": """
                 -- drover:revision r3
                 -- drover:parent r2
                 -- drover:expand
@@ -95,12 +106,16 @@ extension Isolated {
                 -- drover:contract
                 INSERT INTO effects VALUES ('r3 contract');
                 SELECT pg_sleep(600) FROM contract_brake;
-                """]
+                """
+            ]
             let fixture = try await FleetFixture.make(tenants: ["acme"], extraRevisions: braked)
             defer { fixture.remove() }
             try rewriteManifest(fixture) {
-                $0.replacingOccurrences(of: "  always: {always: true}", with: "  always: {always: true}\n  nightly: {days: [mon, tue, wed, thu, fri, sat, sun], start: \"02:00\", duration: 30min, timezone: UTC}")
-                    .replacingOccurrences(of: "{name: preview, tier: preview,", with: "{name: preview, tier: preview, window: nightly,")
+                $0.replacingOccurrences(
+                    of: "  always: {always: true}",
+                    with: "  always: {always: true}\n  nightly: {days: [mon, tue, wed, thu, fri, sat, sun], start: \"02:00\", duration: 30min, timezone: UTC}"
+                )
+                .replacingOccurrences(of: "{name: preview, tier: preview,", with: "{name: preview, tier: preview, window: nightly,")
             }
             // droverd's wall clock, moved by the test (DROVER_TEST_CLOCK).
             let clock = fixture.directory + "/clock"
@@ -119,7 +134,9 @@ extension Isolated {
             #expect(try await preview()?.next_window == "2026-12-07T02:00:00Z")
 
             try setClock("2026-12-07T02:00:00Z")
-            try await daemon.waitFor("r3's contract running inside the window") { $0.database("preview")?.contracted == "r2" && $0.database("preview")?.state == .contracting }
+            try await daemon.waitFor("r3's contract running inside the window") {
+                $0.database("preview")?.contracted == "r2" && $0.database("preview")?.state == .contracting
+            }
             #expect(try await eventually(timeout: .seconds(10)) { try await contractSessions() == "1" }, "the contract's session is on the server")
 
             try setClock("2026-12-07T02:30:01Z")
@@ -143,7 +160,9 @@ extension Isolated {
             #expect(try await preview()?.state == .waitingWindow, "4 minutes left of the window is less than the 5 minutes a contract is expected to take")
 
             try setClock("2026-12-09T02:00:00Z")
-            try await daemon.waitFor("the contract applied in the next window") { $0.database("preview")?.contracted == "r3" && $0.database("preview")?.state == .current }
+            try await daemon.waitFor("the contract applied in the next window") {
+                $0.database("preview")?.contracted == "r3" && $0.database("preview")?.state == .current
+            }
             #expect(try await effects(fixture, in: "preview") == ["r1 expand", "r2 expand", "r3 contract", "r3 expand"], "the contract exactly once")
         }
     }
@@ -155,15 +174,17 @@ extension Isolated {
         /// A new revision r3 reaches preview while the state store refuses writes: no
         /// phase starts without its intent; status and log say why; once the store takes
         /// writes again, r3 runs once.
-        private func newRevisionWhileUnwritable(_ fixture: FleetFixture, daemon: RunningDaemon, reason: String, breakStore: () async throws -> Void, mendStore: () async throws -> Void) async throws {
+        private func newRevisionWhileUnwritable(
+            _ fixture: FleetFixture, daemon: RunningDaemon, reason: String, breakStore: () async throws -> Void, mendStore: () async throws -> Void
+        ) async throws {
             try await daemon.waitFor("preview at r2") { $0.database("preview")?.expanded == "r2" }
             try await breakStore()
             try """
-                -- drover:revision r3
-                -- drover:parent r2
-                -- drover:expand
-                INSERT INTO effects VALUES ('r3 expand');
-                """.write(toFile: fixture.directory + "/migrations/0003_r3.sql", atomically: true, encoding: .utf8)
+            -- drover:revision r3
+            -- drover:parent r2
+            -- drover:expand
+            INSERT INTO effects VALUES ('r3 expand');
+            """.write(toFile: fixture.directory + "/migrations/0003_r3.sql", atomically: true, encoding: .utf8)
             daemon.process.signal(SIGHUP)
             try await daemon.waitFor("status names the state store") { status in
                 status.state_store_error?.contains(fixture.statePath) == true && status.database("preview")?.error?.contains("expand r3 not started") == true
@@ -198,12 +219,15 @@ extension Isolated {
             defer { _ = try? Subprocess.run(["umount", "-l", directory]) }
             let daemon = try await RunningDaemon.start(fixture)
             defer { daemon.kill() }
-            try await newRevisionWhileUnwritable(fixture, daemon: daemon, reason: "full", breakStore: {
-                // dd stops at ENOSPC: the disk is full.
-                _ = try await Subprocess.run(["dd", "if=/dev/zero", "of=\(directory)/filler", "bs=64k"])
-            }, mendStore: {
-                try FileManager.default.removeItem(atPath: directory + "/filler")
-            })
+            try await newRevisionWhileUnwritable(
+                fixture, daemon: daemon, reason: "full",
+                breakStore: {
+                    // dd stops at ENOSPC: the disk is full.
+                    _ = try await Subprocess.run(["dd", "if=/dev/zero", "of=\(directory)/filler", "bs=64k"])
+                },
+                mendStore: {
+                    try FileManager.default.removeItem(atPath: directory + "/filler")
+                })
         }
 
         @Test("the state file and its journal become read-only (immutable)")
@@ -216,12 +240,15 @@ extension Isolated {
             // SIGBUS, not an error. chattr, since root ignores file modes.
             let files = [fixture.statePath, fixture.statePath + "-wal"]
             defer { _ = try? Subprocess.run(["chattr", "-i"] + files) }
-            try await newRevisionWhileUnwritable(fixture, daemon: daemon, reason: "disk I/O error", breakStore: {
-                let result = try await Subprocess.run(["chattr", "+i"] + files)
-                try #require(result.status == 0, "chattr +i: \(result.errors)")
-            }, mendStore: {
-                _ = try await Subprocess.run(["chattr", "-i"] + files)
-            })
+            try await newRevisionWhileUnwritable(
+                fixture, daemon: daemon, reason: "disk I/O error",
+                breakStore: {
+                    let result = try await Subprocess.run(["chattr", "+i"] + files)
+                    try #require(result.status == 0, "chattr +i: \(result.errors)")
+                },
+                mendStore: {
+                    _ = try await Subprocess.run(["chattr", "-i"] + files)
+                })
         }
     }
 }
@@ -236,19 +263,23 @@ extension Isolated {
             let cluster = fixture.cluster
             let suffix = UUID().uuidString.prefix(8).lowercased()
             let (role, password, wrong) = ("secret_\(suffix)", "prod-Secret-\(suffix)", "wrong-Secret-\(suffix)")
-            try await cluster.run("CREATE ROLE \(role) LOGIN PASSWORD '\(password)'; ALTER DATABASE \(fixture.databases["production"]!) OWNER TO \(role); GRANT ALL ON SCHEMA acme TO \(role)", database: fixture.databases["shared"]!)
+            try await cluster.run(
+                "CREATE ROLE \(role) LOGIN PASSWORD '\(password)'; ALTER DATABASE \(fixture.databases["production"]!) OWNER TO \(role); GRANT ALL ON SCHEMA acme TO \(role)",
+                database: fixture.databases["shared"]!)
             try FileManager.default.createDirectory(atPath: fixture.directory + "/secrets", withIntermediateDirectories: true)
             try (password + "\n").write(toFile: fixture.directory + "/secrets/production", atomically: true, encoding: .utf8)
             try wrong.write(toFile: fixture.directory + "/secrets/wrong", atomically: true, encoding: .utf8)
             try rewriteManifest(fixture) { text in
                 text.replacingOccurrences(
                     of: "dsn: \"\(cluster.conninfo(database: fixture.databases["production"]!))\"}",
-                    with: "dsn: \"\(cluster.tcpConninfo(database: fixture.databases["production"]!, user: role))\", password_file: ../secrets/production}")
+                    with: "dsn: \"\(cluster.tcpConninfo(database: fixture.databases["production"]!, user: role))\", password_file: ../secrets/production}"
+                )
                 .replacingOccurrences(
                     of: "dsn: \"\(cluster.conninfo(database: fixture.databases["shared"]!))\", schema: acme}",
                     with: "dsn: \"\(cluster.tcpConninfo(database: fixture.databases["shared"]!, user: role))\", schema: acme, password_file: ../secrets/wrong}")
             }
-            try #require(try String(contentsOfFile: fixture.manifestDirectory + "/10-fleet.yaml", encoding: .utf8).components(separatedBy: "password_file").count == 3)
+            try #require(
+                try String(contentsOfFile: fixture.manifestDirectory + "/10-fleet.yaml", encoding: .utf8).components(separatedBy: "password_file").count == 3)
             let daemon = try await RunningDaemon.start(fixture, arguments: ["--log-level", "debug"])
             defer { daemon.kill() }
             let watch = try BackgroundProcess([try Subprocess.builtProduct("droverctl"), "watch", "--json", "--socket", daemon.socket])
@@ -258,16 +289,21 @@ extension Isolated {
             try await daemon.waitFor("production at r2 over TCP with its password") { $0.database("production")?.expanded == "r2" }
             #expect(try await daemon.ctl("promote", "r2", "--to", "tenants").status == 0)
             try await daemon.waitFor("the tenant with the wrong password unreachable") { status in
-                status.database("tenant-acme")?.state == .unreachable && status.database("tenant-acme")?.error?.contains("password authentication failed") == true
+                status.database("tenant-acme")?.state == .unreachable
+                    && status.database("tenant-acme")?.error?.contains("password authentication failed") == true
             }
             // A failing phase on the password-protected database: its error is stored and shown.
-            try "-- drover:revision r3\n-- drover:parent r2\n-- drover:expand\nSELECT 1 / 0;\n".write(toFile: fixture.directory + "/migrations/0003_bad.sql", atomically: true, encoding: .utf8)
+            try "-- drover:revision r3\n-- drover:parent r2\n-- drover:expand\nSELECT 1 / 0;\n".write(
+                toFile: fixture.directory + "/migrations/0003_bad.sql", atomically: true, encoding: .utf8)
             #expect(try await daemon.ctl("reload").status == 0)
             #expect(try await daemon.ctl("deploy", "r3", "--tier", "production").status == 0)
             try await daemon.waitFor("production failed on r3") { $0.database("production")?.state == .failed }
 
             var said = [daemon.process.output]
-            for command in [["status"], ["status", "--json"], ["history", "--json"], ["history", "--output"], ["drift", "--json"], ["windows", "--json"], ["plan", "r3", "--to", "production"], ["retry", "production"], ["stamp", "tenant-acme", "r1", "--reason", "test"]] {
+            for command in [
+                ["status"], ["status", "--json"], ["history", "--json"], ["history", "--output"], ["drift", "--json"], ["windows", "--json"],
+                ["plan", "r3", "--to", "production"], ["retry", "production"], ["stamp", "tenant-acme", "r1", "--reason", "test"],
+            ] {
                 let result = try await daemon.ctl(command)
                 said += [result.output, result.errors]
             }

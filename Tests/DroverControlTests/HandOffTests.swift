@@ -44,7 +44,9 @@ extension Isolated {
             let kinds = byKind.filter { $0.value > 0 }.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             let switches = Double(Self.voluntarySwitches(of: daemon.process.pid) - start.1) - idleRate * elapsed
             let perPhase = switches / Double(Self.tenants)
-            print("hand-offs: \(String(format: "%.1f", perPhase)) voluntary context switches per tenant phase (\(Self.tenants) tenants in \(String(format: "%.1f", elapsed)) s, idle \(String(format: "%.0f", idleRate))/s; by thread: \(kinds))")
+            print(
+                "hand-offs: \(String(format: "%.1f", perPhase)) voluntary context switches per tenant phase (\(Self.tenants) tenants in \(String(format: "%.1f", elapsed)) s, idle \(String(format: "%.0f", idleRate))/s; by thread: \(kinds))"
+            )
             // Before the phases' ends went through an inbox into the round's one
             // state-store write, and the loop armed a timer per sleep, a phase cost 27.5
             // to 28 here; since, 18 to 19 (docs/benchmarks.md).

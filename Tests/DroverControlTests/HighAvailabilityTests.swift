@@ -2,6 +2,7 @@ import DroverProtocol
 import DroverTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,13 +17,15 @@ import Glibc
 private func sharedStateFleet(tenants: [String], r3Sleep: Double, lease: String = "4s", on stateCluster: TestCluster? = nil) async throws -> FleetFixture {
     let stateCluster = if let stateCluster { stateCluster } else { try await TestCluster.shared() }
     let stateDatabase = try await stateCluster.createDatabase("state")
-    let slow = ["0003_slow.sql": """
+    let slow = [
+        "0003_slow.sql": """
         -- drover:revision r3
         -- drover:parent r2
         -- drover:expand
         INSERT INTO effects VALUES ('r3 expand');
         SELECT pg_sleep(\(r3Sleep));
-        """]
+        """
+    ]
     let waves = "waves:\n  tenants:\n    - {name: canary, select: {names: [tenant-\(tenants[0])]}}\n    - {name: rest, select: {all: true}, max_parallel: 1}\n"
     let fixture = try await FleetFixture.make(tenants: tenants, waves: waves, extraRevisions: slow)
     let path = fixture.manifestDirectory + "/10-fleet.yaml"
@@ -91,7 +94,9 @@ private func atR3(_ status: FleetStatus, _ tenants: [String]) -> [String] {
 extension Isolated {
     @Suite("Several droverd on one PostgreSQL state store (issue #8)", .serialized)
     struct HighAvailabilityTests {
-        @Test("three instances: one leads, followers answer status and refuse promote naming it; SIGKILL of the leader mid-wave: another takes over within 30 s and finishes, each phase once")
+        @Test(
+            "three instances: one leads, followers answer status and refuse promote naming it; SIGKILL of the leader mid-wave: another takes over within 30 s and finishes, each phase once"
+        )
         func killTheLeader() async throws {
             let tenants = ["acme", "globex", "initech", "umbrella", "hooli", "stark"]
             let fixture = try await sharedStateFleet(tenants: tenants, r3Sleep: 1)
@@ -105,10 +110,14 @@ extension Isolated {
             func statusLines(of daemon: RunningDaemon) -> [String] {
                 notify[daemons.firstIndex { $0.process.pid == daemon.process.pid }!].lines.filter { $0.hasPrefix("STATUS=") }
             }
-            #expect(try await eventually(timeout: .seconds(15)) {
-                statusLines(of: leader).last?.hasPrefix("STATUS=leader") == true
-                    && followers.allSatisfy { statusLines(of: $0).last?.hasPrefix("STATUS=follower of ") == true && statusLines(of: $0).last?.contains("pid \(leader.process.pid)") == true }
-            }, "STATUS= says leader, or follower of the leader's host: \(daemons.map { statusLines(of: $0).last ?? "-" })")
+            #expect(
+                try await eventually(timeout: .seconds(15)) {
+                    statusLines(of: leader).last?.hasPrefix("STATUS=leader") == true
+                        && followers.allSatisfy {
+                            statusLines(of: $0).last?.hasPrefix("STATUS=follower of ") == true
+                                && statusLines(of: $0).last?.contains("pid \(leader.process.pid)") == true
+                        }
+                }, "STATUS= says leader, or follower of the leader's host: \(daemons.map { statusLines(of: $0).last ?? "-" })")
             let status = try await followers[0].json(FleetStatus.self, "status")
             #expect(status.databases.count == tenants.count + 2, "a follower answers status from the shared state")
             try await followers[0].waitFor("all three instances heard from, one of them leading") { status in
@@ -117,7 +126,8 @@ extension Isolated {
             }
             let refused = try await followers[1].ctl("promote", "r1", "--to", "production")
             #expect(refused.status == 1, "\(refused.output) \(refused.errors)")
-            #expect(refused.errors.contains("leader") && refused.errors.contains("pid \(leader.process.pid)"), "the refusal names the leader: \(refused.errors)")
+            #expect(
+                refused.errors.contains("leader") && refused.errors.contains("pid \(leader.process.pid)"), "the refusal names the leader: \(refused.errors)")
 
             try await leader.waitFor("the rest wave under way") { status in
                 let done = atR3(status, tenants)
@@ -135,7 +145,9 @@ extension Isolated {
                 atR3(status, tenants).count == tenants.count && status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.state == .waitingRelease }
             }
             try await expectEachExpandOnce(fixture, tenants, via: successor)
-            #expect(try await eventually(timeout: .seconds(15)) { statusLines(of: successor).last?.hasPrefix("STATUS=leader") == true }, "the successor tells systemd it leads")
+            #expect(
+                try await eventually(timeout: .seconds(15)) { statusLines(of: successor).last?.hasPrefix("STATUS=leader") == true },
+                "the successor tells systemd it leads")
             let promoted = try await successor.ctl("promote", "r3", "--to", "preview")
             #expect(promoted.status == 0, "the new leader takes changes: \(promoted.errors)")
         }

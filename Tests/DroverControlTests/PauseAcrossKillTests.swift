@@ -2,6 +2,7 @@ import DroverProtocol
 import DroverTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -75,11 +75,14 @@ struct ProtocolAbuseTests {
         struct Interface: Encodable, Sendable { var interface: String }
         let description = try await client.request("org.varlink.service.GetInterfaceDescription", Interface(interface: "io.drover.Fleet"))
         #expect(description.parameters?["description"]?.string == Interfaces.fleet.text)
-        #expect(try await client.request("org.varlink.service.GetInterfaceDescription", Interface(interface: "no.such")).error == "org.varlink.service.InterfaceNotFound")
+        #expect(
+            try await client.request("org.varlink.service.GetInterfaceDescription", Interface(interface: "no.such")).error
+                == "org.varlink.service.InterfaceNotFound")
 
         // A oneway pause gets no reply: the next reply on the connection is Status's.
         try client.send(FleetMethod.pause.qualifiedName, FleetParameters.Scope(tier: "tenants"), oneway: true)
-        let status = try VarlinkCodec.decode(FleetStatus.self, from: try await client.request(FleetMethod.status.qualifiedName, FleetParameters.Status()).parameters)
+        let status = try VarlinkCodec.decode(
+            FleetStatus.self, from: try await client.request(FleetMethod.status.qualifiedName, FleetParameters.Status()).parameters)
         #expect(status.tier("tenants")?.state == "paused")
     }
 
@@ -114,9 +117,10 @@ struct ProtocolAbuseTests {
         let refused = try await fifth.reply()
         #expect(refused.error == "io.drover.Fleet.TooManyConnections" && refused.parameters?["scope"]?.string == "total")
         // Idle ones time out and make room again.
-        #expect(try await eventually(timeout: .seconds(15)) {
-            (try? daemon.client().call(FleetMethod.drift.qualifiedName, FleetParameters.None()).error) == .some(nil)
-        })
+        #expect(
+            try await eventually(timeout: .seconds(15)) {
+                (try? daemon.client().call(FleetMethod.drift.qualifiedName, FleetParameters.None()).error) == .some(nil)
+            })
         withExtendedLifetime(open) {}  // the four stay open until the daemon closes them
     }
 }

@@ -2,6 +2,7 @@ import DroverProtocol
 import DroverTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,7 +34,9 @@ extension Isolated {
 
             // nobody opens 2,000 connections and holds them. It reads until only the
             // ones the daemon kept are open: the others got TooManyConnections and EOF.
-            let helper = try BackgroundProcess(["runuser", "-u", "nobody", "--", "python3", "-c", """
+            let helper = try BackgroundProcess([
+                "runuser", "-u", "nobody", "--", "python3", "-c",
+                """
                 import resource, selectors, socket, sys, time
                 resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
                 held = []
@@ -55,7 +58,8 @@ extension Isolated {
                             refused += 1
                 print("refused", refused, "open", len(held) - closed, flush=True)
                 time.sleep(30)
-                """, daemon.socket])
+                """, daemon.socket,
+            ])
             let counted = try await eventually(timeout: .seconds(60)) { helper.output.contains("refused ") }
             #expect(counted, "\(helper.output)")
             #expect(helper.output.hasPrefix("refused 1968 open 32"), "the per-uid cap (32) holds: \(helper.output)")

@@ -2,6 +2,7 @@ import DroverProtocol
 import DroverTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,8 +46,10 @@ struct SocketTests {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         let path = fixture.directory + "/activated.sock"
-        let activator = try BackgroundProcess(["systemd-socket-activate", "-l", path, try Subprocess.builtProduct("droverd"),
-                                               "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms"])
+        let activator = try BackgroundProcess([
+            "systemd-socket-activate", "-l", path, try Subprocess.builtProduct("droverd"),
+            "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms",
+        ])
         #expect(try await eventually { FileManager.default.fileExists(atPath: path) })
         // The first connection starts droverd, which accepts it once it is up.
         let result = try await Subprocess.run([try Subprocess.builtProduct("droverctl"), "status", "--json", "--socket", path])

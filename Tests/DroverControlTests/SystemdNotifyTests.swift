@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,7 +43,10 @@ final class NotifySocket: Sendable {
         }
     }
 
-    deinit { shutdown(descriptor, Int32(SHUT_RDWR)); close(descriptor) }
+    deinit {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+        close(descriptor)
+    }
 
     var messages: [String] { received.withLock { $0.map(\.message) } }
 
@@ -59,8 +63,9 @@ struct SystemdNotifyTests {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         let notify = try NotifySocket(directory: fixture.directory)
-        let process = try BackgroundProcess([try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms"],
-                                            environment: ["NOTIFY_SOCKET": notify.path])
+        let process = try BackgroundProcess(
+            [try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms"],
+            environment: ["NOTIFY_SOCKET": notify.path])
         #expect(try await eventually { notify.lines.contains("READY=1") }, "\(process.output)")
         // When READY=1 arrived the control socket was already answering.
         let client = try VarlinkClient(path: fixture.socketPath, receiveTimeout: .seconds(10))
@@ -85,9 +90,11 @@ struct SystemdNotifyTests {
     func brokenManifest() async throws {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
-        try "databases:\n  - {name: preview, tier: preview, windw: always}\n".write(toFile: fixture.manifestDirectory + "/20-broken.yaml", atomically: true, encoding: .utf8)
+        try "databases:\n  - {name: preview, tier: preview, windw: always}\n".write(
+            toFile: fixture.manifestDirectory + "/20-broken.yaml", atomically: true, encoding: .utf8)
         let notify = try NotifySocket(directory: fixture.directory)
-        let process = try BackgroundProcess([try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory], environment: ["NOTIFY_SOCKET": notify.path])
+        let process = try BackgroundProcess(
+            [try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory], environment: ["NOTIFY_SOCKET": notify.path])
         #expect(await process.wait(timeout: .seconds(20)) == 1)
         #expect(process.output.contains("unknown key 'windw'"))
         #expect(!notify.lines.contains("READY=1"))
@@ -99,9 +106,12 @@ struct SystemdNotifyTests {
         defer { fixture.remove() }
         let notify = try NotifySocket(directory: fixture.directory)
         let started = ContinuousClock.now
-        let process = try BackgroundProcess([try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms"],
-                                            environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000",
-                                                          "DROVER_FAILPOINTS": "scheduler-loop=stall-after-3s"])
+        let process = try BackgroundProcess(
+            [try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms"],
+            environment: [
+                "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000",
+                "DROVER_FAILPOINTS": "scheduler-loop=stall-after-3s",
+            ])
         defer { process.signal(SIGKILL) }
         #expect(try await eventually { notify.count("WATCHDOG=1") >= 2 }, "\(notify.lines)\n\(process.output)")
         // The loop stalls for good 3 s after start; one watchdog interval (2 s) later
@@ -116,7 +126,8 @@ struct SystemdNotifyTests {
 
     @Test("journal fields: message, priority, metadata keys as DROVER_ fields in journald's alphabet")
     func journalFields() {
-        let fields = JournalFields.encode(level: .warning, message: "phase failed", metadata: ["db": "tenant-acme", "revision": "3f2a", "weird-key.9": "x"], label: "droverd")
+        let fields = JournalFields.encode(
+            level: .warning, message: "phase failed", metadata: ["db": "tenant-acme", "revision": "3f2a", "weird-key.9": "x"], label: "droverd")
         #expect(fields.contains("MESSAGE=phase failed") && fields.contains("PRIORITY=4"))
         #expect(fields.contains("DROVER_DB=tenant-acme") && fields.contains("DROVER_REVISION=3f2a") && fields.contains("DROVER_WEIRD_KEY_9=x"))
         #expect(JournalFields.priority(.critical) == 2 && JournalFields.priority(.debug) == 7 && JournalFields.priority(.notice) == 5)

@@ -1,11 +1,13 @@
 import DroverTestSupport
 import Foundation
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
 
-private let unitDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/systemd"
+private let unitDirectory =
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/systemd"
 
 /// The units as installed, but with ExecStart pointing at the droverd just built
 /// (verify checks that the binary exists).
@@ -34,8 +36,10 @@ struct SystemdUnitTests {
         #expect(figure <= 2.5, "\(line)")
 
         let service = try String(contentsOfFile: unitDirectory + "/droverd.service", encoding: .utf8)
-        for setting in ["Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "WatchdogSec=", "Restart=on-failure", "StateDirectory=drover",
-                        "RuntimeDirectory=drover", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "CapabilityBoundingSet=\n"] {
+        for setting in [
+            "Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "WatchdogSec=", "Restart=on-failure", "StateDirectory=drover",
+            "RuntimeDirectory=drover", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "CapabilityBoundingSet=\n",
+        ] {
             #expect(service.contains(setting), "droverd.service lacks \(setting)")
         }
         // Peer credentials must stay real uids: a user namespace would map every

@@ -52,7 +52,8 @@ struct AlembicProjectTests {
     @Test("version_locations with %(here)s and a declared separator; recursive_version_locations")
     func versionLocations() throws {
         let folder = try ProjectFolder(
-            ini: "[alembic]\nscript_location = migrations\nversion_path_separator = os\nversion_locations = %(here)s/migrations/versions:%(here)s/more\nrecursive_version_locations = true\n",
+            ini:
+                "[alembic]\nscript_location = migrations\nversion_path_separator = os\nversion_locations = %(here)s/migrations/versions:%(here)s/more\nrecursive_version_locations = true\n",
             files: ["1_root.py": revision("root", "None")])
         defer { folder.remove() }
         try FileManager.default.createDirectory(atPath: folder.root + "/more/nested", withIntermediateDirectories: true)
@@ -126,7 +127,11 @@ struct AlembicProjectTests {
         let state = RevisionState(graph: graph, records: rootDone + [TrackingRecord(revision: "side", phase: .expand, status: .applied)])
         #expect(state.expanded == "side")
         #expect(!graph.isAncestor("after", of: state.expanded!))
-        let contracted = RevisionState(graph: graph, records: rootDone + [TrackingRecord(revision: "drop", phase: .contract, status: .applied), TrackingRecord(revision: "after", phase: .expand, status: .applied)])
+        let contracted = RevisionState(
+            graph: graph,
+            records: rootDone + [
+                TrackingRecord(revision: "drop", phase: .contract, status: .applied), TrackingRecord(revision: "after", phase: .expand, status: .applied),
+            ])
         #expect(contracted.expanded == "after" && contracted.contracted == "after")
     }
 
@@ -164,12 +169,18 @@ struct AlembicProjectTests {
         let manifest = try #require(ManifestLoader(environment: [:]).load(files: [("/f/a.yaml", yaml)]).manifest)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-        let sql = RevisionGraph.build([RevisionParser.parse("-- drover:revision r1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\n", file: "1.sql").revision!]).graph
+        let sql = RevisionGraph.build([
+            RevisionParser.parse("-- drover:revision r1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\n", file: "1.sql").revision!
+        ]).graph
         var native = Scheduler(manifest: manifest, graph: sql)
         native.observed("preview", ObservedDatabase(reachable: true, observedAt: now, alembicVersions: ["27c6a30d7c24"]))
         #expect(native.tick(now: now).isEmpty)
         #expect(native.alembicHold("preview")?.contains("droverctl adopt preview") == true)
-        native.observed("preview", ObservedDatabase(reachable: true, records: [TrackingRecord(revision: "r1", phase: .expand, status: .stamped)], observedAt: now, alembicVersions: ["27c6a30d7c24"]))
+        native.observed(
+            "preview",
+            ObservedDatabase(
+                reachable: true, records: [TrackingRecord(revision: "r1", phase: .expand, status: .stamped)], observedAt: now, alembicVersions: ["27c6a30d7c24"]
+            ))
         #expect(native.alembicHold("preview") == nil)
 
         let folder = try ProjectFolder(files: branchAndMerge)

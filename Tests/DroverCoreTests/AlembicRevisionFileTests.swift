@@ -62,13 +62,15 @@ struct AlembicRevisionFileTests {
         #expect(file.parents.isEmpty && file.message == "")
     }
 
-    @Test("errors name the file and line", arguments: [
-        ("import os\n", "x.py:1", "not an Alembic revision file"),
-        ("revision = 'r2'\ndown_revision = compute()\n", "x.py:2", "down_revision must be a string, None or a tuple of strings"),
-        ("revision = 'r2'\ndrover_phase = 'backfill'\n", "x.py:2", "drover_phase must be \"expand\" or \"contract\""),
-        ("revision = 'r2'\ndown_revision = ('a',\n", "x.py:2", "a bracket is never closed"),
-        ("revision = ''\n", "x.py:1", "revision must be a non-empty string"),
-    ])
+    @Test(
+        "errors name the file and line",
+        arguments: [
+            ("import os\n", "x.py:1", "not an Alembic revision file"),
+            ("revision = 'r2'\ndown_revision = compute()\n", "x.py:2", "down_revision must be a string, None or a tuple of strings"),
+            ("revision = 'r2'\ndrover_phase = 'backfill'\n", "x.py:2", "drover_phase must be \"expand\" or \"contract\""),
+            ("revision = 'r2'\ndown_revision = ('a',\n", "x.py:2", "a bracket is never closed"),
+            ("revision = ''\n", "x.py:1", "revision must be a non-empty string"),
+        ])
     func errors(_ text: String, _ place: String, _ message: String) {
         guard case .failure(let diagnostic) = AlembicRevisionFile.parse(text, file: "x.py") else {
             Issue.record("parsed: \(text)")

@@ -1,6 +1,7 @@
-@testable import DroverCore
 import Foundation
 import Testing
+
+@testable import DroverCore
 
 private let base = """
     fleet:
@@ -55,7 +56,9 @@ struct ManifestTests {
     func dropInMerge() throws {
         let (manifest, diagnostics) = load([
             ("10.yaml", base),
-            ("20-override.yaml", """
+            (
+                "20-override.yaml",
+                """
                 fleet:
                   tracking_schema: drover_meta
                 defaults:
@@ -66,7 +69,8 @@ struct ManifestTests {
                     dsn: "host=t1 dbname=shared"
                     schema: a
                     labels: {plan: free}
-                """),
+                """
+            ),
         ])
         #expect(diagnostics.isEmpty, "\(diagnostics)")
         let loaded = try #require(manifest)
@@ -88,70 +92,235 @@ struct ManifestTests {
 
     /// Every manifest error message, with the line it must point at.
     static let errorCases: [(name: String, files: [(String, String)], message: String, line: Int?)] = [
-        ("unknown key with suggestion", [("a.yaml", base + "\n    lock_timout: 2s")], "unknown key 'lock_timout' in a database (did you mean 'lock_timeout'?)", 19),
+        (
+            "unknown key with suggestion", [("a.yaml", base + "\n    lock_timout: 2s")],
+            "unknown key 'lock_timout' in a database (did you mean 'lock_timeout'?)", 19
+        ),
         ("unknown top-level key", [("a.yaml", base + "\ndatabase: []")], "unknown key 'database' in the manifest (did you mean 'databases'?)", 19),
-        ("database defined twice", [("a.yaml", base), ("b.yaml", "databases:\n  - {name: preview, tier: preview, dsn: x}")], "database 'preview' is defined twice (first at /etc/drover/fleet.d/a.yaml:11:11)", 2),
-        ("window defined twice", [("a.yaml", base), ("b.yaml", "windows:\n  always: {always: true}")], "window 'always' is defined twice (first at /etc/drover/fleet.d/a.yaml:5:3)", 2),
-        ("waves of a tier defined twice", [("a.yaml", base + "\nwaves:\n  tenants:\n    - {name: all, select: {all: true}}"), ("b.yaml", "waves:\n  tenants:\n    - {name: x, select: {all: true}}")], "waves of tier 'tenants' are defined twice", 2),
+        (
+            "database defined twice", [("a.yaml", base), ("b.yaml", "databases:\n  - {name: preview, tier: preview, dsn: x}")],
+            "database 'preview' is defined twice (first at /etc/drover/fleet.d/a.yaml:11:11)", 2
+        ),
+        (
+            "window defined twice", [("a.yaml", base), ("b.yaml", "windows:\n  always: {always: true}")],
+            "window 'always' is defined twice (first at /etc/drover/fleet.d/a.yaml:5:3)", 2
+        ),
+        (
+            "waves of a tier defined twice",
+            [
+                ("a.yaml", base + "\nwaves:\n  tenants:\n    - {name: all, select: {all: true}}"),
+                ("b.yaml", "waves:\n  tenants:\n    - {name: x, select: {all: true}}"),
+            ], "waves of tier 'tenants' are defined twice", 2
+        ),
         ("undefined variable", [("a.yaml", base.replacingOccurrences(of: "host=db", with: "host=${NOPE}"))], "environment variable ${NOPE} not defined", 13),
-        ("tier not in pipeline", [("a.yaml", base.replacingOccurrences(of: "tier: preview", with: "tier: previw"))], "tier 'previw' is not in fleet.pipeline [preview, production, tenants] (did you mean 'preview'?)", 11),
-        ("unknown window", [("a.yaml", base.replacingOccurrences(of: "window: nights", with: "window: night"))], "unknown window 'night' (did you mean 'nights'?)", 14),
+        (
+            "tier not in pipeline", [("a.yaml", base.replacingOccurrences(of: "tier: preview", with: "tier: previw"))],
+            "tier 'previw' is not in fleet.pipeline [preview, production, tenants] (did you mean 'preview'?)", 11
+        ),
+        (
+            "unknown window", [("a.yaml", base.replacingOccurrences(of: "window: nights", with: "window: night"))],
+            "unknown window 'night' (did you mean 'nights'?)", 14
+        ),
         ("bad duration unit", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "lock_timeout: 3m"))], "'m' is ambiguous, write 'min'", 9),
         ("duration without unit", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "lock_timeout: 3"))], "duration '3' has no unit", 9),
-        ("bad time zone", [("a.yaml", base.replacingOccurrences(of: "Europe/Berlin", with: "Europe/Berln"))], "windows.nights.timezone 'Europe/Berln' is not an IANA time zone (did you mean 'Europe/Berlin'?)", 6),
+        (
+            "bad time zone", [("a.yaml", base.replacingOccurrences(of: "Europe/Berlin", with: "Europe/Berln"))],
+            "windows.nights.timezone 'Europe/Berln' is not an IANA time zone (did you mean 'Europe/Berlin'?)", 6
+        ),
         ("bad day", [("a.yaml", base.replacingOccurrences(of: "[mon, tue]", with: "[mon, tues]"))], "'tues' is not a day", 6),
         ("bad start", [("a.yaml", base.replacingOccurrences(of: "22:30", with: "24:30"))], "windows.nights.start must be a time of day as \"HH:MM\"", 6),
-        ("always combined", [("a.yaml", base.replacingOccurrences(of: "{always: true}", with: "{always: true, start: \"01:00\"}"))], "'always: true' cannot be combined", 5),
+        (
+            "always combined", [("a.yaml", base.replacingOccurrences(of: "{always: true}", with: "{always: true, start: \"01:00\"}"))],
+            "'always: true' cannot be combined", 5
+        ),
         ("window missing duration", [("a.yaml", base.replacingOccurrences(of: ", duration: 90min", with: ""))], "windows.nights needs 'duration'", 6),
-        ("password in key=value dsn", [("a.yaml", base.replacingOccurrences(of: "host=db dbname=preview", with: "host=db password=hunter2"))], "contains a password: move it into a file and point password_file at it", 13),
-        ("password in URI dsn", [("a.yaml", base.replacingOccurrences(of: "\"service=prod\"", with: "\"postgresql://app:hunter2@db/prod\""))], "contains a password", 16),
+        (
+            "password in key=value dsn", [("a.yaml", base.replacingOccurrences(of: "host=db dbname=preview", with: "host=db password=hunter2"))],
+            "contains a password: move it into a file and point password_file at it", 13
+        ),
+        (
+            "password in URI dsn", [("a.yaml", base.replacingOccurrences(of: "\"service=prod\"", with: "\"postgresql://app:hunter2@db/prod\""))],
+            "contains a password", 16
+        ),
         ("missing fleet.name", [("a.yaml", base.replacingOccurrences(of: "  name: demo\n", with: ""))], "fleet.name is not set in any file", 1),
-        ("missing migrations", [("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations\n", with: ""))], "fleet.migrations is not set in any file", 1),
+        (
+            "missing migrations", [("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations\n", with: ""))],
+            "fleet.migrations is not set in any file", 1
+        ),
         ("database without dsn", [("a.yaml", base.replacingOccurrences(of: "    dsn: \"service=prod\"\n", with: ""))], "database 'production' has no dsn", 14),
         ("database without name", [("a.yaml", base + "\n  - {tier: preview, dsn: x}")], "a database needs a 'name'", 19),
-        ("bad database name", [("a.yaml", base.replacingOccurrences(of: "name: preview", with: "name: pre view"))], "database name 'pre view' may only hold", 11),
-        ("discover template without {name}", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname=x\"}}")], "discover.template needs a {column} placeholder in its dsn or schema", 20),
-        ("discover missing query", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", template: {dsn: \"dbname={name}\"}}")], "a discover block needs 'query'", 20),
-        ("empty wave selector", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {}}")], "selects nothing: give names, labels, percent or all: true", 21),
-        ("percent out of range", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {percent: 150}}")], "percent must be a number above 0 and at most 100", 21),
-        ("bad failure budget", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {all: true}, failure_budget: lots}")], "failure_budget must be a count (2) or a percentage", 21),
-        ("database in no wave", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {names: [other]}}")], "database 'production' is in no wave of tier 'production'", 14),
-        ("wave names a database of another tier", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {names: [preview]}}\n    - {name: rest, select: {all: true}}")], "selects 'preview', which is not a database of that tier", 21),
-        ("duplicate wave name", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {all: true}}\n    - {name: w, select: {all: true}}")], "wave 'w' appears twice in tier 'production'", 22),
+        (
+            "bad database name", [("a.yaml", base.replacingOccurrences(of: "name: preview", with: "name: pre view"))], "database name 'pre view' may only hold",
+            11
+        ),
+        (
+            "discover template without {name}",
+            [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname=x\"}}")],
+            "discover.template needs a {column} placeholder in its dsn or schema", 20
+        ),
+        (
+            "discover missing query", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", template: {dsn: \"dbname={name}\"}}")],
+            "a discover block needs 'query'", 20
+        ),
+        (
+            "empty wave selector", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {}}")],
+            "selects nothing: give names, labels, percent or all: true", 21
+        ),
+        (
+            "percent out of range", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {percent: 150}}")],
+            "percent must be a number above 0 and at most 100", 21
+        ),
+        (
+            "bad failure budget", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {all: true}, failure_budget: lots}")],
+            "failure_budget must be a count (2) or a percentage", 21
+        ),
+        (
+            "database in no wave", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {names: [other]}}")],
+            "database 'production' is in no wave of tier 'production'", 14
+        ),
+        (
+            "wave names a database of another tier",
+            [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {names: [preview]}}\n    - {name: rest, select: {all: true}}")],
+            "selects 'preview', which is not a database of that tier", 21
+        ),
+        (
+            "duplicate wave name", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {all: true}}\n    - {name: w, select: {all: true}}")],
+            "wave 'w' appears twice in tier 'production'", 22
+        ),
         ("YAML syntax error", [("a.yaml", "fleet:\n  name: [unclosed\n")], "YAML syntax", 3),
         ("key twice in one mapping", [("a.yaml", "fleet:\n  name: a\n  name: b\n")], "key defined twice in one mapping: name", 2),
-        ("list where a value belongs", [("a.yaml", base.replacingOccurrences(of: "dsn: \"service=prod\"", with: "dsn: [a, b]"))], "databases[production].dsn must be a single value, not a list", 16),
-        ("bad tracking schema", [("a.yaml", base.replacingOccurrences(of: "  name: demo\n", with: "  name: demo\n  tracking_schema: Drover-Meta\n"))], "fleet.tracking_schema 'Drover-Meta' must be a plain lower-case identifier", 3),
-        ("retry min above max", [("a.yaml", base.replacingOccurrences(of: "retry: {attempts: 3}", with: "retry: {min_backoff: 5min, max_backoff: 1s}"))], "retry.min_backoff is longer than retry.max_backoff", 14),
+        (
+            "list where a value belongs", [("a.yaml", base.replacingOccurrences(of: "dsn: \"service=prod\"", with: "dsn: [a, b]"))],
+            "databases[production].dsn must be a single value, not a list", 16
+        ),
+        (
+            "bad tracking schema", [("a.yaml", base.replacingOccurrences(of: "  name: demo\n", with: "  name: demo\n  tracking_schema: Drover-Meta\n"))],
+            "fleet.tracking_schema 'Drover-Meta' must be a plain lower-case identifier", 3
+        ),
+        (
+            "retry min above max", [("a.yaml", base.replacingOccurrences(of: "retry: {attempts: 3}", with: "retry: {min_backoff: 5min, max_backoff: 1s}"))],
+            "retry.min_backoff is longer than retry.max_backoff", 14
+        ),
         ("non-word key", [("a.yaml", base.replacingOccurrences(of: "  name: demo", with: "  [a]: demo"))], "keys in fleet must be plain words", 2),
-        ("windows not a mapping", [("a.yaml", base.replacingOccurrences(of: "windows:\n  always: {always: true}\n  nights: {days: [mon, tue], start: \"22:30\", duration: 90min, timezone: Europe/Berlin}", with: "windows: [always]"))], "windows must map window names to their schedules", 4),
+        (
+            "windows not a mapping",
+            [
+                (
+                    "a.yaml",
+                    base.replacingOccurrences(
+                        of: "windows:\n  always: {always: true}\n  nights: {days: [mon, tue], start: \"22:30\", duration: 90min, timezone: Europe/Berlin}",
+                        with: "windows: [always]")
+                )
+            ], "windows must map window names to their schedules", 4
+        ),
         ("waves not a mapping", [("a.yaml", base + "\nwaves: [x]")], "waves must map tier names to lists of waves", 19),
         ("wave without name", [("a.yaml", base + "\nwaves:\n  production:\n    - {select: {all: true}}")], "a wave needs a 'name'", 21),
         ("wave without select", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w}")], "waves.production[w] needs 'select'", 21),
-        ("all combined with criteria", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {all: true, names: [production]}}")], "'all: true' cannot be combined with other criteria", 21),
+        (
+            "all combined with criteria", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {all: true, names: [production]}}")],
+            "'all: true' cannot be combined with other criteria", 21
+        ),
         ("all false", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {all: false}}")], "select.all can only be true", 21),
         ("empty wave list", [("a.yaml", base + "\nwaves:\n  production: []")], "waves.production must list at least one wave", 20),
-        ("discover every too short", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\"}, every: 10ms}")], "discover.every must be at least 1s", 20),
-        ("discover template tier differs", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\", tier: preview}}")], "discover.template.tier 'preview' differs from the block's tier 'tenants'", 20),
-        ("discover template without window", [("a.yaml", base.replacingOccurrences(of: "  window: always\n  lock_timeout", with: "  lock_timeout") + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\"}}")], "discover.template has no window", 19),
-        ("discover password in dsn", [("a.yaml", base + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres password=x\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\"}}")], "discover.dsn contains a password", 20),
-        ("not a boolean", [("a.yaml", base.replacingOccurrences(of: "{always: true}", with: "{always: maybe}"))], "windows.always.always must be true or false (found 'maybe')", 5),
+        (
+            "discover every too short",
+            [
+                (
+                    "a.yaml",
+                    base
+                        + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\"}, every: 10ms}"
+                )
+            ], "discover.every must be at least 1s", 20
+        ),
+        (
+            "discover template tier differs",
+            [
+                (
+                    "a.yaml",
+                    base
+                        + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\", tier: preview}}"
+                )
+            ], "discover.template.tier 'preview' differs from the block's tier 'tenants'", 20
+        ),
+        (
+            "discover template without window",
+            [
+                (
+                    "a.yaml",
+                    base.replacingOccurrences(of: "  window: always\n  lock_timeout", with: "  lock_timeout")
+                        + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\"}}"
+                )
+            ], "discover.template has no window", 19
+        ),
+        (
+            "discover password in dsn",
+            [
+                (
+                    "a.yaml",
+                    base
+                        + "\ndiscover:\n  - {tier: tenants, dsn: \"dbname=postgres password=x\", query: \"SELECT 1 AS name\", template: {dsn: \"dbname={name}\"}}"
+                )
+            ], "discover.dsn contains a password", 20
+        ),
+        (
+            "not a boolean", [("a.yaml", base.replacingOccurrences(of: "{always: true}", with: "{always: maybe}"))],
+            "windows.always.always must be true or false (found 'maybe')", 5
+        ),
         ("always false", [("a.yaml", base.replacingOccurrences(of: "{always: true}", with: "{always: false}"))], "windows.always.always can only be true", 5),
         ("not a list", [("a.yaml", base.replacingOccurrences(of: "[mon, tue]", with: "mon"))], "windows.nights.days must be a list", 6),
-        ("labels not a mapping", [("a.yaml", base.replacingOccurrences(of: "    retry: {attempts: 3}", with: "    labels: [a]"))], "databases[production].labels must be a mapping", 18),
-        ("empty pipeline", [("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  pipeline: []"))], "fleet.pipeline must name at least one tier", 4),
-        ("tier twice in pipeline", [("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  pipeline: [preview, preview, production]"))], "fleet.pipeline names a tier twice", 4),
+        (
+            "labels not a mapping", [("a.yaml", base.replacingOccurrences(of: "    retry: {attempts: 3}", with: "    labels: [a]"))],
+            "databases[production].labels must be a mapping", 18
+        ),
+        (
+            "empty pipeline", [("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  pipeline: []"))],
+            "fleet.pipeline must name at least one tier", 4
+        ),
+        (
+            "tier twice in pipeline",
+            [
+                (
+                    "a.yaml",
+                    base.replacingOccurrences(
+                        of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  pipeline: [preview, preview, production]")
+                )
+            ], "fleet.pipeline names a tier twice", 4
+        ),
         ("database without tier", [("a.yaml", base.replacingOccurrences(of: "    tier: production\n", with: ""))], "database 'production' has no tier", 14),
-        ("database without window", [("a.yaml", base.replacingOccurrences(of: "  window: always\n  lock_timeout", with: "  lock_timeout"))], "database 'preview' has no window (set window: here or in defaults)", 10),
+        (
+            "database without window", [("a.yaml", base.replacingOccurrences(of: "  window: always\n  lock_timeout", with: "  lock_timeout"))],
+            "database 'preview' has no window (set window: here or in defaults)", 10
+        ),
         ("unterminated variable", [("a.yaml", base.replacingOccurrences(of: "host=db", with: "host=${DB"))], "'${' without a closing '}'", 13),
         ("empty value", [("a.yaml", base.replacingOccurrences(of: "  name: demo", with: "  name: \"\""))], "fleet.name must not be empty", 2),
-        ("not a whole number", [("a.yaml", base.replacingOccurrences(of: "retry: {attempts: 3}", with: "retry: {attempts: three}"))], "retry.attempts must be a whole number of at least 1 (found 'three')", 18),
-        ("zero duration", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "lock_timeout: 0s"))], "defaults.lock_timeout must be longer than 0", 9),
-        ("window too long", [("a.yaml", base.replacingOccurrences(of: "duration: 90min", with: "duration: 8d"))], "windows.nights.duration must be longer than 0 and at most 7d", 6),
+        (
+            "not a whole number", [("a.yaml", base.replacingOccurrences(of: "retry: {attempts: 3}", with: "retry: {attempts: three}"))],
+            "retry.attempts must be a whole number of at least 1 (found 'three')", 18
+        ),
+        (
+            "zero duration", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "lock_timeout: 0s"))],
+            "defaults.lock_timeout must be longer than 0", 9
+        ),
+        (
+            "window too long", [("a.yaml", base.replacingOccurrences(of: "duration: 90min", with: "duration: 8d"))],
+            "windows.nights.duration must be longer than 0 and at most 7d", 6
+        ),
         ("no days", [("a.yaml", base.replacingOccurrences(of: "[mon, tue]", with: "[]"))], "windows.nights.days must name at least one day", 6),
         ("percent as text", [("a.yaml", base + "\nwaves:\n  production:\n    - {name: w, select: {percent: lots}}")], "percent must be a number above 0", 21),
-        ("lease too short", [("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  state: service=drover_state\n  lease: 1s"))], "fleet.lease must be at least 2s", 5),
-        ("bad enum", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "contract: sometimes"))], "defaults.contract must be one of anytime, in_window (found 'sometimes')", 9),
+        (
+            "lease too short",
+            [
+                (
+                    "a.yaml",
+                    base.replacingOccurrences(
+                        of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  state: service=drover_state\n  lease: 1s")
+                )
+            ], "fleet.lease must be at least 2s", 5
+        ),
+        (
+            "bad enum", [("a.yaml", base.replacingOccurrences(of: "lock_timeout: 3s", with: "contract: sometimes"))],
+            "defaults.contract must be one of anytime, in_window (found 'sometimes')", 9
+        ),
     ]
 
     @Test("every manifest error names file and line", arguments: errorCases.indices)
@@ -172,7 +341,8 @@ struct ManifestTests {
         #expect(load([("a.yaml", base)]).0?.fleet.lint.postgresVersion == 13)
         let fifteen = base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  lint: {postgres_version: 15}")
         #expect(load([("a.yaml", fifteen)]).0?.fleet.lint.postgresVersion == 15)
-        let bad = base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  lint: {postgres_version: 150000, version: 1}")
+        let bad = base.replacingOccurrences(
+            of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  lint: {postgres_version: 150000, version: 1}")
         let (manifest, diagnostics) = load([("a.yaml", bad)])
         #expect(manifest == nil)
         #expect(diagnostics.contains { $0.message.contains("not 150000") && $0.location?.line == 4 })
@@ -181,25 +351,39 @@ struct ManifestTests {
 
     @Test("fleet.require_plan_hash names tiers of the pipeline")
     func requirePlanHash() {
-        let required = base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  require_plan_hash: [production, tenants]")
+        let required = base.replacingOccurrences(
+            of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  require_plan_hash: [production, tenants]")
         #expect(load([("a.yaml", required)]).0?.fleet.requirePlanHash == ["production", "tenants"])
         #expect(load([("a.yaml", base)]).0?.fleet.requirePlanHash == [])
         let typo = base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  require_plan_hash: [prodution]")
         let (manifest, diagnostics) = load([("a.yaml", typo)])
         #expect(manifest == nil)
-        #expect(diagnostics.contains { $0.message.contains("fleet.require_plan_hash: tier 'prodution' is not in fleet.pipeline") && $0.message.contains("did you mean 'production'") })
+        #expect(
+            diagnostics.contains {
+                $0.message.contains("fleet.require_plan_hash: tier 'prodution' is not in fleet.pipeline") && $0.message.contains("did you mean 'production'")
+            })
     }
 
     @Test("fleet.state: a PostgreSQL conninfo stays as written and takes fleet.lease; a file path resolves, and a lease beside it is a warning")
     func stateLocations() throws {
         for conninfo in ["service=drover_state", "host=state.internal dbname=drover", "postgresql://drover@state/drover", "postgres://state/drover"] {
-            let (manifest, diagnostics) = load([("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  state: \"\(conninfo)\"\n  lease: 20s"))])
+            let (manifest, diagnostics) = load([
+                (
+                    "a.yaml",
+                    base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  state: \"\(conninfo)\"\n  lease: 20s")
+                )
+            ])
             #expect(diagnostics.isEmpty, "\(conninfo): \(diagnostics)")
             #expect(manifest?.fleet.state == conninfo)
             #expect(manifest?.fleet.lease == .seconds(20))
             #expect(StateLocation(conninfo) == .postgresql(conninfo: conninfo))
         }
-        let (file, diagnostics) = load([("a.yaml", base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  state: ../state/drover=1.db\n  lease: 20s"))])
+        let (file, diagnostics) = load([
+            (
+                "a.yaml",
+                base.replacingOccurrences(of: "  migrations: ../migrations", with: "  migrations: ../migrations\n  state: ../state/drover=1.db\n  lease: 20s")
+            )
+        ])
         #expect(file?.fleet.state == "/etc/drover/state/drover=1.db")
         #expect(StateLocation(file?.fleet.state ?? "") == .file("/etc/drover/state/drover=1.db"))
         #expect(diagnostics.warnings.first?.message.contains("fleet.lease has no effect with a state file") == true, "\(diagnostics)")
@@ -209,7 +393,9 @@ struct ManifestTests {
 
     @Test("a missing or empty manifest directory is an error")
     func missingDirectory() {
-        #expect(ManifestLoader().load(directory: "/nonexistent/fleet.d").diagnostics.first?.message.hasPrefix("cannot read manifest directory /nonexistent/fleet.d") == true)
+        #expect(
+            ManifestLoader().load(directory: "/nonexistent/fleet.d").diagnostics.first?.message.hasPrefix("cannot read manifest directory /nonexistent/fleet.d")
+                == true)
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("empty-fleet-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: empty) }
@@ -218,7 +404,8 @@ struct ManifestTests {
 
     @Test("one run reports every error, not just the first")
     func allErrorsAtOnce() {
-        let broken = base
+        let broken =
+            base
             .replacingOccurrences(of: "lock_timeout: 3s", with: "lock_timout: 3s")
             .replacingOccurrences(of: "tier: preview", with: "tier: previw")
             .replacingOccurrences(of: "Europe/Berlin", with: "Mars/Olympus")
@@ -229,9 +416,11 @@ struct ManifestTests {
 
 @Suite("Durations, waves, conninfo")
 struct SmallCoreTests {
-    @Test("durations parse and print", arguments: [
-        ("500ms", 500), ("2s", 2_000), ("15min", 900_000), ("3h", 10_800_000), ("1d", 86_400_000), ("1h30min", 5_400_000),
-    ])
+    @Test(
+        "durations parse and print",
+        arguments: [
+            ("500ms", 500), ("2s", 2_000), ("15min", 900_000), ("3h", 10_800_000), ("1d", 86_400_000), ("1h30min", 5_400_000),
+        ])
     func durations(_ text: String, _ milliseconds: Int64) throws {
         let duration = try DurationText.parse(text)
         #expect(duration.milliseconds == milliseconds)

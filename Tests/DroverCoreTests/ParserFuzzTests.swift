@@ -1,7 +1,8 @@
-@testable import DroverCore
 import DroverTestSupport
 import Foundation
 import Testing
+
+@testable import DroverCore
 
 /// The parsers must answer arbitrary input with diagnostics, never a crash or a hang:
 /// random bytes, and valid files mutated (bytes flipped, lines dropped, duplicated,
@@ -108,7 +109,8 @@ struct ParserFuzzTests {
     @Test("the Alembic revision-file and ini readers never crash on random or mutated input")
     func alembicFuzz() {
         #expect((try? AlembicRevisionFile.parse(Self.alembicSeeds[0], file: "v.py").get())?.parents == ["7be2d4c6a802", "c4a9e1f05b03"])
-        let tokens = Self.tokens + [#"""""#, "'''", "(", ")", ",", "=", "None", "revision", "down_revision", "drover_phase", "%(here)s", "%(", "[alembic]", "\\", "#"]
+        let tokens =
+            Self.tokens + [#"""""#, "'''", "(", ")", ",", "=", "None", "revision", "down_revision", "drover_phase", "%(here)s", "%(", "[alembic]", "\\", "#"]
         let report = Fuzz.run(seed: 0xA1E3_B1C0, rounds: Fuzz.rounds(default: 5_000), seeds: Self.alembicSeeds, tokens: tokens) { text in
             switch AlembicRevisionFile.parse(text, file: "v.py") {
             case .success(let file): #expect(!file.id.isEmpty)

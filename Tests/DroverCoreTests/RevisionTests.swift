@@ -1,5 +1,6 @@
-@testable import DroverCore
 import Testing
+
+@testable import DroverCore
 
 private func parse(_ text: String, file: String = "m/r.sql") -> (Revision?, [Diagnostic]) {
     RevisionParser.parse(text, file: file)
@@ -61,7 +62,8 @@ struct RevisionParserTests {
         #expect(root?.parents == [])
         let (merge, _) = parse("-- drover:revision m1\n-- drover:parent a1 b2\n-- drover:expand\nSELECT 1;\n")
         #expect(merge?.parents == ["a1", "b2"])
-        let (concurrent, diagnostics) = parse("""
+        let (concurrent, diagnostics) = parse(
+            """
             -- drover:revision c1
             -- drover:parent none
             -- drover:expand
@@ -78,30 +80,75 @@ struct RevisionParserTests {
     /// Every revision-file error message, with its line.
     static let errorCases: [(name: String, text: String, message: String, line: Int)] = [
         ("missing revision", "-- drover:parent none\n-- drover:expand\nSELECT 1;", "missing '-- drover:revision <id>' header", 1),
-        ("missing parent", "-- drover:revision a1\n-- drover:expand\nSELECT 1;", "missing '-- drover:parent <id>' header ('-- drover:parent none' for the root revision)", 1),
+        (
+            "missing parent", "-- drover:revision a1\n-- drover:expand\nSELECT 1;",
+            "missing '-- drover:parent <id>' header ('-- drover:parent none' for the root revision)", 1
+        ),
         ("empty revision id", "-- drover:revision\n-- drover:parent none\n-- drover:expand\nSELECT 1;", "'-- drover:revision' needs an id", 1),
         ("bad revision id", "-- drover:revision a/b\n-- drover:parent none\n-- drover:expand\nSELECT 1;", "revision id 'a/b' may only hold", 1),
-        ("revision twice", "-- drover:revision a1\n-- drover:revision a2\n-- drover:parent none\n-- drover:expand\nSELECT 1;", "revision id given twice (first on line 1)", 2),
+        (
+            "revision twice", "-- drover:revision a1\n-- drover:revision a2\n-- drover:parent none\n-- drover:expand\nSELECT 1;",
+            "revision id given twice (first on line 1)", 2
+        ),
         ("parent twice", "-- drover:revision a1\n-- drover:parent x\n-- drover:parent y\n-- drover:expand\nSELECT 1;", "parent given twice", 3),
-        ("unknown directive", "-- drover:revision a1\n-- drover:parent none\n-- drover:expnd\nSELECT 1;", "unknown directive '-- drover:expnd' (did you mean 'expand'?)", 3),
+        (
+            "unknown directive", "-- drover:revision a1\n-- drover:parent none\n-- drover:expnd\nSELECT 1;",
+            "unknown directive '-- drover:expnd' (did you mean 'expand'?)", 3
+        ),
         ("SQL outside a section", "-- drover:revision a1\n-- drover:parent none\nSELECT 1;\n-- drover:expand\nSELECT 2;", "SQL outside a section", 3),
-        ("section twice", "-- drover:revision a1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\n-- drover:expand\nSELECT 2;", "section 'expand' appears twice", 5),
-        ("header after section", "-- drover:revision a1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\n-- drover:message late", "'-- drover:message' must come before the first section", 5),
+        (
+            "section twice", "-- drover:revision a1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\n-- drover:expand\nSELECT 2;",
+            "section 'expand' appears twice", 5
+        ),
+        (
+            "header after section", "-- drover:revision a1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\n-- drover:message late",
+            "'-- drover:message' must come before the first section", 5
+        ),
         ("no section", "-- drover:revision a1\n-- drover:parent none\n", "no section", 1),
         ("options on expand", "-- drover:revision a1\n-- drover:parent none\n-- drover:expand batch=5\nSELECT 1;", "'-- drover:expand' takes no options", 3),
-        ("unknown backfill option", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill batchsize=5\nSELECT 1 LIMIT :batch;", "unknown backfill option 'batchsize' (did you mean 'batch'?)", 3),
-        ("bad batch", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill batch=0\nSELECT 1 LIMIT :batch;", "batch=0 must be a positive whole number", 3),
-        ("bad pause", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill pause=5\nSELECT 1 LIMIT :batch;", "pause=5: duration '5' has no unit", 3),
-        ("no-transaction not first", "-- drover:revision a1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\n-- drover:no-transaction\nSELECT 2;", "'-- drover:no-transaction' must be the first line of its section", 5),
-        ("no-transaction outside section", "-- drover:revision a1\n-- drover:parent none\n-- drover:no-transaction\n-- drover:expand\nSELECT 1;", "'-- drover:no-transaction' must be the first line of a section", 3),
-        ("no-transaction backfill", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill\n-- drover:no-transaction\nSELECT 1 LIMIT :batch;", "does not apply to it", 3),
-        ("CIC in a transaction", "-- drover:revision a1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\nCREATE INDEX CONCURRENTLY i ON t (c);", "PostgreSQL refuses this inside a transaction block", 5),
-        ("parent without id", "-- drover:revision a1\n-- drover:parent\n-- drover:expand\nSELECT 1;", "'-- drover:parent' needs the parent id, or 'none' for the root revision", 2),
+        (
+            "unknown backfill option", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill batchsize=5\nSELECT 1 LIMIT :batch;",
+            "unknown backfill option 'batchsize' (did you mean 'batch'?)", 3
+        ),
+        (
+            "bad batch", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill batch=0\nSELECT 1 LIMIT :batch;",
+            "batch=0 must be a positive whole number", 3
+        ),
+        (
+            "bad pause", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill pause=5\nSELECT 1 LIMIT :batch;",
+            "pause=5: duration '5' has no unit", 3
+        ),
+        (
+            "no-transaction not first", "-- drover:revision a1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\n-- drover:no-transaction\nSELECT 2;",
+            "'-- drover:no-transaction' must be the first line of its section", 5
+        ),
+        (
+            "no-transaction outside section", "-- drover:revision a1\n-- drover:parent none\n-- drover:no-transaction\n-- drover:expand\nSELECT 1;",
+            "'-- drover:no-transaction' must be the first line of a section", 3
+        ),
+        (
+            "no-transaction backfill", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill\n-- drover:no-transaction\nSELECT 1 LIMIT :batch;",
+            "does not apply to it", 3
+        ),
+        (
+            "CIC in a transaction", "-- drover:revision a1\n-- drover:parent none\n-- drover:expand\nSELECT 1;\nCREATE INDEX CONCURRENTLY i ON t (c);",
+            "PostgreSQL refuses this inside a transaction block", 5
+        ),
+        (
+            "parent without id", "-- drover:revision a1\n-- drover:parent\n-- drover:expand\nSELECT 1;",
+            "'-- drover:parent' needs the parent id, or 'none' for the root revision", 2
+        ),
         ("bad parent id", "-- drover:revision a1\n-- drover:parent a/b\n-- drover:expand\nSELECT 1;", "'a/b' is not a valid parent id", 2),
         ("none among parents", "-- drover:revision a1\n-- drover:parent none x1\n-- drover:expand\nSELECT 1;", "'none' is not a valid parent id", 2),
         ("parent listed twice", "-- drover:revision a1\n-- drover:parent x1 x1\n-- drover:expand\nSELECT 1;", "parent listed twice on one line", 2),
-        ("message twice", "-- drover:revision a1\n-- drover:parent none\n-- drover:message a\n-- drover:message b\n-- drover:expand\nSELECT 1;", "message given twice", 4),
-        ("option without value", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill batch\nSELECT 1 LIMIT :batch;", "backfill option 'batch' must be written key=value", 3),
+        (
+            "message twice", "-- drover:revision a1\n-- drover:parent none\n-- drover:message a\n-- drover:message b\n-- drover:expand\nSELECT 1;",
+            "message given twice", 4
+        ),
+        (
+            "option without value", "-- drover:revision a1\n-- drover:parent none\n-- drover:backfill batch\nSELECT 1 LIMIT :batch;",
+            "backfill option 'batch' must be written key=value", 3
+        ),
         ("self parent", "-- drover:revision a1\n-- drover:parent a1\n-- drover:expand\nSELECT 1;", "lists itself as its parent", 2),
     ]
 
@@ -117,7 +164,9 @@ struct RevisionParserTests {
 
     @Test("an unreadable revision folder is an error")
     func missingFolder() {
-        #expect(RevisionRepository.load(directory: "/nonexistent/migrations").diagnostics.first?.message.hasPrefix("cannot read revision directory /nonexistent/migrations") == true)
+        #expect(
+            RevisionRepository.load(directory: "/nonexistent/migrations").diagnostics.first?.message.hasPrefix(
+                "cannot read revision directory /nonexistent/migrations") == true)
     }
 
     @Test("a backfill without :batch is a warning")
@@ -131,7 +180,9 @@ struct RevisionParserTests {
 @Suite("Revision graph")
 struct RevisionGraphTests {
     private func revision(_ id: String, _ parents: [String], file: String? = nil) -> Revision {
-        let section = Section(phase: .expand, location: SourceLocation(file: file ?? "\(id).sql", line: 3), noTransaction: false, backfill: nil, body: "SELECT 1", statements: SQLSplitter.split("SELECT 1"), checksum: "x")
+        let section = Section(
+            phase: .expand, location: SourceLocation(file: file ?? "\(id).sql", line: 3), noTransaction: false, backfill: nil, body: "SELECT 1",
+            statements: SQLSplitter.split("SELECT 1"), checksum: "x")
         return Revision(id: id, parents: parents, message: "", location: SourceLocation(file: file ?? "\(id).sql", line: 1), sections: [.expand: section])
     }
 
@@ -176,7 +227,8 @@ struct RevisionGraphTests {
     @Test("planner: expands in order up to the target, contracts only up to the release; cursors follow")
     func planner() {
         func full(_ id: String, _ parents: [String]) -> Revision {
-            let text = "-- drover:revision \(id)\n-- drover:parent \(parents.isEmpty ? "none" : parents.joined(separator: " "))\n-- drover:expand\nSELECT 1;\n-- drover:backfill\nSELECT 1 LIMIT :batch;\n-- drover:contract\nSELECT 2;\n"
+            let text =
+                "-- drover:revision \(id)\n-- drover:parent \(parents.isEmpty ? "none" : parents.joined(separator: " "))\n-- drover:expand\nSELECT 1;\n-- drover:backfill\nSELECT 1 LIMIT :batch;\n-- drover:contract\nSELECT 2;\n"
             return RevisionParser.parse(text, file: "\(id).sql").revision!
         }
         let (graph, _) = RevisionGraph.build([full("r1", []), full("r2", ["r1"]), full("r3", ["r2"])])
@@ -216,7 +268,10 @@ struct SQLTests {
     @Test("cut where psql cuts: BEGIN ATOMIC bodies, parenthesised rule actions, $ inside identifiers")
     func psqlBoundaries() {
         let atomic = "CREATE FUNCTION f() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM items; END;\nSELECT 2;"
-        #expect(SQLSplitter.split(atomic).map(\.text) == ["CREATE FUNCTION f() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM items; END", "SELECT 2"])
+        #expect(
+            SQLSplitter.split(atomic).map(\.text) == [
+                "CREATE FUNCTION f() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM items; END", "SELECT 2",
+            ])
         let caseInside = "CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; SELECT 1; END; SELECT 3;"
         #expect(SQLSplitter.split(caseInside).count == 2)
         let rule = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (NEW.x); INSERT INTO log VALUES (-NEW.x));"

@@ -1,6 +1,7 @@
-@testable import DroverCore
 import Foundation
 import Testing
+
+@testable import DroverCore
 
 /// Operators' commands fed to the machine as events, one expected action per line.
 @Suite("Scheduler commands")
@@ -31,8 +32,11 @@ struct SchedulerCommandTests {
         }
         #expect(control.wavesFinished.isEmpty)
         fleet.take(fleet.release("r1", tiers: ["preview"]))
-        #expect(fleet.release("r1", tiers: ["preview", "tenants"]) == .accepted([.persist(.tier("tenants", TierControl(target: "r1", released: "r1").finished(fleet.tiers["tenants"]!)))]))
-        #expect(fleet.pause(tiers: ["preview"]) == .accepted([.persist(.tier("preview", TierControl(released: "r1").finished(fleet.tiers["preview"]!).paused()))]))
+        #expect(
+            fleet.release("r1", tiers: ["preview", "tenants"])
+                == .accepted([.persist(.tier("tenants", TierControl(target: "r1", released: "r1").finished(fleet.tiers["tenants"]!)))]))
+        #expect(
+            fleet.pause(tiers: ["preview"]) == .accepted([.persist(.tier("preview", TierControl(released: "r1").finished(fleet.tiers["preview"]!).paused()))]))
         #expect(fleet.setPaused(false, database: "t0") == .unchanged)
         #expect(fleet.setPaused(true, database: "t0") == .accepted([.persist(.paused(database: "t0", true))]))
     }
@@ -52,11 +56,12 @@ struct SchedulerCommandTests {
         let haltedControl = fleet.tiers["tenants"]!
         #expect(halted.contains(.persist(.tier("tenants", haltedControl))), "the halt outlives the process")
 
-        #expect(fleet.retry("t0") == [
-            .persist(.failure(database: "t0", nil)),
-            .persist(.tier("tenants", TierControl(target: "r1").finished(haltedControl))),
-            .readSoon(database: "t0"),
-        ])
+        #expect(
+            fleet.retry("t0") == [
+                .persist(.failure(database: "t0", nil)),
+                .persist(.tier("tenants", TierControl(target: "r1").finished(haltedControl))),
+                .readSoon(database: "t0"),
+            ])
         #expect(fleet.runtime["t0"] == .idle)
         #expect(fleet.tiers["tenants"]?.halt == nil)
     }

@@ -1,7 +1,8 @@
-// The fleet, revisions and clock the scheduler tests share.
-@testable import DroverCore
 import Foundation
 import Testing
+
+// The fleet, revisions and clock the scheduler tests share.
+@testable import DroverCore
 
 let revisionTexts = [
     "-- drover:revision r1\n-- drover:parent none\n-- drover:expand\nCREATE TABLE t (id int);\n-- drover:backfill\nUPDATE t SET id = 1 WHERE id IN (SELECT id FROM t LIMIT :batch);\n-- drover:contract\nALTER TABLE t ALTER COLUMN id SET NOT NULL;\n",
@@ -27,12 +28,14 @@ func manifest(tenants: Int = 4, extra: String = "", waves: String? = nil) -> Man
         yaml += "\n  - {name: t\(index), tier: tenants, dsn: \"host=h\(index % 2) dbname=t\(index)\", labels: {plan: \(index == 0 ? "internal" : "free")}}"
     }
     yaml += extra
-    yaml += "\n" + (waves ?? """
-        waves:
-          tenants:
-            - {name: canary, select: {names: [t0]}, max_parallel: 1, soak: 30min}
-            - {name: rest, select: {all: true}, failure_budget: 1}
-        """)
+    yaml +=
+        "\n"
+        + (waves ?? """
+            waves:
+              tenants:
+                - {name: canary, select: {names: [t0]}, max_parallel: 1, soak: 30min}
+                - {name: rest, select: {all: true}, failure_budget: 1}
+            """)
     let (loaded, diagnostics) = ManifestLoader(environment: [:]).load(files: [("/f/a.yaml", yaml)])
     precondition(loaded != nil, "\(diagnostics)")
     return loaded!
@@ -85,4 +88,3 @@ extension Scheduler {
         for case .persist(let change) in actions { persisted(change) }
     }
 }
-

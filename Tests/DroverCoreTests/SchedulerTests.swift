@@ -1,6 +1,7 @@
-@testable import DroverCore
 import Foundation
 import Testing
+
+@testable import DroverCore
 
 @Suite("Scheduler")
 struct SchedulerTests {
@@ -22,7 +23,9 @@ struct SchedulerTests {
         #expect(starts(fleet.tick(now: monday)).count == 2, "the wave's two slots take the first two databases at r2")
     }
 
-    @Test("a settled database deep in its wave whose records go back is moved again; failures the shared store brings to settled databases count against the budget, in wave order")
+    @Test(
+        "a settled database deep in its wave whose records go back is moved again; failures the shared store brings to settled databases count against the budget, in wave order"
+    )
     func settledMembersDeepInTheWave() {
         var fleet = scheduler(manifest(tenants: 6, waves: "waves:\n  tenants:\n    - {name: all, select: {all: true}, max_parallel: 2, failure_budget: 1}"))
         fleet.take(fleet.deploy("r1", tier: "tenants"))
@@ -87,7 +90,8 @@ struct SchedulerTests {
         let close = opening.addingTimeInterval(5400)
         // Nothing to start; the loop is asked to wake at the close, to cancel there.
         #expect(fleet.tick(now: opening.addingTimeInterval(3600)) == [.wakeUp(at: close)])
-        #expect(fleet.tick(now: close) == [.cancel(database: "production", step: PlannedStep(revision: "r1", phase: .contract), because: .windowClosed(at: close))])
+        #expect(
+            fleet.tick(now: close) == [.cancel(database: "production", step: PlannedStep(revision: "r1", phase: .contract), because: .windowClosed(at: close))])
         // Cancelled and rolled back: retried in the next window, not counted as a failure.
         fleet.phaseFailed("production", step: PlannedStep(revision: "r1", phase: .contract), .cancelled, at: close)
         #expect(fleet.stateWord(of: "production", now: close) == .waitingWindow)
@@ -99,7 +103,8 @@ struct SchedulerTests {
         // Sunday 01:00 Berlin for 3h, on the night clocks go back (2026-10-25).
         let extra = "\n  - {name: night-db, tier: production, dsn: \"host=n dbname=n\", window: weeknights}"
         var yamlManifest = manifest(extra: extra)
-        yamlManifest.windows["berlin-night"] = MaintenanceWindow(name: "berlin-night", schedule: .weekly(days: [.sun], start: LocalTime("01:00")!, duration: .seconds(3 * 3600), timeZone: "Europe/Berlin"))
+        yamlManifest.windows["berlin-night"] = MaintenanceWindow(
+            name: "berlin-night", schedule: .weekly(days: [.sun], start: LocalTime("01:00")!, duration: .seconds(3 * 3600), timeZone: "Europe/Berlin"))
         yamlManifest.databases = yamlManifest.databases.map { spec in
             var spec = spec
             if spec.name == "night-db" { spec.window = "berlin-night" }
@@ -197,7 +202,8 @@ struct SchedulerTests {
     func unreachable() {
         var fleet = scheduler()
         _ = fleet.tick(now: monday)
-        fleet.phaseFailed("preview", step: PlannedStep(revision: "r1", phase: .expand), .unreachable("connection refused", retryAfter: .seconds(30)), at: monday)
+        fleet.phaseFailed(
+            "preview", step: PlannedStep(revision: "r1", phase: .expand), .unreachable("connection refused", retryAfter: .seconds(30)), at: monday)
         #expect(fleet.stateWord(of: "preview", now: monday) == .unreachable)
         let actions = fleet.tick(now: monday)
         #expect(starts(actions) == [])
@@ -209,7 +215,8 @@ struct SchedulerTests {
     func notStarted() {
         var fleet = scheduler()
         _ = fleet.tick(now: monday)
-        fleet.phaseFailed("preview", step: PlannedStep(revision: "r1", phase: .expand), .notStarted("expand r1 not started: disk full", retryAfter: .seconds(5)), at: monday)
+        fleet.phaseFailed(
+            "preview", step: PlannedStep(revision: "r1", phase: .expand), .notStarted("expand r1 not started: disk full", retryAfter: .seconds(5)), at: monday)
         #expect(fleet.stateWord(of: "preview", now: monday) == .pending, "the database is fine; nothing failed")
         #expect(fleet.runtime["preview"]?.heldBecause == "expand r1 not started: disk full")
         #expect(fleet.runtime["preview"]?.failure == nil)

@@ -24,7 +24,10 @@ struct SplitterAgainstPsqlTests {
             defer { unlink(path) }
             let logStart = (try? FileManager.default.attributesOfItem(atPath: cluster.logFile)[.size] as? Int) ?? 0
             let result = try await Subprocess.run(
-                [cluster.psql, "-X", "-q", "-o", "/dev/null", "-h", cluster.socketDirectory, "-p", "\(cluster.port)", "-U", "postgres", "-d", "postgres", "-f", path],
+                [
+                    cluster.psql, "-X", "-q", "-o", "/dev/null", "-h", cluster.socketDirectory, "-p", "\(cluster.port)", "-U", "postgres", "-d", "postgres",
+                    "-f", path,
+                ],
                 environment: ["PGOPTIONS": "-c log_statement=all"])
             #expect(result.errors.isEmpty, "script \(number): psql reported \(result.errors)\n\(script)")
             // A comment after the last `;` goes to the server as a query of its own,
@@ -51,9 +54,15 @@ struct SplitterAgainstPsqlTests {
                 var index = rest.startIndex
                 repeat {
                     let pair = rest[index...].prefix(2)
-                    if pair == "/*" { depth += 1; index = rest.index(index, offsetBy: 2) }
-                    else if pair == "*/" { depth -= 1; index = rest.index(index, offsetBy: 2) }
-                    else { index = rest.index(after: index) }
+                    if pair == "/*" {
+                        depth += 1
+                        index = rest.index(index, offsetBy: 2)
+                    } else if pair == "*/" {
+                        depth -= 1
+                        index = rest.index(index, offsetBy: 2)
+                    } else {
+                        index = rest.index(after: index)
+                    }
                 } while depth > 0 && index < rest.endIndex
                 rest = rest[index...]
             } else {
@@ -108,14 +117,17 @@ enum ScriptGenerator {
                 statements.append("INSERT INTO a$b$c_\(name) VALUES (" + expressionNumber(&generator) + ")")
             case 4:
                 let create = ["CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", "create function"].randomElement(using: &generator)!
-                statements.append("\(create) pg_temp.f_\(name)() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;" + gap(&generator)
-                    + "SELECT CASE WHEN true THEN 2 ELSE 3 END;\nEND")
+                statements.append(
+                    "\(create) pg_temp.f_\(name)() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;" + gap(&generator)
+                        + "SELECT CASE WHEN true THEN 2 ELSE 3 END;\nEND")
             case 5:
                 statements.append("CREATE PROCEDURE pg_temp.p_\(name)() LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 'end;'; END")
             case 6:
                 statements.append("CREATE TEMP TABLE rt_\(name) (x int)")
                 statements.append("CREATE TEMP TABLE rl_\(name) (x int)")
-                statements.append("CREATE RULE r_\(name) AS ON INSERT TO rt_\(name) DO ALSO (INSERT INTO rl_\(name) VALUES (NEW.x);" + gap(&generator) + "INSERT INTO rl_\(name) VALUES (-NEW.x))")
+                statements.append(
+                    "CREATE RULE r_\(name) AS ON INSERT TO rt_\(name) DO ALSO (INSERT INTO rl_\(name) VALUES (NEW.x);" + gap(&generator)
+                        + "INSERT INTO rl_\(name) VALUES (-NEW.x))")
             default:
                 let tag = ["$$", "$body$", "$_x1$"].randomElement(using: &generator)!
                 statements.append("DO \(tag) BEGIN PERFORM 1; PERFORM 'a;b'; END \(tag)")

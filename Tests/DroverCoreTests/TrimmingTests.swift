@@ -1,5 +1,6 @@
-@testable import DroverCore
 import Testing
+
+@testable import DroverCore
 
 @Suite("Trimming manifest and revision text")
 struct TrimmingTests {

@@ -14,7 +14,8 @@ struct WindowScheduleTests {
     func berlinWeekendNight() {
         let window = weekly([.sat, .sun], "02:00", .seconds(3 * 3600), "Europe/Berlin")
         // Saturday 2026-11-21, CET = UTC+1: opens 01:00Z, closes 04:00Z.
-        #expect(window.opening(containing: date("2026-11-21T01:30:00Z")) == DateInterval(start: date("2026-11-21T01:00:00Z"), end: date("2026-11-21T04:00:00Z")))
+        #expect(
+            window.opening(containing: date("2026-11-21T01:30:00Z")) == DateInterval(start: date("2026-11-21T01:00:00Z"), end: date("2026-11-21T04:00:00Z")))
         #expect(!window.isOpen(at: date("2026-11-21T04:00:00Z")))
         #expect(!window.isOpen(at: date("2026-11-20T01:30:00Z")))  // a Friday
         #expect(window.nextOpening(after: date("2026-11-21T01:30:00Z"))?.start == date("2026-11-22T01:00:00Z"))
@@ -38,7 +39,7 @@ struct WindowScheduleTests {
         let night = weekly([.sun], "01:00", .seconds(3 * 3600), "Europe/Berlin")
         let opening = night.opening(containing: date("2026-10-25T01:30:00Z"))
         #expect(opening?.start == date("2026-10-24T23:00:00Z"))  // 01:00 CEST
-        #expect(opening?.end == date("2026-10-25T02:00:00Z"))    // 03:00 CET: three real hours
+        #expect(opening?.end == date("2026-10-25T02:00:00Z"))  // 03:00 CET: three real hours
         // The week after, the same local start is an hour later in UTC.
         #expect(night.nextOpening(after: date("2026-10-25T12:00:00Z"))?.start == date("2026-11-01T00:00:00Z"))
     }

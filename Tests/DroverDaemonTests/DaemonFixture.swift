@@ -28,7 +28,9 @@ func waitFor(_ fleet: Fleet, timeout: Duration = .seconds(30), _ what: String, _
         try await Task.sleep(for: .milliseconds(50))
     }
     let status = await fleet.status()
-    Issue.record("timed out waiting for \(what); status: \(status.databases.map { "\($0.name)=\($0.state.rawValue)/\($0.expanded ?? "-")/\($0.contracted ?? "-") \($0.error ?? "")" })")
+    Issue.record(
+        "timed out waiting for \(what); status: \(status.databases.map { "\($0.name)=\($0.state.rawValue)/\($0.expanded ?? "-")/\($0.contracted ?? "-") \($0.error ?? "")" })"
+    )
     throw CancellationError()
 }
 

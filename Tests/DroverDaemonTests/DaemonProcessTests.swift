@@ -8,18 +8,20 @@ import Testing
 /// 20 ms the backfill once finished between the read and the SIGKILL).
 let slowBackfill = [
     "0003_slow.sql": """
-        -- drover:revision r3
-        -- drover:parent r2
-        -- drover:expand
-        INSERT INTO effects VALUES ('r3 expand');
-        ALTER TABLE docs ADD COLUMN slow text;
-        -- drover:backfill batch=1 pause=50ms
-        UPDATE docs SET slow = 'x' WHERE id IN (SELECT id FROM docs WHERE slow IS NULL LIMIT :batch);
-        """,
+    -- drover:revision r3
+    -- drover:parent r2
+    -- drover:expand
+    INSERT INTO effects VALUES ('r3 expand');
+    ALTER TABLE docs ADD COLUMN slow text;
+    -- drover:backfill batch=1 pause=50ms
+    UPDATE docs SET slow = 'x' WHERE id IN (SELECT id FROM docs WHERE slow IS NULL LIMIT :batch);
+    """
 ]
 
 func droverd(_ fixture: DaemonFixture) throws -> BackgroundProcess {
-    try BackgroundProcess([try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms", "--shutdown-grace", "2s"])
+    try BackgroundProcess([
+        try Subprocess.builtProduct("droverd"), "--manifest", fixture.manifestDirectory, "--poll-interval", "200ms", "--shutdown-grace", "2s",
+    ])
 }
 
 @Suite("droverd as a process")
@@ -30,7 +32,8 @@ struct DaemonProcessTests {
         defer { fixture.remove() }
         let first = try droverd(fixture)
         let midway = try await eventually {
-            (Int(try await fixture.scalar("SELECT rows_affected FROM drover.revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "preview") ?? "0") ?? 0) >= 20
+            (Int(try await fixture.scalar("SELECT rows_affected FROM drover.revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "preview") ?? "0") ?? 0)
+                >= 20
         }
         #expect(midway, "\(first.output)")
         first.signal(SIGKILL)
@@ -39,7 +42,8 @@ struct DaemonProcessTests {
 
         let second = try droverd(fixture)
         let done = try await eventually {
-            try await fixture.scalar("SELECT status || '/' || rows_affected FROM drover.revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "preview") == "applied/200"
+            try await fixture.scalar("SELECT status || '/' || rows_affected FROM drover.revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "preview")
+                == "applied/200"
         }
         #expect(done, "\(second.output)")
         #expect(try await fixture.scalar("SELECT count(*) FROM docs WHERE slow IS NULL", in: "preview") == "0")
@@ -59,7 +63,8 @@ struct DaemonProcessTests {
     func brokenManifestAtStart() async throws {
         let fixture = try await DaemonFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
-        try "defaults:\n  lock_timout: 2s\ndatabases:\n  - {name: extra, tier: nowhere, dsn: x, window: always}\n".write(toFile: fixture.manifestDirectory + "/20-broken.yaml", atomically: true, encoding: .utf8)
+        try "defaults:\n  lock_timout: 2s\ndatabases:\n  - {name: extra, tier: nowhere, dsn: x, window: always}\n".write(
+            toFile: fixture.manifestDirectory + "/20-broken.yaml", atomically: true, encoding: .utf8)
         let process = try droverd(fixture)
         #expect(await process.wait() == 1)
         #expect(process.output.contains("20-broken.yaml:2:3"))
@@ -143,8 +148,12 @@ struct KillDuringWaveTests {
         for tenant in tenants {
             let done = try await eventually(timeout: .seconds(90)) { try await backfillState(tenant) == "applied" }
             allDone = allDone && done
-            #expect(try await fixture.scalar("SELECT string_agg(note, ',' ORDER BY note) FROM \(tenant).effects", in: "shared") == "r1 expand,r2 expand,r3 expand", "\(tenant)")
-            #expect(try await fixture.scalar("SELECT rows_affected FROM drover_\(tenant).revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "shared") == "200", "\(tenant)")
+            #expect(
+                try await fixture.scalar("SELECT string_agg(note, ',' ORDER BY note) FROM \(tenant).effects", in: "shared") == "r1 expand,r2 expand,r3 expand",
+                "\(tenant)")
+            #expect(
+                try await fixture.scalar("SELECT rows_affected FROM drover_\(tenant).revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "shared")
+                    == "200", "\(tenant)")
         }
         #expect(allDone, "\(second.output)")
         second.signal(SIGTERM)

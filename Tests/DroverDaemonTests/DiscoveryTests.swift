@@ -43,12 +43,14 @@ struct DiscoveryTests {
 
     @Test("discovered names are quoted into the conninfo, never spliced raw")
     func quoting() throws {
-        let block = DiscoverSpec(tier: "tenants", dsn: "dbname=postgres", passwordFile: nil, query: "SELECT 1", template: {
-            var layer = SettingsLayer()
-            layer.dsn = "host=h dbname={name}"
-            layer.window = "always"
-            return layer
-        }(), every: .seconds(60), location: nil)
+        let block = DiscoverSpec(
+            tier: "tenants", dsn: "dbname=postgres", passwordFile: nil, query: "SELECT 1",
+            template: {
+                var layer = SettingsLayer()
+                layer.dsn = "host=h dbname={name}"
+                layer.window = "always"
+                return layer
+            }(), every: .seconds(60), location: nil)
         let plain = try block.database(from: ["name": "tenant_a"], defaults: SettingsLayer()).get()
         #expect(plain.dsn == "host=h dbname=tenant_a")
         #expect(throws: DiscoveryError.badName("a b")) { try block.database(from: ["name": "a b"], defaults: SettingsLayer()).get() }

@@ -1,13 +1,16 @@
 import DroverCore
-@testable import DroverDaemon
 import Testing
 
+@testable import DroverDaemon
+
 private func snapshot(_ columns: [String], index: String? = nil) -> SchemaSnapshot {
-    SchemaSnapshot(tables: ["docs": SchemaSnapshot.Table(
-        name: "docs",
-        columns: columns.map { SchemaSnapshot.Column(name: $0, type: "integer", defaultValue: nil, nullable: true) },
-        indexes: index.map { [$0: "CREATE INDEX \($0) ON docs (a)"] } ?? [:],
-        constraints: [:])])
+    SchemaSnapshot(tables: [
+        "docs": SchemaSnapshot.Table(
+            name: "docs",
+            columns: columns.map { SchemaSnapshot.Column(name: $0, type: "integer", defaultValue: nil, nullable: true) },
+            indexes: index.map { [$0: "CREATE INDEX \($0) ON docs (a)"] } ?? [:],
+            constraints: [:])
+    ])
 }
 
 @Suite("Drift: what differs, against whom")
@@ -28,9 +31,12 @@ struct DriftComparisonTests {
 
     @Test("a majority: the odd one out is listed against the first majority database by name; no report is ever empty")
     func majority() {
-        let reports = DriftComparison(revision: "r2", snapshots: [
-            ("a", snapshot(["id"], index: "docs_a_idx")), ("b", snapshot(["id"])), ("c", snapshot(["id"], index: "docs_a_idx")),
-        ]).reports
+        let reports = DriftComparison(
+            revision: "r2",
+            snapshots: [
+                ("a", snapshot(["id"], index: "docs_a_idx")), ("b", snapshot(["id"])), ("c", snapshot(["id"], index: "docs_a_idx")),
+            ]
+        ).reports
         #expect(reports.map(\.database) == ["b"])
         #expect(reports.first?.reference == "a")
         #expect(reports.first?.tie == nil)

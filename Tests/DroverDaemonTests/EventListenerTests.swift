@@ -1,7 +1,8 @@
-@testable import DroverDaemon
 import DroverProtocol
 import Foundation
 import Testing
+
+@testable import DroverDaemon
 
 @Suite("a watcher's bounded queue of events")
 struct EventListenerTests {

@@ -1,9 +1,10 @@
 import DroverCore
-@testable import DroverDaemon
 import DroverTestSupport
 import Foundation
 import Logging
 import Testing
+
+@testable import DroverDaemon
 
 @Suite("Schema tenants' fingerprints in batches")
 struct FingerprintBatchTests {
@@ -29,7 +30,9 @@ struct FingerprintBatchTests {
         await store.close()
     }
 
-    @Test("a database's batch waits until its phases were quiet for a second, or its first fingerprint waited a minute; one that someone waits for is read at once")
+    @Test(
+        "a database's batch waits until its phases were quiet for a second, or its first fingerprint waited a minute; one that someone waits for is read at once"
+    )
     func batchesGather() async throws {
         #expect(!FingerprintQueue.batchDue(waited: .zero, quietFor: .zero, databaseBusy: false))
         #expect(!FingerprintQueue.batchDue(waited: .seconds(5), quietFor: .milliseconds(999), databaseBusy: false), "a phase ended less than a second ago")

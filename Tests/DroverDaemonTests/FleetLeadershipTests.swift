@@ -1,14 +1,17 @@
 import DroverCore
-@testable import DroverDaemon
 import DroverProtocol
 import DroverTestSupport
 import Foundation
 import Logging
 import Testing
 
+@testable import DroverDaemon
+
 @Suite("A fleet on a shared state store: what a follower and a leader do (issue #8)")
 struct FleetLeadershipTests {
-    @Test("a follower starts nothing and shows what the leader recorded; once leading it moves; a lease that ran out unrenewed starts nothing more, even before anything steps down")
+    @Test(
+        "a follower starts nothing and shows what the leader recorded; once leading it moves; a lease that ran out unrenewed starts nothing more, even before anything steps down"
+    )
     func leaseGatesPhases() async throws {
         let fixture = try await DaemonFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
@@ -45,11 +48,11 @@ struct FleetLeadershipTests {
         #expect(try await eventually(timeout: .seconds(10)) { !leadership.mayLead() })
         #expect(await fleet.role == .leader(holder))
         try """
-            -- drover:revision r3
-            -- drover:parent r2
-            -- drover:expand
-            CREATE TABLE later (id int);
-            """.write(toFile: fixture.directory + "/migrations/0003_later.sql", atomically: true, encoding: .utf8)
+        -- drover:revision r3
+        -- drover:parent r2
+        -- drover:expand
+        CREATE TABLE later (id int);
+        """.write(toFile: fixture.directory + "/migrations/0003_later.sql", atomically: true, encoding: .utf8)
         _ = try await fleet.reload()
         try await waitFor(fleet, "preview held because the lease ran out") { $0.database("preview")?.error?.contains("no longer holds the lease") == true }
         #expect(await fleet.status().database("preview")?.expanded == "r2")
@@ -67,7 +70,8 @@ struct FleetLeadershipTests {
         let service = LeadershipService(leadership: leadership, fleet: fleet, store: store, logger: logger)
         let campaign = Task { try await service.run() }
         try await waitFor(fleet, "the leader brings the fleet to rest") { status in
-            status.database("preview")?.expanded == "r2" && status.databases.allSatisfy { ![.pending, .expanding, .backfilling, .contracting].contains($0.state) }
+            status.database("preview")?.expanded == "r2"
+                && status.databases.allSatisfy { ![.pending, .expanding, .backfilling, .contracting].contains($0.state) }
         }
         await fleet.fingerprintsSettled()  // nothing else left to write
 
@@ -98,8 +102,9 @@ struct FleetLeadershipTests {
         let leadership = Leadership(fleetName: "test", lease: .seconds(3))
         var logger = Logger(label: "droverd-test")
         logger.logLevel = .warning
-        let fleet = try await Fleet(definition: definition, store: store, leadership: leadership, logger: logger,
-                                    pollInterval: .milliseconds(200), tickInterval: .milliseconds(50))
+        let fleet = try await Fleet(
+            definition: definition, store: store, leadership: leadership, logger: logger,
+            pollInterval: .milliseconds(200), tickInterval: .milliseconds(50))
         return (store, leadership, logger, fleet)
     }
 }

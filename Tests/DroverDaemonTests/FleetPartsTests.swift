@@ -1,8 +1,9 @@
 import DroverCore
-@testable import DroverDaemon
 import Foundation
 import Synchronization
 import Testing
+
+@testable import DroverDaemon
 
 /// The daemon's parts that hold no I/O, tested without PostgreSQL.
 @Suite("The fleet's parts")
@@ -97,7 +98,8 @@ struct FleetPartsTests {
             discovery.startRun(0, every: .seconds(60), now: start.addingTimeInterval(59), force: true),
         ]
         #expect(runs == [true, false, true])
-        let yaml = "fleet: {name: t, migrations: m}\nwindows: {always: {always: true}}\ndefaults: {window: always}\ndatabases:\n  - {name: listed, tier: tenants, dsn: \"dbname=l\"}\n"
+        let yaml =
+            "fleet: {name: t, migrations: m}\nwindows: {always: {always: true}}\ndefaults: {window: always}\ndatabases:\n  - {name: listed, tier: tenants, dsn: \"dbname=l\"}\n"
         let manifest = try #require(ManifestLoader(environment: [:]).load(files: [("/f/a.yaml", yaml)]).0)
         let found = [spec("listed", dsn: "dbname=other"), spec("found", dsn: "dbname=f")]
         let recorded = [discovery.record(0, found), discovery.record(0, found)]

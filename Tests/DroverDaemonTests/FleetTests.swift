@@ -14,7 +14,9 @@ struct FleetTests {
         defer { fixture.remove() }
         let (fleet, loop) = try await fixture.start()
 
-        try await waitFor(fleet, "preview expanded to the head") { $0.database("preview")?.expanded == "r2" && $0.database("preview")?.state == .waitingRelease }
+        try await waitFor(fleet, "preview expanded to the head") {
+            $0.database("preview")?.expanded == "r2" && $0.database("preview")?.state == .waitingRelease
+        }
         #expect(await fleet.status().database("production")?.state == .current)
         #expect(await fleet.status().tier("production")?.state == "idle")
 
@@ -100,12 +102,16 @@ struct FleetTests {
         let fixture = try await DaemonFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         let (fleet, loop) = try await fixture.start()
-        try "databases:\n  - {name: preview, tier: nowhere, dsn: x, windw: always}\n".write(toFile: fixture.manifestDirectory + "/20-broken.yaml", atomically: true, encoding: .utf8)
+        try "databases:\n  - {name: preview, tier: nowhere, dsn: x, windw: always}\n".write(
+            toFile: fixture.manifestDirectory + "/20-broken.yaml", atomically: true, encoding: .utf8)
         do {
             try await fleet.reload()
             Issue.record("expected the reload to be refused")
         } catch {
-            guard case .manifestInvalid(let diagnostics) = error else { Issue.record("\(error)"); return }
+            guard case .manifestInvalid(let diagnostics) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(diagnostics.errors.count >= 2)
             #expect(diagnostics.errors.contains { $0.message.contains("unknown key 'windw'") })
         }
@@ -145,7 +151,10 @@ struct FleetWindowTests {
         let hour = (Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour! + 2) % 24
         let manifest = fixture.manifestDirectory + "/10-fleet.yaml"
         var text = try String(contentsOfFile: manifest, encoding: .utf8)
-        text = text.replacingOccurrences(of: "  always: {always: true}", with: "  always: {always: true}\n  later: {days: [mon, tue, wed, thu, fri, sat, sun], start: \"\(hour < 10 ? "0" : "")\(hour):00\", duration: 30min}")
+        text = text.replacingOccurrences(
+            of: "  always: {always: true}",
+            with:
+                "  always: {always: true}\n  later: {days: [mon, tue, wed, thu, fri, sat, sun], start: \"\(hour < 10 ? "0" : "")\(hour):00\", duration: 30min}")
         text = text.replacingOccurrences(of: "tier: production, dsn:", with: "tier: production, window: later, dsn:")
         try text.write(toFile: manifest, atomically: true, encoding: .utf8)
         let (fleet, loop) = try await fixture.start()
@@ -189,7 +198,9 @@ struct PromotionGateTests {
         }
 
         // Fixed by hand, but not the same shape: the extra column stays.
-        _ = try await fixture.cluster.run("DROP TABLE docs; CREATE TABLE docs (id int PRIMARY KEY, status text, extra int); INSERT INTO docs SELECT g FROM generate_series(1, 200) g; CREATE TABLE effects (note text);", database: second)
+        _ = try await fixture.cluster.run(
+            "DROP TABLE docs; CREATE TABLE docs (id int PRIMARY KEY, status text, extra int); INSERT INTO docs SELECT g FROM generate_series(1, 200) g; CREATE TABLE effects (note text);",
+            database: second)
         try await fleet.stamp("preview-2", revision: "r1", reason: "created by hand")
         try await fleet.retry("preview-2")
         try await waitFor(fleet, "both previews expanded after the retry lifted the halt") {
@@ -221,7 +232,8 @@ struct TamperTests {
         try await waitFor(fleet, "preview expanded to the head") { $0.database("preview")?.expanded == "r2" }
 
         let first = fixture.directory + "/migrations/0001_docs.sql"
-        try (try String(contentsOfFile: first, encoding: .utf8) + "\nCOMMENT ON TABLE docs IS 'edited after it ran';\n").write(toFile: first, atomically: true, encoding: .utf8)
+        try (try String(contentsOfFile: first, encoding: .utf8) + "\nCOMMENT ON TABLE docs IS 'edited after it ran';\n").write(
+            toFile: first, atomically: true, encoding: .utf8)
         try "-- drover:revision r3\n-- drover:parent r2\n-- drover:expand\nINSERT INTO effects VALUES ('r3 expand');\n"
             .write(toFile: fixture.directory + "/migrations/0003_more.sql", atomically: true, encoding: .utf8)
         try await fleet.reload()
@@ -257,13 +269,18 @@ struct PlanHashTests {
             _ = try await fleet.promote("r2")
             Issue.record("a promotion without the hash was accepted")
         } catch {
-            guard case .invalidParameter("plan_hash", _) = error else { Issue.record("\(error)"); return }
+            guard case .invalidParameter("plan_hash", _) = error else {
+                Issue.record("\(error)")
+                return
+            }
         }
 
         // The contract of r2 is edited: the plan is no longer what was reviewed.
         let file = fixture.directory + "/migrations/0002_status.sql"
-        try (try String(contentsOfFile: file, encoding: .utf8)).replacingOccurrences(of: "INSERT INTO effects VALUES ('r2 expand');", with: "INSERT INTO effects VALUES ('r2 expand, edited');")
-            .write(toFile: file, atomically: true, encoding: .utf8)
+        try (try String(contentsOfFile: file, encoding: .utf8)).replacingOccurrences(
+            of: "INSERT INTO effects VALUES ('r2 expand');", with: "INSERT INTO effects VALUES ('r2 expand, edited');"
+        )
+        .write(toFile: file, atomically: true, encoding: .utf8)
         try await fleet.reload()
         let current = try await fleet.plan("r2").plan_hash
         #expect(current != reviewed)
@@ -271,7 +288,10 @@ struct PlanHashTests {
             _ = try await fleet.promote("r2", planHash: reviewed)
             Issue.record("a promotion with a stale hash was accepted")
         } catch {
-            guard case .planChanged(_, "production", reviewed, current) = error else { Issue.record("\(error)"); return }
+            guard case .planChanged(_, "production", reviewed, current) = error else {
+                Issue.record("\(error)")
+                return
+            }
         }
         #expect(try await fleet.promote("r2", planHash: current) == "production now targets r2")
         await fleet.stop()

@@ -1,7 +1,8 @@
-@testable import DroverDaemon
 import DroverTestSupport
 import Foundation
 import Testing
+
+@testable import DroverDaemon
 
 @Suite("When droverd gives freed memory back")
 struct HeapTrimScheduleTests {
@@ -94,7 +95,8 @@ struct HeapTests {
         }
         var count = 0
         for (index, region) in regions.enumerated() where region.anonymous && region.perms == "rw-p" && region.start % heapSize == 0 {
-            let end = index + 1 < regions.count && regions[index + 1].start == region.end && regions[index + 1].perms == "---p" ? regions[index + 1].end : region.end
+            let end =
+                index + 1 < regions.count && regions[index + 1].start == region.end && regions[index + 1].perms == "---p" ? regions[index + 1].end : region.end
             if end - region.start == heapSize { count += 1 }
         }
         return count

@@ -1,9 +1,10 @@
 import DroverCore
-@testable import DroverDaemon
 import DroverTestSupport
 import Foundation
 import Logging
 import Testing
+
+@testable import DroverDaemon
 
 @Suite("When droverd reads a database again")
 struct ObservationScheduleTests {
@@ -16,8 +17,9 @@ struct ObservationScheduleTests {
         logger.logLevel = .warning
         // A long poll interval: the only read of preview is the one at start.
         let poll = 60.0
-        let fleet = try await Fleet(definition: definition, store: try StateStore(path: definition.statePath()), logger: logger,
-                                    pollInterval: .seconds(poll), tickInterval: .milliseconds(50))
+        let fleet = try await Fleet(
+            definition: definition, store: try StateStore(path: definition.statePath()), logger: logger,
+            pollInterval: .seconds(poll), tickInterval: .milliseconds(50))
         let loop = Task { await fleet.run(grace: .seconds(5)) }
         // Wait until preview has nothing left to run before the release and the
         // last phase's history is written: any earlier, a phase may end between

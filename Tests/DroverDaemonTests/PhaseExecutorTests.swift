@@ -1,7 +1,8 @@
-@testable import DroverDaemon
 import DroverPostgres
 import DroverTestSupport
 import Testing
+
+@testable import DroverDaemon
 
 @Suite("Where the fleet's libpq calls run")
 struct PhaseExecutorTests {

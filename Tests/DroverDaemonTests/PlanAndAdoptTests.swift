@@ -32,7 +32,8 @@ struct PlanAndAdoptTests {
         let fixture = try await DaemonFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
         // Production was migrated by Alembic to r1 by hand: the table exists, no drover rows.
-        try await fixture.cluster.run("""
+        try await fixture.cluster.run(
+            """
             CREATE TABLE docs (id int PRIMARY KEY, status text); INSERT INTO docs SELECT g, NULL FROM generate_series(1, 10) g;
             CREATE TABLE effects (note text);
             CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('r1');

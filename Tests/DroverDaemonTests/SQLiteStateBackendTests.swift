@@ -1,8 +1,9 @@
-@testable import DroverCore
-@testable import DroverDaemon
 import DroverTestSupport
 import Foundation
 import Testing
+
+@testable import DroverCore
+@testable import DroverDaemon
 
 /// How the SQLite state store writes: statements compiled once, transactions that
 /// wait while the store's thread is busy committed together, the intents of the
@@ -69,7 +70,8 @@ struct SQLiteStateBackendTests {
         let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
             for index in 0..<6 {
                 group.addTask {
-                    let statements = index == 3
+                    let statements =
+                        index == 3
                         ? [Self.intent("bad"), StateStatement("INSERT INTO no_such_table VALUES (1)")]
                         : [Self.intent("db\(index)")]
                     do {
@@ -90,11 +92,13 @@ struct SQLiteStateBackendTests {
 
     @Test("the intents of phases that start in one round are one durable commit")
     func intentsOfARoundTogether() async throws {
-        let fixture = try await DaemonFixture.make(tenants: ["a", "b", "c", "d", "e"], waves: """
-            waves:
-              tenants:
-                - {name: all, select: {all: true}}
-            """)
+        let fixture = try await DaemonFixture.make(
+            tenants: ["a", "b", "c", "d", "e"],
+            waves: """
+                waves:
+                  tenants:
+                    - {name: all, select: {all: true}}
+                """)
         defer { fixture.remove() }
         let (fleet, loop) = try await fixture.start()
         let backend = try #require(await fleet.store.backend as? SQLiteStateBackend)

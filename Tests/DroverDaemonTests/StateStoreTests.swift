@@ -1,8 +1,9 @@
-@testable import DroverCore
-@testable import DroverDaemon
 import DroverTestSupport
 import Foundation
 import Testing
+
+@testable import DroverCore
+@testable import DroverDaemon
 
 /// The two state stores: a SQLite file (one droverd) and a PostgreSQL database
 /// (several droverd). Every test below runs against both: same tables, same answers.
@@ -50,7 +51,9 @@ struct StateStoreTests {
         await reopened.close()
     }
 
-    @Test("an intent stays until its phase ends; a completion clears intent and failure and keeps duration, history and fingerprint together", arguments: StoreKind.allCases)
+    @Test(
+        "an intent stays until its phase ends; a completion clears intent and failure and keeps duration, history and fingerprint together",
+        arguments: StoreKind.allCases)
     func intentsAndCompletion(_ kind: StoreKind) async throws {
         let store = try await StateStore.open(try await kind.makeLocation())
         defer { Task { await store.close() } }
@@ -62,15 +65,20 @@ struct StateStoreTests {
         try await store.clearIntent("globex")
         try await store.setFailure("acme", DatabaseRuntime.Failure(step: PlannedStep(revision: "r2", phase: .expand), message: "x", attempts: 1))
 
-        let snapshot = SchemaSnapshot(tables: ["docs": .init(name: "docs", columns: [.init(name: "id", type: "integer", defaultValue: nil, nullable: false)], indexes: [:], constraints: [:])])
-        let entry = HistoryEntry(database: "acme", revision: "r2", phase: .expand, outcome: "applied", startedAt: at, finishedAt: at.addingTimeInterval(1.5), rows: 7, error: nil, actor: "droverd@test", output: "done\n")
+        let snapshot = SchemaSnapshot(tables: [
+            "docs": .init(name: "docs", columns: [.init(name: "id", type: "integer", defaultValue: nil, nullable: false)], indexes: [:], constraints: [:])
+        ])
+        let entry = HistoryEntry(
+            database: "acme", revision: "r2", phase: .expand, outcome: "applied", startedAt: at, finishedAt: at.addingTimeInterval(1.5), rows: 7, error: nil,
+            actor: "droverd@test", output: "done\n")
         func syncLevel() async throws -> [[String?]] {
             try await store.backend.query(kind == .sqlite ? "PRAGMA synchronous" : "SHOW synchronous_commit", [])
         }
         let levelBefore = try await syncLevel()
         if kind == .sqlite { #expect(levelBefore == [["2"]]) }  // FULL
-        try await store.recordCompletion("acme", step: PlannedStep(revision: "r2", phase: .expand), history: entry, expectedDuration: ("tenants/r2/expand", .milliseconds(1500)),
-                                         fingerprint: ("r2", snapshot), at: at)
+        try await store.recordCompletion(
+            "acme", step: PlannedStep(revision: "r2", phase: .expand), history: entry, expectedDuration: ("tenants/r2/expand", .milliseconds(1500)),
+            fingerprint: ("r2", snapshot), at: at)
         #expect(try await store.intents().isEmpty)
         #expect(try await store.failures().isEmpty)
         #expect(try await store.expectedDurations() == ["tenants/r2/expand": .milliseconds(1500)])
@@ -82,7 +90,9 @@ struct StateStoreTests {
 
         // A phase found already applied leaves no history entry, and a second
         // fingerprint at the same revision replaces the first.
-        try await store.recordCompletion("acme", step: PlannedStep(revision: "r2", phase: .expand), history: nil, expectedDuration: ("tenants/r2/expand", .milliseconds(900)), fingerprint: ("r2", SchemaSnapshot(tables: [:])), at: at)
+        try await store.recordCompletion(
+            "acme", step: PlannedStep(revision: "r2", phase: .expand), history: nil, expectedDuration: ("tenants/r2/expand", .milliseconds(900)),
+            fingerprint: ("r2", SchemaSnapshot(tables: [:])), at: at)
         #expect(try await store.history().count == 1)
         #expect(try await store.expectedDurations()["tenants/r2/expand"] == .milliseconds(900))
         #expect(try await store.fingerprints(at: "r2") == ["acme": SchemaSnapshot(tables: [:])])
@@ -90,7 +100,9 @@ struct StateStoreTests {
         // The next phase's intent, recorded before the completion of the one before
         // it reached the store, stays (a restart must find it).
         try await store.recordIntent("acme", step: PlannedStep(revision: "r3", phase: .expand), at: at)
-        try await store.recordCompletion("acme", step: PlannedStep(revision: "r2", phase: .backfill), history: nil, expectedDuration: ("tenants/r2/backfill", .milliseconds(5)), fingerprint: nil, at: at)
+        try await store.recordCompletion(
+            "acme", step: PlannedStep(revision: "r2", phase: .backfill), history: nil, expectedDuration: ("tenants/r2/backfill", .milliseconds(5)),
+            fingerprint: nil, at: at)
         #expect(try await store.intents() == ["acme": PlannedStep(revision: "r3", phase: .expand)])
     }
 
@@ -100,9 +112,11 @@ struct StateStoreTests {
         defer { Task { await store.close() } }
         let start = Date(timeIntervalSince1970: 1_700_000_000)
         for index in 0..<6 {
-            try await store.appendHistory(HistoryEntry(database: index.isMultiple(of: 2) ? "acme" : "globex", revision: "r\(index)", phase: .expand,
-                                                       outcome: index == 5 ? "failed" : "applied", startedAt: start.addingTimeInterval(Double(index)),
-                                                       finishedAt: start.addingTimeInterval(Double(index) + 0.5), rows: index, error: index == 5 ? "boom" : nil, actor: "op"))
+            try await store.appendHistory(
+                HistoryEntry(
+                    database: index.isMultiple(of: 2) ? "acme" : "globex", revision: "r\(index)", phase: .expand,
+                    outcome: index == 5 ? "failed" : "applied", startedAt: start.addingTimeInterval(Double(index)),
+                    finishedAt: start.addingTimeInterval(Double(index) + 0.5), rows: index, error: index == 5 ? "boom" : nil, actor: "op"))
         }
         #expect(try await store.history().map(\.revision) == ["r0", "r1", "r2", "r3", "r4", "r5"])
         #expect(try await store.history(database: "acme").map(\.revision) == ["r0", "r2", "r4"])
@@ -125,7 +139,12 @@ struct LeaseTests {
         let location = StateLocation.postgresql(conninfo: cluster.conninfo(database: try await cluster.createDatabase("lease")))
         let first = try await StateStore.open(location)
         let second = try await StateStore.open(location)
-        defer { Task { await first.close(); await second.close() } }
+        defer {
+            Task {
+                await first.close()
+                await second.close()
+            }
+        }
         let a = InstanceIdentity(id: "a", host: "host-a", pid: 1)
         let b = InstanceIdentity(id: "b", host: "host-b", pid: 2)
 
@@ -164,7 +183,10 @@ struct LeaseTests {
         for round in 0..<20 {
             let winners = try await withThrowingTaskGroup(of: String?.self) { group in
                 for (index, store) in stores.enumerated() {
-                    group.addTask { try await store.takeOrRenewLease(fleet: "f\(round)", instance: InstanceIdentity(id: "i\(index)", host: "h", pid: Int32(index)), lease: .seconds(30))?.instance }
+                    group.addTask {
+                        try await store.takeOrRenewLease(
+                            fleet: "f\(round)", instance: InstanceIdentity(id: "i\(index)", host: "h", pid: Int32(index)), lease: .seconds(30))?.instance
+                    }
                 }
                 return try await group.reduce(into: [String?]()) { $0.append($1) }
             }

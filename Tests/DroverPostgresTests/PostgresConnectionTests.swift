@@ -63,7 +63,8 @@ struct PostgresConnectionTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let serviceFile = directory.appendingPathComponent("pg_service.conf").path
-        try "[drover-test]\nhost=\(cluster.socketDirectory)\nport=\(cluster.port)\nuser=postgres\ndbname=postgres\n".write(toFile: serviceFile, atomically: true, encoding: .utf8)
+        try "[drover-test]\nhost=\(cluster.socketDirectory)\nport=\(cluster.port)\nuser=postgres\ndbname=postgres\n".write(
+            toFile: serviceFile, atomically: true, encoding: .utf8)
         setenv("PGSERVICEFILE", serviceFile, 1)
         defer { unsetenv("PGSERVICEFILE") }
         let viaService = try await PostgresConnection.connect(ConnectionConfiguration(conninfo: "service=drover-test"))
@@ -247,12 +248,16 @@ struct PostgresConnectionTests {
         let connection = try await cluster.connect()
         defer { Task { await connection.close() } }
         let clock = ContinuousClock()
-        let sleeper = Task { try await connection.pipeline([PipelineStatement("SELECT 1"), PipelineStatement("SELECT pg_sleep(30)"), PipelineStatement("SELECT 3")]) }
+        let sleeper = Task {
+            try await connection.pipeline([PipelineStatement("SELECT 1"), PipelineStatement("SELECT pg_sleep(30)"), PipelineStatement("SELECT 3")])
+        }
         // Cancelled only once the server runs the sleep: earlier, under load, the
         // task would be cancelled before the pipeline was even sent.
         let observer = try await cluster.connect()
         defer { Task { await observer.close() } }
-        while try await observer.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int AND state = 'active' AND query LIKE '%pg_sleep(30)%'", [String(connection.backendPID)]).scalar != "1" {
+        while try await observer.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int AND state = 'active' AND query LIKE '%pg_sleep(30)%'", [String(connection.backendPID)]
+        ).scalar != "1" {
             try await Task.sleep(for: .milliseconds(20))
         }
         // Timed from the cancel: under CI load the wait above alone took 11 s once.
@@ -270,7 +275,12 @@ struct PostgresConnectionTests {
         let cluster = try await TestCluster.shared()
         let victim = try await cluster.connect()
         let admin = try await cluster.connect()
-        defer { Task { await admin.close(); await victim.close() } }
+        defer {
+            Task {
+                await admin.close()
+                await victim.close()
+            }
+        }
         try await admin.query("SELECT pg_terminate_backend($1::int)", [String(victim.backendPID)])
         try await Task.sleep(for: .milliseconds(100))
         do {

@@ -12,10 +12,11 @@ struct ProtocolTests {
         #expect(fleet.text == (try String(contentsOf: folder.appendingPathComponent("io.drover.Fleet.varlink"), encoding: .utf8)))
         #expect(Interfaces.service.text == (try String(contentsOf: folder.appendingPathComponent("org.varlink.service.varlink"), encoding: .utf8)))
         #expect(fleet.name == "io.drover.Fleet" && Interfaces.service.name == "org.varlink.service")
-        #expect(Set(fleet.methods.keys) == [
-            "Status", "Plan", "Promote", "Release", "Deploy", "Pause", "Resume", "Retry", "Revert",
-            "Stamp", "Adopt", "History", "Drift", "Windows", "Watch", "Reload",
-        ])
+        #expect(
+            Set(fleet.methods.keys) == [
+                "Status", "Plan", "Promote", "Release", "Deploy", "Pause", "Resume", "Retry", "Revert",
+                "Stamp", "Adopt", "History", "Drift", "Windows", "Watch", "Reload",
+            ])
         #expect(fleet.methods["Promote"] == ["revision", "to", "force", "reason", "plan_hash"])
         #expect(fleet.methods["Reload"] == [])
         #expect(fleet.methods["Watch"] == ["kinds"])

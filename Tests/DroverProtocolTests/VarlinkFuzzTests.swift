@@ -13,7 +13,10 @@ struct VarlinkFuzzTests {
         #"{"method":"io.drover.Fleet.Watch","more":true}"#,
         #"{"method":"org.varlink.service.GetInterfaceDescription","parameters":{"interface":"io.drover.Fleet"},"oneway":true}"#,
     ]
-    static let tokens = ["{", "}", "[", "]", "\"", ":", ",", "\\", "\\u0000", "\\ud800", "null", "true", "1e999", "-0", "\u{0}", "method", "parameters", "more", "oneway", "é", "🙂", " ", "\n"]
+    static let tokens = [
+        "{", "}", "[", "]", "\"", ":", ",", "\\", "\\u0000", "\\ud800", "null", "true", "1e999", "-0", "\u{0}", "method", "parameters", "more", "oneway", "é",
+        "🙂", " ", "\n",
+    ]
 
     @Test("random and mutated byte streams decode to a call or an error, in random chunks, the buffer never past its bound")
     func decoderFuzz() throws {

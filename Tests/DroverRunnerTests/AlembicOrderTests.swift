@@ -29,7 +29,9 @@ private let branchyProject: [String: String] = [
 
 @Suite("Alembic's upgrade order (real alembic)")
 struct AlembicOrderTests {
-    @Test("a database moved by drover and one moved by alembic upgrade come out identical, for the same targets in the same sequence", arguments: [["m3"], ["a1", "m3"], ["e1", "m2", "m3"]])
+    @Test(
+        "a database moved by drover and one moved by alembic upgrade come out identical, for the same targets in the same sequence",
+        arguments: [["m3"], ["a1", "m3"], ["e1", "m2", "m3"]])
     func sameAsAlembic(_ targets: [String]) async throws {
         let setup = try await AlembicRunnerTests.setup(branchyProject)
         defer { setup.remove() }

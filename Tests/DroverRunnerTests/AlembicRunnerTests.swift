@@ -44,8 +44,9 @@ struct AlembicRunnerTests {
         var url: String { AlembicProjectFixture.url(fixture.cluster, database: fixture.database) }
 
         func runner() -> PhaseRunner {
-            PhaseRunner(graph: repository.graph, actor: "tests",
-                        alembic: AlembicRunner(project: repository.alembic!, command: AlembicCommand(command: [project.alembic], urlScheme: "postgresql+psycopg2")))
+            PhaseRunner(
+                graph: repository.graph, actor: "tests",
+                alembic: AlembicRunner(project: repository.alembic!, command: AlembicCommand(command: [project.alembic], urlScheme: "postgresql+psycopg2")))
         }
 
         func versions() async throws -> [String] {
@@ -67,7 +68,9 @@ struct AlembicRunnerTests {
         return Setup(fixture: try await Fixture.make("alembic"), project: project, repository: loaded, folder: folder)
     }
 
-    static let root = alembicRevision("aa0000000001", down: nil, """
+    static let root = alembicRevision(
+        "aa0000000001", down: nil,
+        """
         op.execute("CREATE TABLE effects (note text)")
         op.execute("INSERT INTO effects SELECT 'app=' || current_setting('application_name')")
         op.execute("INSERT INTO effects SELECT 'lock_timeout=' || current_setting('lock_timeout')")
@@ -98,7 +101,8 @@ struct AlembicRunnerTests {
         defer { setup.remove() }
         let password = TestCluster.superuserPassword
         let target = DatabaseTarget(
-            name: "tcp", connection: ConnectionConfiguration(conninfo: setup.fixture.cluster.tcpConninfo(database: setup.fixture.database), password: Secret(password)),
+            name: "tcp",
+            connection: ConnectionConfiguration(conninfo: setup.fixture.cluster.tcpConninfo(database: setup.fixture.database), password: Secret(password)),
             settings: Fixture.fastSettings)
         let outcome = try await setup.runner().run(step("aa0000000001", .expand), on: RunnerSession(target: target))
         let output = try #require(outcome.output)
@@ -110,7 +114,9 @@ struct AlembicRunnerTests {
     func failureLeavesDatabaseAsBefore() async throws {
         let setup = try await Self.setup([
             "0001_root.py": Self.root,
-            "0002_bad.py": alembicRevision("aa0000000002", down: "aa0000000001", """
+            "0002_bad.py": alembicRevision(
+                "aa0000000002", down: "aa0000000001",
+                """
                 op.execute("INSERT INTO effects VALUES ('bad ran')")
                 op.execute("SELECT * FROM no_such_table")
                 """),
@@ -132,7 +138,8 @@ struct AlembicRunnerTests {
         #expect(try await setup.fixture.scalar("SELECT status FROM drover.revisions WHERE revision = 'aa0000000002'") == "failed")
 
         // Fixed and applied by hand, Alembic's table is the truth: drover finds it applied.
-        try setup.project.write(revision: "0002_bad.py", alembicRevision("aa0000000002", down: "aa0000000001", "op.execute(\"INSERT INTO effects VALUES ('fixed')\")"))
+        try setup.project.write(
+            revision: "0002_bad.py", alembicRevision("aa0000000002", down: "aa0000000001", "op.execute(\"INSERT INTO effects VALUES ('fixed')\")"))
         let repository = try #require(RevisionRepository.load(directory: setup.project.ini).repository)
         let byHand = try await setup.project.run(["upgrade", "head"], url: setup.url)
         #expect(byHand.status == 0, "\(byHand.errors)")
@@ -148,7 +155,9 @@ struct AlembicRunnerTests {
     func cancellation() async throws {
         let setup = try await Self.setup([
             "0001_root.py": Self.root,
-            "0002_slow.py": alembicRevision("aa0000000002", down: "aa0000000001", """
+            "0002_slow.py": alembicRevision(
+                "aa0000000002", down: "aa0000000001",
+                """
                 op.execute("INSERT INTO effects VALUES ('slow started')")
                 op.execute("SELECT pg_sleep(60)")
                 """),
@@ -160,7 +169,8 @@ struct AlembicRunnerTests {
         let session = setup.fixture.session()
         let task = Task { try await runner.run(step("aa0000000002", .expand), on: session) }
         let sleeping = try await eventually(timeout: .seconds(20)) {
-            try await setup.fixture.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/aa0000000002/expand' AND query LIKE '%pg_sleep%'") == "1"
+            try await setup.fixture.scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/aa0000000002/expand' AND query LIKE '%pg_sleep%'") == "1"
         }
         #expect(sleeping)
         let started = ContinuousClock.now
@@ -195,7 +205,8 @@ struct AlembicRunnerTests {
         let session = setup.fixture.session(settings: settings)
         let phase = Task { try await runner.run(step("aa0000000002", .expand), on: session) }
         let waited = try await eventually(timeout: .seconds(20)) {
-            try await setup.fixture.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/aa0000000002/expand' AND wait_event_type = 'Lock'") == "1"
+            try await setup.fixture.scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/aa0000000002/expand' AND wait_event_type = 'Lock'") == "1"
         }
         #expect(waited)
         try await Task.sleep(for: .seconds(1))
@@ -223,14 +234,17 @@ struct AlembicRunnerTests {
     @Test("the version table is read where the database's alembic.version_table and version_table_schema say")
     func configuredVersionTable() async throws {
         let fixture = try await Fixture.make("alembicvt")
-        try await fixture.sql("CREATE SCHEMA meta; CREATE TABLE meta.tenant_versions (version_num varchar(32) PRIMARY KEY); INSERT INTO meta.tenant_versions VALUES ('bb0000000001');")
+        try await fixture.sql(
+            "CREATE SCHEMA meta; CREATE TABLE meta.tenant_versions (version_num varchar(32) PRIMARY KEY); INSERT INTO meta.tenant_versions VALUES ('bb0000000001');"
+        )
         var settings = Fixture.fastSettings
         let revisions = try graph("-- drover:revision bb0000000001\n-- drover:parent none\n-- drover:expand\nSELECT 1;")
         #expect(try await runner(revisions).observe(fixture.session(settings: settings)).alembicVersions == nil)
         settings.alembicVersionTable = "tenant_versions"
         settings.alembicVersionTableSchema = "meta"
         #expect(try await runner(revisions).observe(fixture.session(settings: settings)).alembicVersions == ["bb0000000001"])
-        let batch = try await runner(revisions).observe([fixture.target(settings: settings)], on: try await PostgresConnection.connect(fixture.cluster.configuration(database: fixture.database)))
+        let batch = try await runner(revisions).observe(
+            [fixture.target(settings: settings)], on: try await PostgresConnection.connect(fixture.cluster.configuration(database: fixture.database)))
         #expect(batch.values.first?.alembicVersions == ["bb0000000001"])
     }
 }

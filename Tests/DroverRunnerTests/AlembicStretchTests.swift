@@ -56,7 +56,10 @@ struct AlembicStretchTests {
             _ = try await setup.runner().migrate(setup.fixture.session(), to: "s05", contractThrough: "s05")
             Issue.record("expected a failure")
         } catch {
-            guard case .alembicFailed(_, let revision, _, let reason, _) = error else { Issue.record("\(error)"); return }
+            guard case .alembicFailed(_, let revision, _, let reason, _) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(revision == "s03")
             #expect(reason.contains("UndefinedTable"), "\(reason)")
         }
@@ -68,7 +71,9 @@ struct AlembicStretchTests {
 
     @Test("a stretch stops at a change of phase and covers only what one alembic upgrade applies")
     func stretchBounds() {
-        let graph = Self.graph([("r0", nil, nil), ("a1", "r0", nil), ("b1", "r0", nil), ("m1", "(\"a1\", \"b1\")", nil), ("c1", "m1", "contract"), ("d1", "c1", nil)])
+        let graph = Self.graph([
+            ("r0", nil, nil), ("a1", "r0", nil), ("b1", "r0", nil), ("m1", "(\"a1\", \"b1\")", nil), ("c1", "m1", "contract"), ("d1", "c1", nil),
+        ])
         let steps = PhasePlanner.steps(graph: graph, records: [], target: "d1", contractThrough: "d1")
         #expect(steps.map(\.revision) == ["r0", "b1", "a1", "m1", "c1", "d1"])
         #expect(AlembicStretch.through(steps, graph: graph)! == ("m1", 4))  // up to the contract

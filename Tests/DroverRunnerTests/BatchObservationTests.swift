@@ -11,12 +11,14 @@ struct BatchObservationTests {
         let fixture = try await Fixture.make("batch")
         let schemas = ["a1", "b2", "c3", "d4"]
         try await fixture.sql(schemas.map { "CREATE SCHEMA \($0);" }.joined())
-        let revisions = try graph("""
+        let revisions = try graph(
+            """
             -- drover:revision 333300000001
             -- drover:parent none
             -- drover:expand
             CREATE TABLE t (id int);
-            """, """
+            """,
+            """
             -- drover:revision 333300000002
             -- drover:parent 333300000001
             -- drover:expand

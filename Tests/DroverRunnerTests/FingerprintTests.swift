@@ -1,7 +1,8 @@
 import DroverCore
-@testable import DroverRunner
 import DroverTestSupport
 import Testing
+
+@testable import DroverRunner
 
 private let shape = """
     -- drover:revision 222200000001
@@ -28,23 +29,26 @@ struct FingerprintTests {
         #expect(reference.tables.keys.sorted() == ["documents", "owners"])  // the tracking schema is not part of it
         #expect(reference.tables["documents"]?.columns.map(\.name) == ["id", "title", "status"])
 
-        try await second.sql("DROP INDEX documents_status_idx; ALTER TABLE documents ALTER COLUMN title DROP NOT NULL; ALTER TABLE owners ADD COLUMN note text;")
+        try await second.sql(
+            "DROP INDEX documents_status_idx; ALTER TABLE documents ALTER COLUMN title DROP NOT NULL; ALTER TABLE owners ADD COLUMN note text;")
         snapshot = try await runner(revisions).fingerprint(second.session())
         #expect(snapshot.digest != reference.digest)
-        #expect(snapshot.differences(from: reference) == [
-            "column documents.title is nullable, expected NOT NULL",
-            "index documents_status_idx missing",
-            "column owners.note extra",
-        ])
+        #expect(
+            snapshot.differences(from: reference) == [
+                "column documents.title is nullable, expected NOT NULL",
+                "index documents_status_idx missing",
+                "column owners.note extra",
+            ])
     }
 
     @Test("a database's phases on one connection plan the fingerprint query once")
     func plannedOnce() async throws {
-        let revisions = try graph(shape + """
+        let revisions = try graph(
+            shape + """
 
-            -- drover:contract
-            ALTER TABLE documents ALTER COLUMN status SET NOT NULL;
-            """)
+                -- drover:contract
+                ALTER TABLE documents ALTER COLUMN status SET NOT NULL;
+                """)
         let fixture = try await Fixture.make("fpp")
         let session = fixture.session()
         for phase in [Phase.expand, .contract] {
@@ -127,7 +131,9 @@ struct TenantFingerprintTests {
 
     @Test("only the tenant's own schema is taken off a name")
     func unqualified() {
-        #expect(SchemaFingerprint.unqualified("nextval('acme.s'::regclass) + xacme.f() + other.acme.t", schema: "acme") == "nextval('s'::regclass) + xacme.f() + other.acme.t")
+        #expect(
+            SchemaFingerprint.unqualified("nextval('acme.s'::regclass) + xacme.f() + other.acme.t", schema: "acme")
+                == "nextval('s'::regclass) + xacme.f() + other.acme.t")
         #expect(SchemaFingerprint.unqualified("\"Acme Co\".t, acme.t", schema: "Acme Co") == "t, acme.t")
         #expect(SchemaFingerprint.unqualified("ñacme.t, (acme.t)", schema: "acme") == "ñacme.t, (t)", "a multi-byte letter is part of the name before")
     }

@@ -25,7 +25,9 @@ struct Fixture {
     }
 
     func target(schema: String? = nil, settings: DatabaseSettings = Fixture.fastSettings) -> DatabaseTarget {
-        DatabaseTarget(name: database + (schema.map { "/\($0)" } ?? ""), connection: cluster.configuration(database: database), schema: schema, trackingSchema: "drover", settings: settings)
+        DatabaseTarget(
+            name: database + (schema.map { "/\($0)" } ?? ""), connection: cluster.configuration(database: database), schema: schema, trackingSchema: "drover",
+            settings: settings)
     }
 
     func session(schema: String? = nil, settings: DatabaseSettings = Fixture.fastSettings) -> RunnerSession {

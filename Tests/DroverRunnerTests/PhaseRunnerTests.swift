@@ -43,17 +43,20 @@ struct PhaseRunnerTests {
         let session = fixture.session()
         let outcomes = try await runner(revisions).migrate(session, to: "bbbb00000002", contractThrough: "bbbb00000002")
         await session.close()
-        #expect(outcomes.map { "\($0.phase.rawValue) \($0.revision)" } == [
-            "expand aaaa00000001", "expand bbbb00000002", "backfill bbbb00000002", "contract bbbb00000002",
-        ])
+        #expect(
+            outcomes.map { "\($0.phase.rawValue) \($0.revision)" } == [
+                "expand aaaa00000001", "expand bbbb00000002", "backfill bbbb00000002", "contract bbbb00000002",
+            ])
         #expect(outcomes.first { $0.phase == .backfill }?.rows == 1000)
         #expect(try await fixture.scalar("SELECT count(*) FROM documents WHERE status = 'draft'") == "1000")
         #expect(try await fixture.scalar("SELECT attnotnull FROM pg_attribute WHERE attrelid = 'documents'::regclass AND attname = 'status'") == "t")
-        let rows = try await fixture.sql("SELECT revision, phase, status, rows_affected, applied_by, checksum FROM drover.revisions ORDER BY revision, phase").rows
-        #expect(rows.map { [$0[0], $0[1], $0[2]] } == [
-            ["aaaa00000001", "expand", "applied"], ["bbbb00000002", "backfill", "applied"],
-            ["bbbb00000002", "contract", "applied"], ["bbbb00000002", "expand", "applied"],
-        ])
+        let rows = try await fixture.sql("SELECT revision, phase, status, rows_affected, applied_by, checksum FROM drover.revisions ORDER BY revision, phase")
+            .rows
+        #expect(
+            rows.map { [$0[0], $0[1], $0[2]] } == [
+                ["aaaa00000001", "expand", "applied"], ["bbbb00000002", "backfill", "applied"],
+                ["bbbb00000002", "contract", "applied"], ["bbbb00000002", "expand", "applied"],
+            ])
         #expect(rows.first { $0[1] == "backfill" }?[3] == "1000")
         #expect(rows.allSatisfy { $0[4] == "tests" && ($0[5]?.count ?? 0) == 64 })
         // Session settings of the phase, as the server saw them.
@@ -122,7 +125,8 @@ struct PhaseRunnerTests {
     @Test("a failing phase leaves schema and tracking exactly as before, and names file and line")
     func failedPhaseChangesNothing() async throws {
         let fixture = try await Fixture.make()
-        let broken = try graph("""
+        let broken = try graph(
+            """
             -- drover:revision cccc00000001
             -- drover:parent none
             -- drover:expand
@@ -145,7 +149,8 @@ struct PhaseRunnerTests {
     func lockContentionRetries() async throws {
         let fixture = try await Fixture.make()
         try await fixture.sql("CREATE TABLE busy (id int); INSERT INTO busy VALUES (1)")
-        let revisions = try graph("""
+        let revisions = try graph(
+            """
             -- drover:revision dddd00000001
             -- drover:parent none
             -- drover:expand
@@ -158,9 +163,11 @@ struct PhaseRunnerTests {
         settings.retry = RetryPolicy(attempts: 50, minBackoff: .milliseconds(100), maxBackoff: .milliseconds(200))
         let phase = Task { try await runner(revisions).run(step("dddd00000001", .expand), on: fixture.session(settings: settings)) }
         // From the moment the ALTER waits (a loaded machine may take a while to get there).
-        #expect(try await eventually(timeout: .seconds(60)) {
-            try await fixture.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/dddd00000001/expand' AND wait_event_type = 'Lock'") == "1"
-        })
+        #expect(
+            try await eventually(timeout: .seconds(60)) {
+                try await fixture.scalar(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/dddd00000001/expand' AND wait_event_type = 'Lock'") == "1"
+            })
 
         // A third session keeps reading the table. While the ALTER waits for its lock,
         // readers queue behind it; lock_timeout bounds how long.
@@ -192,13 +199,15 @@ struct PhaseRunnerTests {
     static func heldTable(_ id: String, blockerName: String) async throws -> (Fixture, RevisionGraph, PostgresConnection, DatabaseSettings) {
         let fixture = try await Fixture.make()
         try await fixture.sql("CREATE TABLE held (id int)")
-        let revisions = try graph("""
+        let revisions = try graph(
+            """
             -- drover:revision \(id)
             -- drover:parent none
             -- drover:expand
             ALTER TABLE held ADD COLUMN note text;
             """)
-        let blocker = try await PostgresConnection.connect(ConnectionConfiguration(conninfo: fixture.cluster.conninfo(database: fixture.database), applicationName: blockerName))
+        let blocker = try await PostgresConnection.connect(
+            ConnectionConfiguration(conninfo: fixture.cluster.conninfo(database: fixture.database), applicationName: blockerName))
         try await blocker.execute("BEGIN; LOCK TABLE held IN ACCESS SHARE MODE;")
         var settings = Fixture.fastSettings
         settings.lockTimeout = .milliseconds(3000)
@@ -208,7 +217,9 @@ struct PhaseRunnerTests {
     @Test("when every attempt times out on a lock, the phase fails naming the blocking pid")
     func lockTimeoutNamesBlocker() async throws {
         let (fixture, revisions, blocker, settings) = try await Self.heldTable("eeee00000001", blockerName: "drover-tests")
-        let result = await Result(catching: { () async throws(RunnerError) in try await runner(revisions).run(step("eeee00000001", .expand), on: fixture.session(settings: settings)) })
+        let result = await Result(catching: { () async throws(RunnerError) in
+            try await runner(revisions).run(step("eeee00000001", .expand), on: fixture.session(settings: settings))
+        })
         await blocker.close()
         guard case .failure(let error) = result, case let .lockTimeoutExhausted(_, _, _, attempts, statement, blockers) = error else {
             Issue.record("expected a lock timeout, got \(result)")
@@ -250,7 +261,8 @@ struct PhaseRunnerTests {
         let fixture = try await Fixture.make()
         try await fixture.sql("CREATE SEQUENCE attempt_seq")
         // Only the first attempt sleeps (sequences are not transactional).
-        let revisions = try graph("""
+        let revisions = try graph(
+            """
             -- drover:revision ffff00000001
             -- drover:parent none
             -- drover:expand
@@ -261,7 +273,9 @@ struct PhaseRunnerTests {
         settings.retry.attempts = 1
         let phase = Task { try await runner(revisions).run(step("ffff00000001", .expand), on: fixture.session(settings: settings)) }
         let killed = try await eventually {
-            try await fixture.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'drover/ffff00000001/expand' AND wait_event = 'PgSleep'") == "1"
+            try await fixture.scalar(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'drover/ffff00000001/expand' AND wait_event = 'PgSleep'"
+            ) == "1"
         }
         #expect(killed)
         await #expect(throws: RunnerError.self) { _ = try await phase.value }
@@ -277,7 +291,8 @@ struct PhaseRunnerTests {
     func lostConnectionRetried() async throws {
         let fixture = try await Fixture.make()
         try await fixture.sql("CREATE SEQUENCE attempt_seq")
-        let revisions = try graph("""
+        let revisions = try graph(
+            """
             -- drover:revision ffff00000002
             -- drover:parent none
             -- drover:expand
@@ -285,9 +300,12 @@ struct PhaseRunnerTests {
             SELECT pg_sleep(CASE WHEN nextval('attempt_seq') = 1 THEN 20 ELSE 0 END);
             """)
         let phase = Task { try await runner(revisions).run(step("ffff00000002", .expand), on: fixture.session()) }
-        #expect(try await eventually(timeout: .seconds(60)) {
-            try await fixture.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'drover/ffff00000002/expand' AND wait_event = 'PgSleep'") == "1"
-        })
+        #expect(
+            try await eventually(timeout: .seconds(60)) {
+                try await fixture.scalar(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'drover/ffff00000002/expand' AND wait_event = 'PgSleep'"
+                ) == "1"
+            })
         let outcome = try await phase.value
         #expect(outcome.attempts == 2)
         #expect(try await fixture.tableExists("made_once"))
@@ -296,7 +314,8 @@ struct PhaseRunnerTests {
     @Test("statement_timeout fails the phase cleanly and is not retried")
     func statementTimeout() async throws {
         let fixture = try await Fixture.make()
-        let revisions = try graph("""
+        let revisions = try graph(
+            """
             -- drover:revision 999900000001
             -- drover:parent none
             -- drover:expand
@@ -319,7 +338,8 @@ struct PhaseRunnerTests {
     @Test("cancelling the task cancels the running phase and rolls it back")
     func cancellationRollsBack() async throws {
         let fixture = try await Fixture.make()
-        let revisions = try graph("""
+        let revisions = try graph(
+            """
             -- drover:revision 999900000002
             -- drover:parent none
             -- drover:expand
@@ -329,7 +349,8 @@ struct PhaseRunnerTests {
         let session = fixture.session()
         let phase = Task { try await runner(revisions).run(step("999900000002", .expand), on: session) }
         _ = try await eventually {
-            try await fixture.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/999900000002/expand' AND wait_event = 'PgSleep'") == "1"
+            try await fixture.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/999900000002/expand' AND wait_event = 'PgSleep'")
+                == "1"
         }
         phase.cancel()
         do {
@@ -343,11 +364,13 @@ struct PhaseRunnerTests {
         // The cleanup ran although the task was cancelled: the session's connection is
         // out of its transaction and has released drover's advisory lock.
         let key = session.target.advisoryLockKey
-        #expect(try await fixture.scalar("""
-            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
-               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-               AND classid = (\(key.classID)::bigint & 4294967295)::oid AND objid = (\(key.objectID)::bigint & 4294967295)::oid
-            """) == "0")
+        #expect(
+            try await fixture.scalar(
+                """
+                SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND classid = (\(key.classID)::bigint & 4294967295)::oid AND objid = (\(key.objectID)::bigint & 4294967295)::oid
+                """) == "0")
         let connection = try await session.connect()
         #expect(try await connection.query("SELECT 1").scalar == "1")
         await session.close()

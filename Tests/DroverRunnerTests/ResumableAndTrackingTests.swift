@@ -18,7 +18,9 @@ struct ResumableAndTrackingTests {
     @Test("a backfill interrupted after some batches resumes with the correct total")
     func backfillResumes() async throws {
         let fixture = try await Fixture.make("bf")
-        let revisions = try graph(table, """
+        let revisions = try graph(
+            table,
+            """
             -- drover:revision 111100000002
             -- drover:parent 111100000001
             -- drover:backfill batch=100 pause=50ms
@@ -47,7 +49,9 @@ struct ResumableAndTrackingTests {
     @Test("a failing CREATE UNIQUE INDEX CONCURRENTLY leaves no INVALID index; after the data is fixed the retry builds it")
     func concurrentIndexFailureAndRetry() async throws {
         let fixture = try await Fixture.make("cic")
-        let revisions = try graph(table, """
+        let revisions = try graph(
+            table,
+            """
             -- drover:revision 111100000003
             -- drover:parent 111100000001
             -- drover:expand
@@ -57,7 +61,9 @@ struct ResumableAndTrackingTests {
             INSERT INTO audit VALUES ('after index');
             """)
         _ = try await runner(revisions).run(step("111100000001", .expand), on: fixture.session())
-        let result = await Result(catching: { () async throws(RunnerError) in try await runner(revisions).run(step("111100000003", .expand), on: fixture.session()) })
+        let result = await Result(catching: { () async throws(RunnerError) in
+            try await runner(revisions).run(step("111100000003", .expand), on: fixture.session())
+        })
         guard case .failure(.statementFailed(_, _, _, let statement, let error)) = result else {
             Issue.record("expected a statement failure, got \(result)")
             return
@@ -65,7 +71,8 @@ struct ResumableAndTrackingTests {
         #expect(error.sqlState == "23505")
         #expect(statement?.location.line == 6)
         #expect(try await fixture.scalar("SELECT count(*) FROM pg_index WHERE indexrelid::regclass::text = 'items_v_key'") == "0")
-        let row = try await fixture.sql("SELECT status, statements_applied, statements_total, error FROM drover.revisions WHERE revision = '111100000003'").rows.first
+        let row = try await fixture.sql("SELECT status, statements_applied, statements_total, error FROM drover.revisions WHERE revision = '111100000003'").rows
+            .first
         #expect(row?[0] == "failed" && row?[1] == "1" && row?[2] == "3")
         #expect(row?[3]?.contains("r1.sql:6") == true)
 
@@ -82,7 +89,9 @@ struct ResumableAndTrackingTests {
     @Test("a no-transaction section resumes at the statement that did not finish, dropping an INVALID index first")
     func noTransactionResumeAfterCrash() async throws {
         let fixture = try await Fixture.make("ntx")
-        let revisions = try graph(table, """
+        let revisions = try graph(
+            table,
+            """
             -- drover:revision 111100000004
             -- drover:parent 111100000001
             -- drover:expand
@@ -93,7 +102,8 @@ struct ResumableAndTrackingTests {
         _ = try await runner(revisions).run(step("111100000001", .expand), on: fixture.session())
         // What a crash in the middle of the CIC leaves: the row says running at
         // statement 1 of 2, and an INVALID index exists.
-        try await fixture.sql("""
+        try await fixture.sql(
+            """
             INSERT INTO drover.revisions (revision, phase, status, checksum, statements_applied, statements_total, applied_by)
             SELECT '111100000004', 'expand', 'running', '\(revisions["111100000004"]!.sections[.expand]!.checksum)', 1, 2, 'crashed';
             CREATE INDEX items_filled_idx ON items (filled);
@@ -109,7 +119,9 @@ struct ResumableAndTrackingTests {
     func revert() async throws {
         let fixture = try await Fixture.make("rev")
         let revertableTable = table + "\n-- drover:revert\nDROP TABLE items;\n"
-        let revisions = try graph(revertableTable, """
+        let revisions = try graph(
+            revertableTable,
+            """
             -- drover:revision 111100000005
             -- drover:parent 111100000001
             -- drover:expand
@@ -127,7 +139,10 @@ struct ResumableAndTrackingTests {
 
         _ = try await runner(revisions).run(step("111100000005", .revert), on: session)
         #expect(try await fixture.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'extra'") == "0")
-        #expect(try await fixture.sql("SELECT phase, status FROM drover.revisions WHERE revision = '111100000005' ORDER BY phase").rows == [["expand", "reverted"], ["revert", "applied"]])
+        #expect(
+            try await fixture.sql("SELECT phase, status FROM drover.revisions WHERE revision = '111100000005' ORDER BY phase").rows == [
+                ["expand", "reverted"], ["revert", "applied"],
+            ])
         let state = try await runner(revisions).observe(session).state
         #expect(state.expanded == "111100000001")
 
@@ -140,7 +155,9 @@ struct ResumableAndTrackingTests {
     @Test("contract is refused before its expand")
     func contractOrder() async throws {
         let fixture = try await Fixture.make("ord")
-        let revisions = try graph(table, """
+        let revisions = try graph(
+            table,
+            """
             -- drover:revision 111100000006
             -- drover:parent 111100000001
             -- drover:expand
@@ -167,7 +184,9 @@ struct ResumableAndTrackingTests {
         #expect(try await runner(original).observe(session).state.expanded == "111100000001")
 
         // The file changes after it was applied.
-        let edited = try graph(table.replacingOccurrences(of: "generate_series(1, 1000)", with: "generate_series(1, 2000)"), """
+        let edited = try graph(
+            table.replacingOccurrences(of: "generate_series(1, 1000)", with: "generate_series(1, 2000)"),
+            """
             -- drover:revision 111100000007
             -- drover:parent 111100000001
             -- drover:expand
@@ -236,7 +255,8 @@ struct ResumableAndTrackingTests {
         let fixture = try await Fixture.make("alembic")
         let session = fixture.session()
         #expect(try await runner(try graph(table)).observe(session).alembicVersions == nil)
-        try await fixture.sql("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('ae1027a6acf'), ('27c6a30d7c24');")
+        try await fixture.sql(
+            "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('ae1027a6acf'), ('27c6a30d7c24');")
         #expect(try await runner(try graph(table)).observe(session).alembicVersions == ["27c6a30d7c24", "ae1027a6acf"])
         await session.close()
     }
@@ -245,17 +265,23 @@ struct ResumableAndTrackingTests {
     func passwordFile() async throws {
         let fixture = try await Fixture.make("pwf")
         let secret = "pw-\(UUID().uuidString)"
-        try await fixture.sql("CREATE ROLE runner_pw LOGIN PASSWORD '\(secret)'; GRANT ALL ON DATABASE \(fixture.database) TO runner_pw; GRANT ALL ON SCHEMA public TO runner_pw;")
+        try await fixture.sql(
+            "CREATE ROLE runner_pw LOGIN PASSWORD '\(secret)'; GRANT ALL ON DATABASE \(fixture.database) TO runner_pw; GRANT ALL ON SCHEMA public TO runner_pw;"
+        )
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)").path
         try (secret + "\n").write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        var spec = DatabaseSpec(name: "pw", tier: "preview", dsn: fixture.cluster.tcpConninfo(database: fixture.database, user: "runner_pw"), passwordFile: file, window: "always", settings: Fixture.fastSettings)
+        var spec = DatabaseSpec(
+            name: "pw", tier: "preview", dsn: fixture.cluster.tcpConninfo(database: fixture.database, user: "runner_pw"), passwordFile: file, window: "always",
+            settings: Fixture.fastSettings)
         let fleet = FleetSettings(name: "t", migrations: "/", pipeline: ["preview"], trackingSchema: "drover", operatorsGroup: "drover")
         _ = try await runner(try graph(table)).run(step("111100000001", .expand), on: RunnerSession(target: try DatabaseTarget(spec, fleet: fleet)))
         #expect(try await fixture.scalar("SELECT tableowner FROM pg_tables WHERE tablename = 'items'") == "runner_pw")
 
         spec.dsn = fixture.cluster.tcpConninfo(database: "missing_\(UUID().uuidString.prefix(6))", user: "runner_pw")
-        let result = await Result(catching: { () async throws(RunnerError) in try await runner(try! graph(table)).observe(RunnerSession(target: try DatabaseTarget(spec, fleet: fleet))) })
+        let result = await Result(catching: { () async throws(RunnerError) in
+            try await runner(try! graph(table)).observe(RunnerSession(target: try DatabaseTarget(spec, fleet: fleet)))
+        })
         #expect(result.failureDescription != nil)
         #expect(result.failureDescription?.contains(secret) == false)
     }

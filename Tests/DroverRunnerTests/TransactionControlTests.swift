@@ -89,7 +89,9 @@ struct TransactionControlTests {
             // transaction and ROLLBACK AND CHAIN only show to the check before sending.
             let outcome = try await connection.pipeline([PipelineStatement(sql)])
             let ended = !outcome.inTransaction || outcome.results.contains { TransactionRules.commits(commandTag: $0.commandTag) }
-            #expect(ended == (control && !["BEGIN", "START TRANSACTION ISOLATION LEVEL SERIALIZABLE", "ROLLBACK AND CHAIN"].contains(sql)), "\(sql): \(outcome.results.map(\.commandTag))")
+            #expect(
+                ended == (control && !["BEGIN", "START TRANSACTION ISOLATION LEVEL SERIALIZABLE", "ROLLBACK AND CHAIN"].contains(sql)),
+                "\(sql): \(outcome.results.map(\.commandTag))")
             await connection.rollbackIfOpen()
         }
     }

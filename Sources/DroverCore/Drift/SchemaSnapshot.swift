@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// The shape of a managed schema (SPEC §7): tables, columns with type, default and
 /// nullability, indexes and constraints; no data. Two databases at the same revision
@@ -57,15 +58,29 @@ public struct SchemaSnapshot: Sendable, Hashable, Codable {
     public func differences(from reference: SchemaSnapshot) -> [String] {
         var found: [String] = []
         for name in Set(reference.tables.keys).union(tables.keys).sorted() {
-            guard let expected = reference.tables[name] else { found.append("table \(name) extra"); continue }
-            guard let actual = tables[name] else { found.append("table \(name) missing"); continue }
+            guard let expected = reference.tables[name] else {
+                found.append("table \(name) extra")
+                continue
+            }
+            guard let actual = tables[name] else {
+                found.append("table \(name) missing")
+                continue
+            }
             let actualColumns = Dictionary(actual.columns.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             let expectedColumns = Dictionary(expected.columns.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             for column in expected.columns {
-                guard let other = actualColumns[column.name] else { found.append("column \(name).\(column.name) missing"); continue }
+                guard let other = actualColumns[column.name] else {
+                    found.append("column \(name).\(column.name) missing")
+                    continue
+                }
                 if other.type != column.type { found.append("column \(name).\(column.name) is \(other.type), expected \(column.type)") }
-                if other.nullable != column.nullable { found.append("column \(name).\(column.name) is \(other.nullable ? "nullable" : "NOT NULL"), expected \(column.nullable ? "nullable" : "NOT NULL")") }
-                if other.defaultValue != column.defaultValue { found.append("column \(name).\(column.name) default is \(other.defaultValue ?? "none"), expected \(column.defaultValue ?? "none")") }
+                if other.nullable != column.nullable {
+                    found.append(
+                        "column \(name).\(column.name) is \(other.nullable ? "nullable" : "NOT NULL"), expected \(column.nullable ? "nullable" : "NOT NULL")")
+                }
+                if other.defaultValue != column.defaultValue {
+                    found.append("column \(name).\(column.name) default is \(other.defaultValue ?? "none"), expected \(column.defaultValue ?? "none")")
+                }
             }
             for column in actual.columns where expectedColumns[column.name] == nil { found.append("column \(name).\(column.name) extra") }
             // Same columns, another order: `SELECT *` and `INSERT` without a column
@@ -97,5 +112,3 @@ public struct SchemaSnapshot: Sendable, Hashable, Codable {
         return found
     }
 }
-
-import Foundation

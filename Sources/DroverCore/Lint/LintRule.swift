@@ -56,7 +56,8 @@ public enum LintRule: String, Sendable, CaseIterable {
 
     public var problem: String {
         switch self {
-        case .transactionControl: "transaction control inside a section: drover runs each section in its own transaction (or statement by statement with '-- drover:no-transaction'), and a COMMIT in the middle would commit half a phase"
+        case .transactionControl:
+            "transaction control inside a section: drover runs each section in its own transaction (or statement by statement with '-- drover:no-transaction'), and a COMMIT in the middle would commit half a phase"
         case .notInTransaction: "PostgreSQL refuses this inside a transaction block, and this section runs in one"
         case .psqlMetaCommand: "a psql meta-command: drover sends SQL to the server, it is not psql"
         case .copyFromStdin: "COPY ... FROM STDIN reads the lines after it in psql; drover has no such input"
@@ -71,11 +72,13 @@ public enum LintRule: String, Sendable, CaseIterable {
         case .reindexWithoutConcurrently: "REINDEX without CONCURRENTLY blocks writes (and reads that use the index) while it builds"
         case .detachPartitionWithoutConcurrently: "DETACH PARTITION without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the parent table"
         case .alterColumnType: "ALTER COLUMN ... TYPE rewrites the table (and its indexes) under an ACCESS EXCLUSIVE lock"
-        case .setNotNull: "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock (lock_timeout limits the wait for the lock, not how long it is held)"
+        case .setNotNull:
+            "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock (lock_timeout limits the wait for the lock, not how long it is held)"
         case .addConstraintWithoutNotValid: "ADD CONSTRAINT without NOT VALID checks every row under a lock that blocks writes"
         case .addColumnReferences: "ADD COLUMN ... REFERENCES locks the referenced table against writes while the constraint is added"
         case .addUniqueConstraintWithoutIndex: "a UNIQUE/PRIMARY KEY/EXCLUDE constraint builds its index under a lock that blocks writes"
-        case .lockHeldThroughScan: "an earlier statement of this transaction took a lock that blocks writes, and this statement scans or rewrites a table while the lock is held"
+        case .lockHeldThroughScan:
+            "an earlier statement of this transaction took a lock that blocks writes, and this statement scans or rewrites a table while the lock is held"
         case .truncate: "TRUNCATE takes an ACCESS EXCLUSIVE lock and empties the table (CASCADE empties every table that references it too)"
         case .vacuumFull: "VACUUM FULL and CLUSTER rewrite the table under an ACCESS EXCLUSIVE lock"
         case .identifierTooLong: "an identifier longer than 63 bytes is silently truncated by PostgreSQL"
@@ -92,17 +95,22 @@ public enum LintRule: String, Sendable, CaseIterable {
         case .dropColumn, .dropTable: "move the DROP to the contract section, which runs after release"
         case .renameColumn: "add the new column, backfill it, keep both in sync, and drop the old one in contract"
         case .renameTable: "create the new table (or a view under the new name) in expand and drop the old name in contract"
-        case .addColumnNotNullWithoutDefault: "add the column nullable (or with a constant DEFAULT), fill it in backfill, and make it NOT NULL in contract through a validated CHECK (see set-not-null)"
+        case .addColumnNotNullWithoutDefault:
+            "add the column nullable (or with a constant DEFAULT), fill it in backfill, and make it NOT NULL in contract through a validated CHECK (see set-not-null)"
         case .volatileDefault: "add the column nullable with no default (or a constant one), fill it in backfill, then SET DEFAULT"
         case .createIndexWithoutConcurrently: "CREATE INDEX CONCURRENTLY in a section that starts with '-- drover:no-transaction'"
         case .dropIndexWithoutConcurrently: "DROP INDEX CONCURRENTLY in a section that starts with '-- drover:no-transaction'"
         case .reindexWithoutConcurrently: "REINDEX ... CONCURRENTLY in a section that starts with '-- drover:no-transaction'"
         case .detachPartitionWithoutConcurrently: "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY in a section that starts with '-- drover:no-transaction'"
         case .alterColumnType: "add a column of the new type, fill it in backfill (and keep it in sync with a trigger), and switch over in contract"
-        case .setNotNull: "in the contract (after the backfill), in a '-- drover:no-transaction' section: ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID; VALIDATE CONSTRAINT c; ALTER COLUMN col SET NOT NULL; DROP CONSTRAINT c"
-        case .addConstraintWithoutNotValid: "in a '-- drover:no-transaction' contract (after the backfill): ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT as a statement of its own"
-        case .addColumnReferences: "add the column without REFERENCES, then in a '-- drover:no-transaction' section ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID and VALIDATE CONSTRAINT as a statement of its own"
-        case .addUniqueConstraintWithoutIndex: "CREATE UNIQUE INDEX CONCURRENTLY (no-transaction section), then ADD CONSTRAINT ... UNIQUE/PRIMARY KEY USING INDEX"
+        case .setNotNull:
+            "in the contract (after the backfill), in a '-- drover:no-transaction' section: ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID; VALIDATE CONSTRAINT c; ALTER COLUMN col SET NOT NULL; DROP CONSTRAINT c"
+        case .addConstraintWithoutNotValid:
+            "in a '-- drover:no-transaction' contract (after the backfill): ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT as a statement of its own"
+        case .addColumnReferences:
+            "add the column without REFERENCES, then in a '-- drover:no-transaction' section ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID and VALIDATE CONSTRAINT as a statement of its own"
+        case .addUniqueConstraintWithoutIndex:
+            "CREATE UNIQUE INDEX CONCURRENTLY (no-transaction section), then ADD CONSTRAINT ... UNIQUE/PRIMARY KEY USING INDEX"
         case .lockHeldThroughScan: "give the scanning statement its own transaction: a '-- drover:no-transaction' section, or a later phase"
         case .truncate: "delete in batches in a backfill, or drop the table in contract after release"
         case .vacuumFull: "pg_repack or pg_squeeze, which rewrite without holding the lock"

@@ -16,7 +16,8 @@ public struct Linter {
     public static func lint(_ graph: RevisionGraph, settings: LintSettings) -> [Diagnostic] {
         var linter = Linter(settings: settings)
         // A graph with errors (unknown parents, cycles) has no order: file order then.
-        let revisions = graph.order.isEmpty
+        let revisions =
+            graph.order.isEmpty
             ? graph.revisions.values.sorted { $0.location < $1.location }
             : graph.order.compactMap { graph[$0] }
         return revisions.flatMap { linter.lint($0) }
@@ -25,7 +26,9 @@ public struct Linter {
     public mutating func lint(_ revision: Revision) -> [Diagnostic] {
         Phase.allCases.compactMap { revision.sections[$0] }.filter { $0.engine == .sql }.flatMap { section in
             lint(section).map { finding in
-                Diagnostic(finding.rule.isError ? .error : .warning, at: SourceLocation(file: section.location.file, line: finding.line), finding.message, rule: finding.rule.rawValue)
+                Diagnostic(
+                    finding.rule.isError ? .error : .warning, at: SourceLocation(file: section.location.file, line: finding.line), finding.message,
+                    rule: finding.rule.rawValue)
             }
         }
     }
@@ -142,7 +145,8 @@ private struct SectionWalk {
                 if action.isAddColumn {
                     if action.isNotNullWithoutDefault { add(.addColumnNotNullWithoutDefault, at: action.offset) }
                     if action.isStoredGenerated || action.hasVolatileDefault
-                        || (settings.postgresVersion < 11 && action.defaultExpression != nil) {
+                        || (settings.postgresVersion < 11 && action.defaultExpression != nil)
+                    {
                         add(.volatileDefault, at: action.offset)
                         scans = true
                     }

@@ -21,13 +21,20 @@ struct StatementShape {
 
     /// `CREATE [TEMP|UNLOGGED] TABLE [IF NOT EXISTS] name`
     var createdTable: String? {
-        guard let match = code.firstMatch(of: #/^CREATE\s+((GLOBAL|LOCAL)\s+)?((TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(?<name>("[^"]+"|[^\s(),;"]+)(\.("[^"]+"|[^\s(),;"]+))*)/#) else { return nil }
+        guard
+            let match = code.firstMatch(
+                of:
+                    #/^CREATE\s+((GLOBAL|LOCAL)\s+)?((TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(?<name>("[^"]+"|[^\s(),;"]+)(\.("[^"]+"|[^\s(),;"]+))*)/#
+            )
+        else { return nil }
         return Self.unqualified(match.output.name)
     }
 
     /// `ALTER TABLE [IF EXISTS] [ONLY] name`
     var alteredTable: String? {
-        guard let match = code.firstMatch(of: #/^ALTER\s+TABLE\s+(IF\s+EXISTS\s+)?(ONLY\s+)?(?<name>("[^"]+"|[^\s(),;"]+)(\.("[^"]+"|[^\s(),;"]+))*)/#) else { return nil }
+        guard let match = code.firstMatch(of: #/^ALTER\s+TABLE\s+(IF\s+EXISTS\s+)?(ONLY\s+)?(?<name>("[^"]+"|[^\s(),;"]+)(\.("[^"]+"|[^\s(),;"]+))*)/#) else {
+            return nil
+        }
         return Self.unqualified(match.output.name)
     }
 
@@ -39,14 +46,20 @@ struct StatementShape {
 
     /// `CREATE [UNIQUE] INDEX [CONCURRENTLY] … ON [ONLY] table`
     var createdIndex: (table: String, name: String?, concurrently: Bool)? {
-        guard let match = code.firstMatch(of: #/^CREATE\s+(UNIQUE\s+)?INDEX\s+(?<concurrently>CONCURRENTLY\s+)?(IF\s+NOT\s+EXISTS\s+)?(?<name>\S+\s+)?ON\s+(ONLY\s+)?(?<table>("[^"]+"|[^\s(),;"]+)(\.("[^"]+"|[^\s(),;"]+))*)/#) else { return nil }
+        guard
+            let match = code.firstMatch(
+                of:
+                    #/^CREATE\s+(UNIQUE\s+)?INDEX\s+(?<concurrently>CONCURRENTLY\s+)?(IF\s+NOT\s+EXISTS\s+)?(?<name>\S+\s+)?ON\s+(ONLY\s+)?(?<table>("[^"]+"|[^\s(),;"]+)(\.("[^"]+"|[^\s(),;"]+))*)/#
+            )
+        else { return nil }
         let name = match.output.name.map { Self.unqualified($0.dropLast()) }
         return (Self.unqualified(match.output.table), name, match.output.concurrently != nil)
     }
 
     /// `DROP INDEX [CONCURRENTLY] [IF EXISTS] name, …`
     var droppedIndexes: (names: [String], concurrently: Bool)? {
-        guard let match = code.firstMatch(of: #/^DROP\s+INDEX\s+(?<concurrently>CONCURRENTLY\s+)?(IF\s+EXISTS\s+)?(?<names>[^;]*?)(\s+(CASCADE|RESTRICT))?$/#) else { return nil }
+        guard let match = code.firstMatch(of: #/^DROP\s+INDEX\s+(?<concurrently>CONCURRENTLY\s+)?(IF\s+EXISTS\s+)?(?<names>[^;]*?)(\s+(CASCADE|RESTRICT))?$/#)
+        else { return nil }
         let names = match.output.names.split(separator: ",").map { Self.unqualified(Substring($0.trimmingWhitespace())) }
         return (names, match.output.concurrently != nil)
     }
@@ -59,8 +72,13 @@ struct StatementShape {
     var renamedTable: Bool { code.firstMatch(of: #/^ALTER\s+TABLE\s+(IF\s+EXISTS\s+)?\S+\s+RENAME\s+TO\b/#) != nil }
 
     var truncatedTables: (names: [String], cascade: Bool)? {
-        guard let match = code.firstMatch(of: #/^TRUNCATE\s+(TABLE\s+)?(ONLY\s+)?(?<names>[^;]*?)(\s+(RESTART|CONTINUE)\s+IDENTITY)?(\s+(?<mode>CASCADE|RESTRICT))?$/#) else { return nil }
-        let names = match.output.names.split(separator: ",").map { Self.unqualified(Substring($0.trimmingWhitespace().replacing("*", with: "").trimmingWhitespace())) }
+        guard
+            let match = code.firstMatch(
+                of: #/^TRUNCATE\s+(TABLE\s+)?(ONLY\s+)?(?<names>[^;]*?)(\s+(RESTART|CONTINUE)\s+IDENTITY)?(\s+(?<mode>CASCADE|RESTRICT))?$/#)
+        else { return nil }
+        let names = match.output.names.split(separator: ",").map {
+            Self.unqualified(Substring($0.trimmingWhitespace().replacing("*", with: "").trimmingWhitespace()))
+        }
         return (names, match.output.mode == "CASCADE")
     }
 
@@ -97,8 +115,10 @@ struct AlterAction {
     /// `ADD [CONSTRAINT name] CHECK|FOREIGN KEY|UNIQUE|PRIMARY KEY|EXCLUDE …`: the kind and the name.
     var addedConstraint: (kind: String, name: String?, notValid: Bool, usingIndex: Bool)? {
         guard let match = text.firstMatch(of: #/^ADD\s+(CONSTRAINT\s+(?<name>\S+)\s+)?(?<kind>CHECK|FOREIGN|UNIQUE|PRIMARY|EXCLUDE)\b/#) else { return nil }
-        return (String(match.output.kind), match.output.name.map { StatementShape.unqualified($0) },
-                text.firstMatch(of: #/\bNOT\s+VALID\b/#) != nil, text.firstMatch(of: #/\bUSING\s+INDEX\b/#) != nil)
+        return (
+            String(match.output.kind), match.output.name.map { StatementShape.unqualified($0) },
+            text.firstMatch(of: #/\bNOT\s+VALID\b/#) != nil, text.firstMatch(of: #/\bUSING\s+INDEX\b/#) != nil
+        )
     }
 
     /// `CHECK (col IS NOT NULL)` of an added constraint: the column.
@@ -163,7 +183,9 @@ struct AlterAction {
         "LOCALTIMESTAMP", "LOCALTIME", "CURRENT_USER", "SESSION_USER", "CURRENT_SCHEMA", "CURRENT_DATABASE", "VERSION", "PI",
     ]
     /// Words that look like calls in an expression but are not functions.
-    static let nonCalls: Set<String> = ["ARRAY", "ROW", "INTERVAL", "NUMERIC", "DECIMAL", "VARCHAR", "CHAR", "CHARACTER", "TIMESTAMP", "TIME", "BIT", "VARBIT", "AND", "OR", "NOT", "IN"]
+    static let nonCalls: Set<String> = [
+        "ARRAY", "ROW", "INTERVAL", "NUMERIC", "DECIMAL", "VARCHAR", "CHAR", "CHARACTER", "TIMESTAMP", "TIME", "BIT", "VARBIT", "AND", "OR", "NOT", "IN",
+    ]
 
     /// A DEFAULT is volatile unless it is made of literals, casts and operators,
     /// or calls only known non-volatile functions without arguments.

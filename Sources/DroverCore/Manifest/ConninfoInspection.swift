@@ -1,3 +1,5 @@
+import Foundation
+
 /// Pure checks on a libpq conninfo string, for manifest validation (the core has
 /// no libpq; the Postgres layer parses conninfo for real when connecting).
 public enum ConninfoInspection {
@@ -47,5 +49,3 @@ public enum ConninfoInspection {
         return "\(host ?? "localhost"):\(port)"
     }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Turning a row of a `discover` query into a database (SPEC §2): `{column}` in the
 /// template's strings is replaced by that column of the row.
 extension DiscoverSpec {
@@ -8,17 +10,18 @@ extension DiscoverSpec {
         guard let dsnTemplate = layer.dsn else { return .failure(.missing("dsn", name)) }
         guard let window = layer.window.map({ Self.fill($0, row, quoting: .none) }) else { return .failure(.missing("window", name)) }
         let isURI = dsnTemplate.hasPrefix("postgresql://") || dsnTemplate.hasPrefix("postgres://")
-        return .success(DatabaseSpec(
-            name: name,
-            tier: tier,
-            dsn: Self.fill(dsnTemplate, row, quoting: isURI ? .uri : .conninfo),
-            passwordFile: layer.passwordFile ?? passwordFile,
-            schema: layer.schema.map { Self.fill($0, row, quoting: .none) },
-            labels: (layer.labels ?? [:]).mapValues { Self.fill($0, row, quoting: .none) },
-            window: window,
-            settings: layer.settings,
-            location: location
-        ))
+        return .success(
+            DatabaseSpec(
+                name: name,
+                tier: tier,
+                dsn: Self.fill(dsnTemplate, row, quoting: isURI ? .uri : .conninfo),
+                passwordFile: layer.passwordFile ?? passwordFile,
+                schema: layer.schema.map { Self.fill($0, row, quoting: .none) },
+                labels: (layer.labels ?? [:]).mapValues { Self.fill($0, row, quoting: .none) },
+                window: window,
+                settings: layer.settings,
+                location: location
+            ))
     }
 
     enum Quoting { case none, conninfo, uri }
@@ -57,5 +60,3 @@ public enum DiscoveryError: Error, Sendable, Equatable, CustomStringConvertible 
         }
     }
 }
-
-import Foundation

@@ -42,14 +42,18 @@ struct ManifestBuilder {
         func checkTier(_ tier: String?, at location: SourceLocation?, _ what: String) {
             guard let tier else { return }
             if !pipeline.contains(tier) {
-                error(location, "\(what): tier '\(tier)' is not in fleet.pipeline [\(pipeline.joined(separator: ", "))]\(Suggestion.didYouMean(tier, in: pipeline))")
+                error(
+                    location,
+                    "\(what): tier '\(tier)' is not in fleet.pipeline [\(pipeline.joined(separator: ", "))]\(Suggestion.didYouMean(tier, in: pipeline))")
             }
         }
         func checkWindow(_ window: String?, at location: SourceLocation?, _ what: String) {
             guard let window else { return }
             if windows[window] == nil {
                 let known = windows.keys.sorted()
-                error(location, "\(what): unknown window '\(window)'\(Suggestion.didYouMean(window, in: known))\(known.isEmpty ? "; define it under windows:" : "")")
+                error(
+                    location,
+                    "\(what): unknown window '\(window)'\(Suggestion.didYouMean(window, in: known))\(known.isEmpty ? "; define it under windows:" : "")")
             }
         }
 
@@ -64,19 +68,29 @@ struct ManifestBuilder {
             func missing(_ key: String, _ message: String) {
                 if !entry.writtenKeys.contains(key) && defaultsLocations[key] == nil { error(entry.location, message) }
             }
-            guard let tier = layer.tier else { missing("tier", "\(what) has no tier (one of \(pipeline.joined(separator: ", ")))"); continue }
-            guard let dsn = layer.dsn else { missing("dsn", "\(what) has no dsn"); continue }
-            guard let window = layer.window else { missing("window", "\(what) has no window (set window: here or in defaults)"); continue }
+            guard let tier = layer.tier else {
+                missing("tier", "\(what) has no tier (one of \(pipeline.joined(separator: ", ")))")
+                continue
+            }
+            guard let dsn = layer.dsn else {
+                missing("dsn", "\(what) has no dsn")
+                continue
+            }
+            guard let window = layer.window else {
+                missing("window", "\(what) has no window (set window: here or in defaults)")
+                continue
+            }
             checkTier(tier, at: entry.location, what)
             checkWindow(window, at: entry.location, what)
             let settings = layer.settings
             if settings.retry.minBackoff > settings.retry.maxBackoff {
                 error(entry.location, "\(what): retry.min_backoff is longer than retry.max_backoff")
             }
-            resolved.append(DatabaseSpec(
-                name: entry.name, tier: tier, dsn: dsn, passwordFile: layer.passwordFile, schema: layer.schema,
-                labels: layer.labels ?? [:], window: window, settings: settings, location: entry.location
-            ))
+            resolved.append(
+                DatabaseSpec(
+                    name: entry.name, tier: tier, dsn: dsn, passwordFile: layer.passwordFile, schema: layer.schema,
+                    labels: layer.labels ?? [:], window: window, settings: settings, location: entry.location
+                ))
         }
 
         for block in discover {
@@ -99,7 +113,9 @@ struct ManifestBuilder {
             }
             let assignment = WaveAssignment.assign(members.map { ($0.name, $0.labels) }, to: located.value)
             for database in members where assignment.wave(of: database.name) == nil {
-                error(database.location, "database '\(database.name)' is in no wave of tier '\(tier)' and would never move; add a last wave with select: {all: true}")
+                error(
+                    database.location,
+                    "database '\(database.name)' is in no wave of tier '\(tier)' and would never move; add a last wave with select: {all: true}")
             }
         }
 

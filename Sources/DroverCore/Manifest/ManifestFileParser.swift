@@ -56,7 +56,9 @@ struct ManifestFileParser {
                 if let path = reader.nonEmptyString(value, "fleet.socket") { builder.socket = Located(value: resolvePath(path), location: at) }
             case "tracking_schema":
                 if let schema = reader.nonEmptyString(value, "fleet.tracking_schema") {
-                    if !Identifier.isPlain(schema) { reader.error(value, "fleet.tracking_schema '\(schema)' must be a plain lower-case identifier (letters, digits, _)") }
+                    if !Identifier.isPlain(schema) {
+                        reader.error(value, "fleet.tracking_schema '\(schema)' must be a plain lower-case identifier (letters, digits, _)")
+                    }
                     builder.trackingSchema = Located(value: schema, location: at)
                 }
             case "operators_group":
@@ -101,12 +103,17 @@ struct ManifestFileParser {
                 builder.alembic.urlVariable = name.isEmpty ? nil : name
             case "url_x":
                 guard let name = reader.nonEmptyString(value, what) else { continue }
-                if name.contains("=") || name.contains(where: \.isWhitespace) { reader.error(value, "\(what) '\(name)' must be a bare -x key (no '=' or spaces)") }
+                if name.contains("=") || name.contains(where: \.isWhitespace) {
+                    reader.error(value, "\(what) '\(name)' must be a bare -x key (no '=' or spaces)")
+                }
                 builder.alembic.urlArgument = name
             case "url_scheme":
                 guard let scheme = reader.nonEmptyString(value, what) else { continue }
                 if !scheme.hasPrefix("postgresql") || scheme.contains(":") || scheme.contains("/") {
-                    reader.error(value, "\(what) '\(scheme)' must be a SQLAlchemy PostgreSQL scheme such as postgresql, postgresql+psycopg2 or postgresql+psycopg (without '://')")
+                    reader.error(
+                        value,
+                        "\(what) '\(scheme)' must be a SQLAlchemy PostgreSQL scheme such as postgresql, postgresql+psycopg2 or postgresql+psycopg (without '://')"
+                    )
                 }
                 builder.alembic.urlScheme = scheme
             default: break
@@ -327,10 +334,10 @@ struct ManifestFileParser {
                 complete = false
             }
             guard complete,
-                  let tier = reader.nonEmptyString(byKey["tier"]!, "discover.tier"),
-                  let dsn = reader.nonEmptyString(byKey["dsn"]!, "discover.dsn"),
-                  let query = reader.nonEmptyString(byKey["query"]!, "discover.query"),
-                  let templateEntries = reader.mapping(byKey["template"]!, "discover.template", allowed: ManifestKeys.settings)
+                let tier = reader.nonEmptyString(byKey["tier"]!, "discover.tier"),
+                let dsn = reader.nonEmptyString(byKey["dsn"]!, "discover.dsn"),
+                let query = reader.nonEmptyString(byKey["query"]!, "discover.query"),
+                let templateEntries = reader.mapping(byKey["template"]!, "discover.template", allowed: ManifestKeys.settings)
             else { continue }
             if ConninfoInspection.containsPassword(dsn) {
                 reader.error(byKey["dsn"]!, "discover.dsn contains a password: use password_file")
@@ -338,7 +345,9 @@ struct ManifestFileParser {
             let template = readLayer(templateEntries, context: "discover.template")
             // Each row must become a different database: by dsn, or by schema for schema tenants.
             if !((template.dsn ?? "") + (template.schema ?? "")).contains("{") {
-                reader.error(byKey["template"]!, "discover.template needs a {column} placeholder in its dsn or schema, e.g. dsn: \"host=tenants-1 dbname={name}\" or schema: \"{name}\"")
+                reader.error(
+                    byKey["template"]!,
+                    "discover.template needs a {column} placeholder in its dsn or schema, e.g. dsn: \"host=tenants-1 dbname={name}\" or schema: \"{name}\"")
             } else if template.dsn == nil {
                 reader.error(byKey["template"]!, "discover.template needs a dsn")
             }
@@ -346,15 +355,16 @@ struct ManifestFileParser {
             if let node = byKey["every"], let value = reader.duration(node, "discover.every") {
                 if value < .seconds(1) { reader.error(node, "discover.every must be at least 1s") } else { every = value }
             }
-            builder.discover.append(DiscoverSpec(
-                tier: tier,
-                dsn: dsn,
-                passwordFile: byKey["password_file"].flatMap { reader.nonEmptyString($0, "discover.password_file") }.map(resolvePath),
-                query: query,
-                template: template,
-                every: every,
-                location: reader.location(item)
-            ))
+            builder.discover.append(
+                DiscoverSpec(
+                    tier: tier,
+                    dsn: dsn,
+                    passwordFile: byKey["password_file"].flatMap { reader.nonEmptyString($0, "discover.password_file") }.map(resolvePath),
+                    query: query,
+                    template: template,
+                    every: every,
+                    location: reader.location(item)
+                ))
         }
     }
 
@@ -424,11 +434,15 @@ struct ManifestFileParser {
             case "percent":
                 guard let text = reader.string(value, "\(what).percent") else { continue }
                 let number = Double(text.hasSuffix("%") ? String(text.dropLast()) : text)
-                if let number, number > 0, number <= 100 { selector.percent = number } else {
+                if let number, number > 0, number <= 100 {
+                    selector.percent = number
+                } else {
                     reader.error(value, "\(what).percent must be a number above 0 and at most 100 (found '\(text)')")
                 }
             case "all":
-                if reader.bool(value, "\(what).all") == true { selector.all = true } else {
+                if reader.bool(value, "\(what).all") == true {
+                    selector.all = true
+                } else {
                     reader.error(value, "\(what).all can only be true")
                 }
             default: break

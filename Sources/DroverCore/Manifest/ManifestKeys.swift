@@ -2,7 +2,9 @@
 /// that names the nearest of these.
 enum ManifestKeys {
     static let top = ["fleet", "defaults", "windows", "databases", "discover", "waves"]
-    static let fleet = ["name", "migrations", "pipeline", "state", "lease", "socket", "tracking_schema", "operators_group", "alembic", "lint", "require_plan_hash"]
+    static let fleet = [
+        "name", "migrations", "pipeline", "state", "lease", "socket", "tracking_schema", "operators_group", "alembic", "lint", "require_plan_hash",
+    ]
     static let fleetLint = ["postgres_version"]
     static let fleetAlembic = ["command", "url_env", "url_x", "url_scheme"]
     /// Keys a database entry, `defaults` and a discover `template` share.

@@ -10,7 +10,8 @@ public enum StateLocation: Sendable, Hashable {
         if lowered.hasPrefix("postgresql://") || lowered.hasPrefix("postgres://") {
             self = .postgresql(conninfo: text)
         } else if let first = text.split(separator: " ").first, let equals = first.firstIndex(of: "="),
-                  first[..<equals].allSatisfy({ $0.isLetter || $0 == "_" }), !first[..<equals].isEmpty {
+            first[..<equals].allSatisfy({ $0.isLetter || $0 == "_" }), !first[..<equals].isEmpty
+        {
             // `host=... dbname=...` or `service=...`: a file path rarely starts with `word=`.
             self = .postgresql(conninfo: text)
         } else {

@@ -8,8 +8,10 @@ public struct WaveSpec: Sendable, Hashable {
     public var failureBudget: FailureBudget
     public var location: SourceLocation?
 
-    public init(name: String, select: WaveSelector, maxParallel: Int? = nil, soak: Duration = .zero,
-                failureBudget: FailureBudget = .count(0), location: SourceLocation? = nil) {
+    public init(
+        name: String, select: WaveSelector, maxParallel: Int? = nil, soak: Duration = .zero,
+        failureBudget: FailureBudget = .count(0), location: SourceLocation? = nil
+    ) {
         self.name = name
         self.select = select
         self.maxParallel = maxParallel

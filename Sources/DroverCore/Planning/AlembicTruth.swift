@@ -32,7 +32,8 @@ public enum AlembicTruth {
             }
         }
         for head in heads where graph[head] == nil {
-            records.append(TrackingRecord(revision: head, phase: .expand, status: .stamped, appliedBy: "alembic", note: "in alembic_version, unknown to the repository"))
+            records.append(
+                TrackingRecord(revision: head, phase: .expand, status: .stamped, appliedBy: "alembic", note: "in alembic_version, unknown to the repository"))
         }
         return records
     }

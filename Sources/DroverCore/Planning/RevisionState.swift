@@ -30,7 +30,8 @@ public struct RevisionState: Sendable, Hashable {
             let expandDone = [Phase.expand, .backfill].allSatisfy { revision.section($0) == nil || done.contains(PhaseKey(id, $0)) }
             // In order (Alembic): code of a revision runs once everything before it is
             // applied, contracts included.
-            let parentsReady = graph.appliesInOrder
+            let parentsReady =
+                graph.appliesInOrder
                 ? revision.parents.allSatisfy(contractedSet.contains)
                 : revision.parents.allSatisfy(expandedSet.contains)
             if expandDone && parentsReady {
@@ -45,9 +46,10 @@ public struct RevisionState: Sendable, Hashable {
         }
         tampered = records.compactMap { record in
             guard record.status.isDone || record.status == .running || record.status == .failed,
-                  let found = record.checksum,
-                  let section = graph[record.revision]?.sections[record.phase],
-                  section.checksum != found else { return nil }
+                let found = record.checksum,
+                let section = graph[record.revision]?.sections[record.phase],
+                section.checksum != found
+            else { return nil }
             return TamperedSection(revision: record.revision, phase: record.phase, file: section.location, recorded: found, current: section.checksum)
         }
         unknownRevisions = Array(Set(records.map(\.revision)).filter { graph[$0] == nil }).sorted()

@@ -71,7 +71,8 @@ public struct RevisionGraph: Sendable {
         if graph.order.count < graph.revisions.count {
             let stuck = Set(graph.revisions.keys).subtracting(graph.order).sorted(by: byLocation)
             for id in stuck {
-                diagnostics.append(Diagnostic(at: graph.revisions[id]!.location, "revision \(id) is part of a parent cycle (\(stuck.joined(separator: " → ")))"))
+                diagnostics.append(
+                    Diagnostic(at: graph.revisions[id]!.location, "revision \(id) is part of a parent cycle (\(stuck.joined(separator: " → ")))"))
             }
             return (graph, diagnostics)
         }
@@ -80,7 +81,8 @@ public struct RevisionGraph: Sendable {
         let heads = graph.order.filter { children[$0, default: []].isEmpty }
         if heads.count > 1 {
             let listing = heads.map { "\($0) (\(graph.revisions[$0]!.location))" }.joined(separator: ", ")
-            let remedy = format == .alembic
+            let remedy =
+                format == .alembic
                 ? "run 'alembic merge heads' to add a merge revision"
                 : "add a merge revision with '-- drover:parent \(heads.joined(separator: " "))'"
             for id in heads {

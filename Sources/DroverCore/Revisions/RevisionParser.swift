@@ -68,8 +68,14 @@ public struct RevisionParser {
             }
             switch directive.name {
             case "revision":
-                guard open == nil else { error(number, "'-- drover:revision' must come before the first section"); continue }
-                if id != nil { error(number, "revision id given twice (first on line \(id!.line))"); continue }
+                guard open == nil else {
+                    error(number, "'-- drover:revision' must come before the first section")
+                    continue
+                }
+                if id != nil {
+                    error(number, "revision id given twice (first on line \(id!.line))")
+                    continue
+                }
                 let value = Self.stripTrailingComment(directive.argument)
                 if value.isEmpty {
                     error(number, "'-- drover:revision' needs an id, e.g. '-- drover:revision 3f2a9c1e'")
@@ -79,8 +85,14 @@ public struct RevisionParser {
                     id = (value, number)
                 }
             case "parent":
-                guard open == nil else { error(number, "'-- drover:parent' must come before the first section"); continue }
-                if parents != nil { error(number, "parent given twice (first on line \(parents!.line)); list both ids on one line for a merge revision"); continue }
+                guard open == nil else {
+                    error(number, "'-- drover:parent' must come before the first section")
+                    continue
+                }
+                if parents != nil {
+                    error(number, "parent given twice (first on line \(parents!.line)); list both ids on one line for a merge revision")
+                    continue
+                }
                 let words = Self.stripTrailingComment(directive.argument).split(whereSeparator: \.isWhitespace).map(String.init)
                 if words.isEmpty {
                     error(number, "'-- drover:parent' needs the parent id, or 'none' for the root revision")
@@ -94,8 +106,14 @@ public struct RevisionParser {
                     parents = (words, number)
                 }
             case "message":
-                guard open == nil else { error(number, "'-- drover:message' must come before the first section"); continue }
-                if message != nil { error(number, "message given twice"); continue }
+                guard open == nil else {
+                    error(number, "'-- drover:message' must come before the first section")
+                    continue
+                }
+                if message != nil {
+                    error(number, "message given twice")
+                    continue
+                }
                 message = directive.argument.trimmingWhitespace()
             case "lint-ignore":
                 guard var current = open else {
@@ -162,7 +180,9 @@ public struct RevisionParser {
             }
             switch parts[0] {
             case "batch":
-                if let value = Int(parts[1]), value > 0 { options.batch = value } else {
+                if let value = Int(parts[1]), value > 0 {
+                    options.batch = value
+                } else {
                     error(line, "batch=\(parts[1]) must be a positive whole number")
                 }
             case "pause":
@@ -189,7 +209,8 @@ public struct RevisionParser {
             error(meta.line, "\(rule.problem): '\(meta.text)'; \(rule.saferForm) [\(rule.rawValue)]")
         }
         if open.phase == .backfill, !statements.isEmpty,
-           !statements.contains(where: { SQLSplitter.substitute("batch", with: "", in: $0) != $0.text }) {
+            !statements.contains(where: { SQLSplitter.substitute("batch", with: "", in: $0) != $0.text })
+        {
             warning(open.line, "backfill has no ':batch' placeholder: every run is one unbounded batch; limit it with 'LIMIT :batch'")
         }
         let section = Section(

@@ -41,7 +41,11 @@ public struct RevisionRepository: Sendable {
             let path = (directory as NSString).appendingPathComponent(name)
             let text = FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
             if case .success = AlembicRevisionFile.parse(text, file: path) {
-                diagnostics.append(Diagnostic(at: SourceLocation(file: path, line: 1), "an Alembic revision inside a drover SQL repository: drover SQL and Alembic revisions are never mixed in one repository; point fleet.migrations at the Alembic project's alembic.ini instead"))
+                diagnostics.append(
+                    Diagnostic(
+                        at: SourceLocation(file: path, line: 1),
+                        "an Alembic revision inside a drover SQL repository: drover SQL and Alembic revisions are never mixed in one repository; point fleet.migrations at the Alembic project's alembic.ini instead"
+                    ))
             }
         }
         for name in files {

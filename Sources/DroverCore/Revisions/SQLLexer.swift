@@ -84,7 +84,8 @@ struct SQLLexer {
             }
         }
         if first == UInt8(ascii: "u"), next == UInt8(ascii: "&"), let quote = peek(start + 2),
-           quote == UInt8(ascii: "'") || quote == UInt8(ascii: "\"") {
+            quote == UInt8(ascii: "'") || quote == UInt8(ascii: "\"")
+        {
             return skipQuoted(from: start + 2, quote: quote, backslashEscapes: false, blank: quote == UInt8(ascii: "'"))
         }
         var end = start + 1

@@ -6,7 +6,12 @@ public enum SQLRules {
     /// (schema-qualified when written so); `nil` for other statements.
     public static func concurrentlyCreatedIndex(_ statement: SQLStatement) -> (schema: String?, name: String)? {
         let code = asciiUppercased(statement.code)
-        guard let match = code.firstMatch(of: #/^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?((?:"[^"]+"|[A-Z0-9_$]+)(?:\.(?:"[^"]+"|[A-Z0-9_$]+))?)\s+ON\b/#) else {
+        guard
+            let match = code.firstMatch(
+                of:
+                    #/^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?((?:"[^"]+"|[A-Z0-9_$]+)(?:\.(?:"[^"]+"|[A-Z0-9_$]+))?)\s+ON\b/#
+            )
+        else {
             return nil
         }
         // Take the name from the original text (case of quoted names matters).
@@ -45,7 +50,9 @@ public enum SQLRules {
     /// its byte offset in the statement (commas inside parentheses do not split).
     static func alterTableActions(_ code: String) -> [(text: String, offset: Int)] {
         let bytes = Array(code.utf8)
-        guard let header = code.firstMatch(of: #/^\s*ALTER\s+TABLE\s+(IF\s+EXISTS\s+)?(ONLY\s+)?("[^"]+"|[^\s"]+)(\."[^"]+"|\.[^\s"]+)?\s*\*?\s*/#) else { return [] }
+        guard let header = code.firstMatch(of: #/^\s*ALTER\s+TABLE\s+(IF\s+EXISTS\s+)?(ONLY\s+)?("[^"]+"|[^\s"]+)(\."[^"]+"|\.[^\s"]+)?\s*\*?\s*/#) else {
+            return []
+        }
         var start = code.utf8.distance(from: code.startIndex, to: header.range.upperBound)
         var actions: [(String, Int)] = []
         var depth = 0
@@ -94,4 +101,3 @@ public enum SQLRules {
         return parts
     }
 }
-

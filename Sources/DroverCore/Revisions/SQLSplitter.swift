@@ -91,10 +91,11 @@ public enum SQLSplitter {
         var index = 0
         while index < text.count {
             if code[index] == UInt8(ascii: ":"),
-               index + token.count <= code.count,
-               Array(code[index..<index + token.count]) == token,
-               index == 0 || code[index - 1] != UInt8(ascii: ":"),
-               index + token.count == code.count || !isIdentifierByte(code[index + token.count]) {
+                index + token.count <= code.count,
+                Array(code[index..<index + token.count]) == token,
+                index == 0 || code[index - 1] != UInt8(ascii: ":"),
+                index + token.count == code.count || !isIdentifierByte(code[index + token.count])
+            {
                 output.append(contentsOf: value.utf8)
                 index += token.count
             } else {
@@ -110,4 +111,3 @@ public enum SQLSplitter {
             || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_") || byte >= 0x80
     }
 }
-

@@ -13,7 +13,9 @@ public struct ObservedDatabase: Sendable, Hashable {
     /// Why the last read or phase could not reach the database, for status.
     public var problem: String?
 
-    public init(reachable: Bool, records: [TrackingRecord] = [], lockedBy: Int32? = nil, observedAt: Date, alembicVersions: [String]? = nil, problem: String? = nil) {
+    public init(
+        reachable: Bool, records: [TrackingRecord] = [], lockedBy: Int32? = nil, observedAt: Date, alembicVersions: [String]? = nil, problem: String? = nil
+    ) {
         self.reachable = reachable
         self.records = records
         self.lockedBy = lockedBy

@@ -28,7 +28,8 @@ extension Scheduler {
         if let step = nextStep(name, tier: spec.tier, target: target, records: observation.records) {
             let policy = step.phase == .contract ? spec.settings.contract : spec.settings.expand
             if policy == .inWindow, let window = manifest.windows[spec.window],
-               WindowSchedule(window).earliestStart(from: now, expected: expectedDuration(tier: spec.tier, step: step)) != now {
+                WindowSchedule(window).earliestStart(from: now, expected: expectedDuration(tier: spec.tier, step: step)) != now
+            {
                 return .waitingWindow
             }
             return .pending
@@ -43,7 +44,8 @@ extension Scheduler {
     /// `step` alone.
     public func alembicStretch(of name: String, from step: PlannedStep) -> String? {
         guard graph.appliesInOrder, let spec = database(named: name), let target = target(ofTier: spec.tier),
-              let records = observations[name]?.records else { return nil }
+            let records = observations[name]?.records
+        else { return nil }
         let steps = PhasePlanner.steps(graph: graph, records: records, target: target, contractThrough: releasedThrough(tier: spec.tier, target: target))
         guard steps.first == step else { return nil }
         return AlembicStretch.through(steps, graph: graph)?.revision
@@ -59,10 +61,12 @@ extension Scheduler {
         if graph.appliesInOrder {
             let unknown = versions.filter { graph[$0] == nil }
             guard !unknown.isEmpty else { return nil }
-            return "at Alembic revision \(unknown.joined(separator: ", ")), which the repository does not have; drover leaves it alone until the repository has it"
+            return
+                "at Alembic revision \(unknown.joined(separator: ", ")), which the repository does not have; drover leaves it alone until the repository has it"
         }
         guard !observation.records.contains(where: { graph[$0.revision] != nil }) else { return nil }
-        return "managed by Alembic (at \(versions.joined(separator: ", "))) and not adopted: run 'droverctl adopt \(name)' to record those revisions, then drover moves it on"
+        return
+            "managed by Alembic (at \(versions.joined(separator: ", "))) and not adopted: run 'droverctl adopt \(name)' to record those revisions, then drover moves it on"
     }
 
     /// Why `revision` may not be promoted to `tier` (SPEC §6), or `nil` when it may:

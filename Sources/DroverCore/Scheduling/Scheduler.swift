@@ -77,8 +77,10 @@ public struct Scheduler: Sendable {
     /// The tiers, failures and pauses of a shared state store replace this
     /// scheduler's own (a follower reading back what its leader decided; a new
     /// leader taking over). A phase running here keeps running.
-    public mutating func replaceShared(tiers: [String: TierControl]? = nil, failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>,
-                                       expectedDurations: [String: Duration]? = nil) {
+    public mutating func replaceShared(
+        tiers: [String: TierControl]? = nil, failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>,
+        expectedDurations: [String: Duration]? = nil
+    ) {
         if let tiers { self.tiers = tiers }
         if let expectedDurations { self.expectedDurations = expectedDurations }
         for name in failedNames.union(failures.keys) where runtime[name]?.failure != failures[name] && runtime[name]?.running == nil {
@@ -288,7 +290,10 @@ public struct Scheduler: Sendable {
                 control.wavesFinished[index] = now
                 actions.append(.waveFinished(tier: tier, wave: wave.name))
             }
-            guard let finishedAt = control.wavesFinished[index] else { previousDone = false; continue }
+            guard let finishedAt = control.wavesFinished[index] else {
+                previousDone = false
+                continue
+            }
             let soakEnd = finishedAt.addingTimeInterval(wave.soak.seconds)
             if now < soakEnd {
                 wakeAt(soakEnd)
@@ -319,7 +324,8 @@ public struct Scheduler: Sendable {
     /// settled database whose records or runtime change may need work again.
     mutating func unsettle(_ name: String) {
         guard let tier = specs[name]?.tier, let assignment = waveAssignments[tier],
-              let index = assignment.wave(of: name), let known = settledPrefixes[tier]?[index] else { return }
+            let index = assignment.wave(of: name), let known = settledPrefixes[tier]?[index]
+        else { return }
         let position = assignment.position(of: name)
         if known.count > position { settledPrefixes[tier]?[index]?.count = position }
     }
@@ -347,7 +353,8 @@ public struct Scheduler: Sendable {
     /// records can give it work.
     private func isSettled(_ name: String, target: String, released: String?) -> Bool {
         guard let state = revisionStates[name], state.expanded == target, !state.isTampered,
-              state.contracted == target || state.contracted == released else { return false }
+            state.contracted == target || state.contracted == released
+        else { return false }
         return runtime[name]?.running == nil && runtime[name]?.failure == nil
     }
 
@@ -362,7 +369,8 @@ public struct Scheduler: Sendable {
         var runningOnServer: Int
     }
 
-    private func startableStep(_ spec: DatabaseSpec, tier: String, target: String, released: String?, wave: WaveSpec, limits: Limits, now: Date) -> StepDecision {
+    private func startableStep(_ spec: DatabaseSpec, tier: String, target: String, released: String?, wave: WaveSpec, limits: Limits, now: Date) -> StepDecision
+    {
         let name = spec.name
         let state = runtime[name] ?? .idle
         guard state.running == nil, state.failure == nil, !pausedDatabases.contains(name) else { return .blocked }

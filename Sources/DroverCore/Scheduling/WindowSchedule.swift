@@ -61,7 +61,8 @@ public struct WindowSchedule: Sendable {
         var result: [DateInterval] = []
         for offset in -8...8 {
             guard let day = calendar.date(byAdding: .day, value: offset, to: midnight),
-                  weekdays.contains(calendar.component(.weekday, from: day)) else { continue }
+                weekdays.contains(calendar.component(.weekday, from: day))
+            else { continue }
             var components = calendar.dateComponents([.year, .month, .day], from: day)
             components.hour = start.hour
             components.minute = start.minute

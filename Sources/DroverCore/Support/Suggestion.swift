@@ -5,7 +5,9 @@ public enum Suggestion {
     public static func nearest(to word: String, in candidates: some Collection<String>) -> String? {
         let lowered = word.lowercased()
         // A known word inside the typo ("batchsize" → "batch") is the likeliest meaning.
-        if let contained = candidates.filter({ lowered.hasPrefix($0.lowercased()) || $0.lowercased().hasPrefix(lowered) }).max(by: { $0.count < $1.count }), contained.count >= 3 {
+        if let contained = candidates.filter({ lowered.hasPrefix($0.lowercased()) || $0.lowercased().hasPrefix(lowered) }).max(by: { $0.count < $1.count }),
+            contained.count >= 3
+        {
             return contained
         }
         var best: (candidate: String, distance: Int)?

@@ -42,10 +42,13 @@ extension Fleet {
     private static func runDiscovery(_ block: DiscoverSpec) async throws -> [[String: String]] {
         var password: Secret?
         if let path = block.passwordFile {
-            guard let data = FileManager.default.contents(atPath: path) else { throw FleetError.invalidParameter("password_file", reason: "cannot read password_file \(path)") }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw FleetError.invalidParameter("password_file", reason: "cannot read password_file \(path)")
+            }
             password = Secret(passwordFileContents: String(decoding: data, as: UTF8.self))
         }
-        let connection = try await PostgresConnection.connect(ConnectionConfiguration(conninfo: block.dsn, password: password, applicationName: "drover/discover", connectTimeoutSeconds: 10))
+        let connection = try await PostgresConnection.connect(
+            ConnectionConfiguration(conninfo: block.dsn, password: password, applicationName: "drover/discover", connectTimeoutSeconds: 10))
         defer { Task { await connection.close() } }
         let result = try await connection.query(block.query)
         return result.rows.map { row in

@@ -28,8 +28,9 @@ struct EventListener {
     mutating func send(_ event: FleetEvent) {
         if let kinds, !kinds.contains(event.kind) { return }
         if missed > 0 {
-            let notice = FleetEvent(at: event.at, database: nil, tier: nil, revision: nil, phase: nil, kind: "dropped",
-                                    message: "\(missed) event\(missed == 1 ? "" : "s") dropped: this watcher read too slowly (status and history have the fleet's state)")
+            let notice = FleetEvent(
+                at: event.at, database: nil, tier: nil, revision: nil, phase: nil, kind: "dropped",
+                message: "\(missed) event\(missed == 1 ? "" : "s") dropped: this watcher read too slowly (status and history have the fleet's state)")
             guard case .enqueued = continuation.yield(notice) else {
                 missed += 1
                 return

@@ -77,10 +77,14 @@ extension Fleet {
     }
 
     /// `key`: the connection key the connection goes back under.
-    typealias FingerprintBatch = (key: String, connection: PostgresConnection?, result: Result<[(database: String, revision: String, snapshot: SchemaSnapshot)], PostgresError>)
+    typealias FingerprintBatch = (
+        key: String, connection: PostgresConnection?, result: Result<[(database: String, revision: String, snapshot: SchemaSnapshot)], PostgresError>
+    )
 
     /// The reads, off the actor: a few databases at a time, each in chunks.
-    private static func readFingerprints(_ groups: [String: [(target: DatabaseTarget, revision: String)]], connections: [String: PostgresConnection], runner: PhaseRunner) async -> [FingerprintBatch] {
+    private static func readFingerprints(
+        _ groups: [String: [(target: DatabaseTarget, revision: String)]], connections: [String: PostgresConnection], runner: PhaseRunner
+    ) async -> [FingerprintBatch] {
         let work = groups.map { (key: $0.key, members: $0.value, existing: connections[$0.key]) }
         return await mapBounded(work, parallelism: Self.observerParallelism) { work -> FingerprintBatch in
             let (key, members) = (work.key, work.members)
@@ -99,7 +103,10 @@ extension Fleet {
                 }
                 return (key, connection, .success(taken))
             } catch {
-                if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
+                if let broken = connection, broken.isBroken {
+                    await broken.close()
+                    connection = nil
+                }
                 return (key, connection, .failure(error))
             }
         }

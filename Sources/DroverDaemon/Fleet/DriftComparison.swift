@@ -19,8 +19,9 @@ struct DriftComparison {
         // The first database by name whose schema is a leading one.
         guard let (referenceName, reference) = snapshots.first(where: { leaders.contains($0.1.digest) }) else { return [] }
         return snapshots.filter { $0.1.digest != reference.digest }.map { name, snapshot in
-            DriftReport(database: name, revision: revision, differences: snapshot.differences(from: reference),
-                        reference: referenceName, tie: tie ? true : nil)
+            DriftReport(
+                database: name, revision: revision, differences: snapshot.differences(from: reference),
+                reference: referenceName, tie: tie ? true : nil)
         }
     }
 }

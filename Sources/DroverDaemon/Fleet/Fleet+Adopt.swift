@@ -27,7 +27,11 @@ extension Fleet {
         await session.close()
         let versions = observation.alembicVersions ?? []
         guard !versions.isEmpty else {
-            throw .invalidParameter("db", reason: "\(database) has no rows in \(table)\(observation.alembicVersions == nil ? " (no such table)" : ""): nothing to adopt; if Alembic keeps its version elsewhere, set alembic.version_table / version_table_schema for it in the manifest")
+            throw .invalidParameter(
+                "db",
+                reason:
+                    "\(database) has no rows in \(table)\(observation.alembicVersions == nil ? " (no such table)" : ""): nothing to adopt; if Alembic keeps its version elsewhere, set alembic.version_table / version_table_schema for it in the manifest"
+            )
         }
         if let unknown = versions.first(where: { graph[$0] == nil }) {
             throw .unknownRevision(unknown, reason: "\(database) is at Alembic revision \(unknown) (\(table)), which the revision repository does not have")

@@ -19,7 +19,9 @@ extension Fleet {
     /// `planHash`: the `plan_hash` the operator approved; the promotion is refused
     /// when the plan changed since (required for the tiers `fleet.require_plan_hash`
     /// names).
-    public func promote(_ revision: String, to tier: String? = nil, force: Bool = false, reason: String? = nil, planHash: String? = nil, by caller: Caller = .daemon) async throws(FleetError) -> String {
+    public func promote(
+        _ revision: String, to tier: String? = nil, force: Bool = false, reason: String? = nil, planHash: String? = nil, by caller: Caller = .daemon
+    ) async throws(FleetError) -> String {
         let id = try resolve(revision)
         let pipeline = manifest.fleet.pipeline
         guard pipeline.count > 1 || tier != nil else { throw .invalidParameter("to", reason: "the pipeline has one tier: nothing to promote to") }
@@ -31,7 +33,8 @@ extension Fleet {
             guard planHash == current else { throw .planChanged(revision: id, tier: destination, approved: planHash, current: current) }
             audited["plan_hash"] = planHash
         } else if manifest.fleet.requirePlanHash.contains(destination) {
-            throw .invalidParameter("plan_hash", reason: "fleet.require_plan_hash names \(destination): promote needs --plan-hash from 'droverctl plan \(id) --to \(destination)'")
+            throw .invalidParameter(
+                "plan_hash", reason: "fleet.require_plan_hash names \(destination): promote needs --plan-hash from 'droverctl plan \(id) --to \(destination)'")
         }
         let fingerprints = await fingerprintDigests(at: id)
         var decision = scheduler.promote(id, to: destination, fingerprints: fingerprints, force: false)
@@ -61,7 +64,11 @@ extension Fleet {
     @discardableResult
     public func release(_ revision: String, tier: String? = nil, by caller: Caller = .daemon) async throws(FleetError) -> String {
         let id = try resolve(revision)
-        let tiers = try tier.map { name throws(FleetError) in try checkTier(name); return [name] } ?? manifest.fleet.pipeline
+        let tiers =
+            try tier.map { name throws(FleetError) in
+                try checkTier(name)
+                return [name]
+            } ?? manifest.fleet.pipeline
         let message: String
         switch scheduler.release(id, tiers: tiers) {
         case .refused(let refusal):
@@ -120,7 +127,11 @@ extension Fleet {
                 message = "\(database) \(verb)"
             }
         } else {
-            let tiers = try tier.map { name throws(FleetError) in try checkTier(name); return [name] } ?? manifest.fleet.pipeline
+            let tiers =
+                try tier.map { name throws(FleetError) in
+                    try checkTier(name)
+                    return [name]
+                } ?? manifest.fleet.pipeline
             // Resuming a halted tier changes it even when it was not paused.
             switch paused ? scheduler.pause(tiers: tiers) : scheduler.resume(tiers: tiers) {
             case .refused(let refusal):
@@ -148,7 +159,7 @@ extension Fleet {
                 continue
             }
             do {
-                try await write(change)
+                try await store.save(change)
                 stateStoreWritable()
             } catch {
                 throw .stateStore("cannot record \(what), so it was not made: \(stateStoreFailed(error))")
@@ -178,7 +189,10 @@ extension Fleet {
             let outcome = try await runner.run(PlannedStep(revision: id, phase: .revert), on: session)
             await session.close()
             readSchedule.soon(database)
-            try? await store.appendHistory(HistoryEntry(database: database, revision: id, phase: .revert, outcome: "reverted", startedAt: clock().addingTimeInterval(-outcome.duration.seconds), finishedAt: clock(), rows: outcome.rows, error: nil, actor: caller.name ?? actorName))
+            try? await store.appendHistory(
+                HistoryEntry(
+                    database: database, revision: id, phase: .revert, outcome: "reverted", startedAt: clock().addingTimeInterval(-outcome.duration.seconds),
+                    finishedAt: clock(), rows: outcome.rows, error: nil, actor: caller.name ?? actorName))
             await audit("revert", ["db": database, "revision": id], "reverted", caller)
             return "reverted \(id) on \(database)"
         } catch {
@@ -189,8 +203,11 @@ extension Fleet {
 
     /// Records a revision (or one phase of it) as applied without running it.
     @discardableResult
-    public func stamp(_ database: String, revision: String, phase: Phase? = nil, reason: String, by caller: Caller = .daemon) async throws(FleetError) -> String {
-        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalidParameter("reason", reason: "stamp needs --reason (it goes to the audit log)") }
+    public func stamp(_ database: String, revision: String, phase: Phase? = nil, reason: String, by caller: Caller = .daemon) async throws(FleetError) -> String
+    {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw .invalidParameter("reason", reason: "stamp needs --reason (it goes to the audit log)")
+        }
         let id = try resolve(revision)
         let steps = try await recordStamp(database, revisions: [id], phase: phase, note: reason, by: caller)
         let message = "stamped \(steps.map(\.description).joined(separator: ", ")) on \(database)"
@@ -207,7 +224,10 @@ extension Fleet {
             var round = Round()
             await execute(scheduler.stamped(database, steps: steps), round: &round)
             for step in steps {
-                try? await store.appendHistory(HistoryEntry(database: database, revision: step.revision, phase: step.phase, outcome: "stamped", startedAt: clock(), finishedAt: clock(), rows: 0, error: nil, actor: caller.name ?? actorName))
+                try? await store.appendHistory(
+                    HistoryEntry(
+                        database: database, revision: step.revision, phase: step.phase, outcome: "stamped", startedAt: clock(), finishedAt: clock(), rows: 0,
+                        error: nil, actor: caller.name ?? actorName))
             }
             return steps
         } catch {
@@ -225,10 +245,13 @@ extension Fleet {
     public func drift() async -> [DriftReport] {
         await fingerprintsSettled()
         var reports: [DriftReport] = []
-        let byRevision = Dictionary(grouping: manifest.databases.compactMap { spec -> (String, String)? in
-            guard let records = scheduler.observations[spec.name]?.records, let expanded = RevisionState(graph: graph, records: records).expanded else { return nil }
-            return (expanded, spec.name)
-        }, by: \.0)
+        let byRevision = Dictionary(
+            grouping: manifest.databases.compactMap { spec -> (String, String)? in
+                guard let records = scheduler.observations[spec.name]?.records, let expanded = RevisionState(graph: graph, records: records).expanded else {
+                    return nil
+                }
+                return (expanded, spec.name)
+            }, by: \.0)
         for (revision, members) in byRevision.sorted(by: { $0.key < $1.key }) {
             guard let snapshots = try? await store.fingerprints(at: revision) else { continue }
             let present = members.map(\.1).compactMap { name in snapshots[name].map { (name, $0) } }.sorted { $0.0 < $1.0 }
@@ -306,7 +329,8 @@ extension Fleet {
         wake.signal()  // a change may let phases start: no need to wait for the tick
         logger.notice("\(action): \(result)", metadata: ["uid": "\(caller.uid.map(String.init) ?? "-")", "pid": "\(caller.pid.map(String.init) ?? "-")"])
         // Every change and refusal is also an event for `droverctl watch`.
-        emit(action, result + (caller.name.map { " (by \($0))" } ?? ""), database: parameters["db"].flatMap { $0.isEmpty ? nil : $0 },
-             tier: parameters["tier"].flatMap { $0.isEmpty || $0 == "*" ? nil : $0 })
+        emit(
+            action, result + (caller.name.map { " (by \($0))" } ?? ""), database: parameters["db"].flatMap { $0.isEmpty ? nil : $0 },
+            tier: parameters["tier"].flatMap { $0.isEmpty || $0 == "*" ? nil : $0 })
     }
 }

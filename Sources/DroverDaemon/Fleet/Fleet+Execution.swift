@@ -21,9 +21,10 @@ extension Fleet {
             case .start(let name, let step):
                 await prepareStart(step, on: name, round: &round)
             case .cancel(let name, let step, let reason):
-                let because = switch reason {
-                case .windowClosed(let end): "the maintenance window closed at \(Self.isoTime(end))"
-                }
+                let because =
+                    switch reason {
+                    case .windowClosed(let end): "the maintenance window closed at \(Self.isoTime(end))"
+                    }
                 logger.notice("cancelling \(step): \(because)", metadata: ["db": "\(name)"])
                 emit("cancel", because, database: name, step: step)
                 running[name]?.cancel()
@@ -36,7 +37,7 @@ extension Fleet {
             case .persist(let change):
                 guard role.startsPhases else { continue }  // a follower's copy is the leader's, read back
                 do {
-                    try await write(change)
+                    try await store.save(change)
                 } catch {
                     logger.error("cannot save \(change): \(stateStoreFailed(error))")
                 }
@@ -48,29 +49,21 @@ extension Fleet {
         }
     }
 
-    /// Writes one piece of scheduler state to the state store.
-    func write(_ change: StoredChange) async throws {
-        switch change {
-        case .tier(let tier, let control): try await store.save(tier: tier, control)
-        case .paused(let name, let paused): try await store.setPaused(name, paused)
-        case .failure(let name, let failure): try await store.setFailure(name, failure)
-        }
-    }
-
     /// A start joins the round unless droverd itself must hold it back; its
     /// database's queued fingerprint is read first (it shows the schema the previous
     /// phase left).
     private func prepareStart(_ step: PlannedStep, on name: String, round: inout Round) async {
         guard let spec = scheduler.database(named: name) else { return }
-        let reason: String? = if !intentsReconciled(for: name) {
-            "the phase in flight before the restart is not checked yet"
-        } else if let leadership, !leadership.mayLead() {
-            // The lease ran out since the tick (this process was stopped, or the state
-            // database is out of reach): another droverd may lead by now.
-            "this droverd no longer holds the lease"
-        } else {
-            nil
-        }
+        let reason: String? =
+            if !intentsReconciled(for: name) {
+                "the phase in flight before the restart is not checked yet"
+            } else if let leadership, !leadership.mayLead() {
+                // The lease ran out since the tick (this process was stopped, or the state
+                // database is out of reach): another droverd may lead by now.
+                "this droverd no longer holds the lease"
+            } else {
+                nil
+            }
         if let reason {
             scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: \(reason)", retryAfter: Self.notStartedRetry), at: clock())
             return

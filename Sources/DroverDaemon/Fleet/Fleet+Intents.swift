@@ -47,7 +47,9 @@ extension Fleet {
         do throws(RunnerError) {
             session = RunnerSession(target: try DatabaseTarget(spec, fleet: manifest.fleet))
             let current = session!
-            if definition.repository.alembic != nil, try await waitingOutLock({ () async throws(RunnerError) -> Bool in try await runner.recordInFlight(step, on: current) }) {
+            if definition.repository.alembic != nil,
+                try await waitingOutLock({ () async throws(RunnerError) -> Bool in try await runner.recordInFlight(step, on: current) })
+            {
                 logger.notice("\(step) was committed by alembic; its tracking row is written now", metadata: ["db": "\(name)"])
             }
             let records = try await runner.observe(current).trackingRecords
@@ -58,7 +60,8 @@ extension Fleet {
             return true
         } catch {
             await session?.close()
-            logger.warning("cannot check \(step) left from before the restart yet (tried again in \(Self.reconcileInterval)): \(error)", metadata: ["db": "\(name)"])
+            logger.warning(
+                "cannot check \(step) left from before the restart yet (tried again in \(Self.reconcileInterval)): \(error)", metadata: ["db": "\(name)"])
             return false
         }
     }
@@ -85,9 +88,10 @@ extension Fleet {
         guard let history = try? await store.history(database: name, limit: 50) else { return false }
         guard !history.contains(where: { $0.revision == step.revision && $0.phase == step.phase && $0.outcome == "applied" }) else { return true }
         let finished = record.finishedAt ?? clock()
-        let entry = HistoryEntry(database: name, revision: step.revision, phase: step.phase, outcome: "applied",
-                                 startedAt: record.startedAt ?? finished, finishedAt: finished, rows: record.rowsAffected, error: nil,
-                                 actor: record.appliedBy.isEmpty ? actorName : record.appliedBy)
+        let entry = HistoryEntry(
+            database: name, revision: step.revision, phase: step.phase, outcome: "applied",
+            startedAt: record.startedAt ?? finished, finishedAt: finished, rows: record.rowsAffected, error: nil,
+            actor: record.appliedBy.isEmpty ? actorName : record.appliedBy)
         do {
             try await store.appendHistory(entry)
             logger.notice("\(step) had committed before droverd stopped; history has it now", metadata: ["db": "\(name)"])

@@ -45,7 +45,8 @@ extension Fleet {
         let wasLeading = if case .leader = role { true } else { false }
         role = .follower(leader: leader)
         if wasLeading {
-            logger.warning("lost the lease\(leader.map { " to droverd on \($0.host) (pid \($0.pid))" } ?? ""); no longer starting phases, \(running.count) running finish")
+            logger.warning(
+                "lost the lease\(leader.map { " to droverd on \($0.host) (pid \($0.pid))" } ?? ""); no longer starting phases, \(running.count) running finish")
         } else if let leader {
             logger.notice("following droverd on \(leader.host) (pid \(leader.pid)), leader since \(Self.isoTime(leader.since))")
         }

@@ -44,12 +44,16 @@ extension Fleet {
         if outcome.snapshot == nil, let spec, spec.schema != nil { queueFingerprint(of: spec, revision: step.revision) }
         logger.info("\(step) applied", metadata: ["db": "\(name)", "rows": "\(outcome.rows)"])
         emit("applied", "\(step): \(outcome.rows) rows", database: name, step: step)
-        let history = outcome.alreadyApplied ? nil : HistoryEntry(
-            database: name, revision: step.revision, phase: step.phase, outcome: "applied", startedAt: completion.startedAt, finishedAt: now,
-            rows: outcome.rows, error: nil, actor: actorName, output: outcome.output)
+        let history =
+            outcome.alreadyApplied
+            ? nil
+            : HistoryEntry(
+                database: name, revision: step.revision, phase: step.phase, outcome: "applied", startedAt: completion.startedAt, finishedAt: now,
+                rows: outcome.rows, error: nil, actor: actorName, output: outcome.output)
         let key = "\(spec?.tier ?? "")/\(step.revision)/\(step.phase.rawValue)"
-        let end = PhaseEnd(database: name, step: step, history: history,
-                           result: .applied(expectedDuration: (key, outcome.duration), fingerprint: outcome.snapshot.map { (step.revision, $0) }))
+        let end = PhaseEnd(
+            database: name, step: step, history: history,
+            result: .applied(expectedDuration: (key, outcome.duration), fingerprint: outcome.snapshot.map { (step.revision, $0) }))
         return [end] + appliedTogether(outcome, on: name, startedAt: completion.startedAt, at: now)
     }
 
@@ -61,8 +65,9 @@ extension Fleet {
             scheduler.phaseSucceeded(name, step: step, at: now, duration: .zero, alembicVersions: outcome.alembicVersions)
             logger.info("\(step) applied (in the same alembic upgrade as \(outcome.revision))", metadata: ["db": "\(name)"])
             emit("applied", "\(step): in the same alembic upgrade as \(outcome.revision)", database: name, step: step)
-            let history = HistoryEntry(database: name, revision: revision, phase: outcome.phase, outcome: "applied", startedAt: startedAt, finishedAt: now,
-                                       rows: 0, error: nil, actor: actorName, output: nil)
+            let history = HistoryEntry(
+                database: name, revision: revision, phase: outcome.phase, outcome: "applied", startedAt: startedAt, finishedAt: now,
+                rows: 0, error: nil, actor: actorName, output: nil)
             return PhaseEnd(database: name, step: step, history: history, result: .appliedAlong)
         }
     }
@@ -84,9 +89,12 @@ extension Fleet {
         } else {
             emit("failed", error.description, database: name, step: step)
         }
-        let history = stored == nil ? nil : HistoryEntry(
-            database: name, revision: step.revision, phase: step.phase, outcome: "failed", startedAt: completion.startedAt, finishedAt: now,
-            rows: 0, error: error.description, actor: actorName, output: error.output)
+        let history =
+            stored == nil
+            ? nil
+            : HistoryEntry(
+                database: name, revision: step.revision, phase: step.phase, outcome: "failed", startedAt: completion.startedAt, finishedAt: now,
+                rows: 0, error: error.description, actor: actorName, output: error.output)
         return PhaseEnd(database: name, step: step, history: history, result: .notApplied(failure: stored))
     }
 

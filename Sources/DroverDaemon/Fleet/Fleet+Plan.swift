@@ -29,10 +29,15 @@ extension Fleet {
                     let policy = step.phase == .contract ? spec.settings.contract : spec.settings.expand
                     var earliest: String?
                     if policy == .inWindow, let window = manifest.windows[spec.window] {
-                        let expected = scheduler.expectedDurations["\(destination)/\(step.revision)/\(step.phase.rawValue)"] ?? Scheduler.defaultExpectedDuration
-                        earliest = WindowSchedule(window).earliestStart(from: now, expected: expected).map(Self.isoTime) ?? "never (no opening of \(spec.window) is long enough)"
+                        let expected =
+                            scheduler.expectedDurations["\(destination)/\(step.revision)/\(step.phase.rawValue)"] ?? Scheduler.defaultExpectedDuration
+                        earliest =
+                            WindowSchedule(window).earliestStart(from: now, expected: expected).map(Self.isoTime)
+                            ?? "never (no opening of \(spec.window) is long enough)"
                     }
-                    return PlanReport.PhasePlan(revision: step.revision, phase: step.phase, sql: Self.planText(graph[step.revision]?.sections[step.phase], revision: step.revision), earliest_start: earliest)
+                    return PlanReport.PhasePlan(
+                        revision: step.revision, phase: step.phase, sql: Self.planText(graph[step.revision]?.sections[step.phase], revision: step.revision),
+                        earliest_start: earliest)
                 }
                 rows.append(PlanReport.DatabasePlan(name: name, wave: waves[index].name, phases: phases))
                 approved.append(PlanHash.Database(name: name, wave: waves[index].name, steps: steps))
@@ -57,8 +62,9 @@ extension Fleet {
             var zone: String?
             if case .weekly(_, _, _, let name) = window.schedule { zone = name }
             let close = (current ?? next).map(\.end).flatMap { $0 == .distantFuture ? nil : Self.isoTime($0) }
-            return WindowRow(database: spec.name, window: spec.window, timezone: zone, open: current != nil,
-                             next_open: current != nil ? Self.isoTime(now) : next.map { Self.isoTime($0.start) }, next_close: close)
+            return WindowRow(
+                database: spec.name, window: spec.window, timezone: zone, open: current != nil,
+                next_open: current != nil ? Self.isoTime(now) : next.map { Self.isoTime($0.start) }, next_close: close)
         }
     }
 

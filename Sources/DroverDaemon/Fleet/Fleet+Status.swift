@@ -13,7 +13,8 @@ extension Fleet {
         var rows: [FleetStatus.DatabaseRow] = []
         var waveNames: [String: String] = [:]
         for tierName in manifest.fleet.pipeline {
-            let assignment = WaveAssignment.assign(manifest.databases.filter { $0.tier == tierName }.map { ($0.name, $0.labels) }, to: manifest.waves(ofTier: tierName))
+            let assignment = WaveAssignment.assign(
+                manifest.databases.filter { $0.tier == tierName }.map { ($0.name, $0.labels) }, to: manifest.waves(ofTier: tierName))
             for (index, members) in assignment.members.enumerated() {
                 for name in members { waveNames[name] = manifest.waves(ofTier: tierName)[index].name }
             }
@@ -26,50 +27,58 @@ extension Fleet {
             let runtime = scheduler.runtime[spec.name]
             if nextOpenings[spec.window] == nil {
                 let schedule = manifest.windows[spec.window].map(WindowSchedule.init)
-                nextOpenings[spec.window] = .some(schedule.flatMap { schedule in
-                    schedule.isOpen(at: now) ? now : schedule.nextOpening(after: now)?.start
-                }.map(Self.isoTime))
+                nextOpenings[spec.window] = .some(
+                    schedule.flatMap { schedule in
+                        schedule.isOpen(at: now) ? now : schedule.nextOpening(after: now)?.start
+                    }.map(Self.isoTime))
             }
             if servers[spec.dsn] == nil { servers[spec.dsn] = .some(ConninfoInspection.server(of: spec.dsn)) }
-            rows.append(FleetStatus.DatabaseRow(
-                name: spec.name,
-                tier: spec.tier,
-                wave: waveNames[spec.name],
-                server: servers[spec.dsn] ?? nil,
-                schema: spec.schema,
-                expanded: state.expanded,
-                contracted: state.contracted,
-                target: scheduler.target(ofTier: spec.tier),
-                state: scheduler.stateWord(of: spec.name, now: now),
-                next_window: nextOpenings[spec.window] ?? nil,
-                error: runtime?.failure?.message ?? (scheduler.observations[spec.name]?.reachable == false ? scheduler.observations[spec.name]?.problem ?? "unreachable" : nil)
-                    ?? runtime?.heldBecause ?? scheduler.alembicHold(spec.name),
-                alembic: scheduler.observations[spec.name]?.alembicVersions?.joined(separator: ",")
-            ))
+            rows.append(
+                FleetStatus.DatabaseRow(
+                    name: spec.name,
+                    tier: spec.tier,
+                    wave: waveNames[spec.name],
+                    server: servers[spec.dsn] ?? nil,
+                    schema: spec.schema,
+                    expanded: state.expanded,
+                    contracted: state.contracted,
+                    target: scheduler.target(ofTier: spec.tier),
+                    state: scheduler.stateWord(of: spec.name, now: now),
+                    next_window: nextOpenings[spec.window] ?? nil,
+                    error: runtime?.failure?.message
+                        ?? (scheduler.observations[spec.name]?.reachable == false ? scheduler.observations[spec.name]?.problem ?? "unreachable" : nil)
+                            ?? runtime?.heldBecause ?? scheduler.alembicHold(spec.name),
+                    alembic: scheduler.observations[spec.name]?.alembicVersions?.joined(separator: ",")
+                ))
         }
-        for spec in discovery.gone.values.sorted(by: { $0.name < $1.name }) where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
+        for spec in discovery.gone.values.sorted(by: { $0.name < $1.name })
+        where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
             let state = RevisionState(graph: graph, records: scheduler.observations[spec.name]?.records ?? [])
-            rows.append(FleetStatus.DatabaseRow(name: spec.name, tier: spec.tier, wave: nil, server: ConninfoInspection.server(of: spec.dsn), schema: spec.schema,
-                                                expanded: state.expanded, contracted: state.contracted, target: nil, state: .gone, next_window: nil, error: nil, alembic: nil))
+            rows.append(
+                FleetStatus.DatabaseRow(
+                    name: spec.name, tier: spec.tier, wave: nil, server: ConninfoInspection.server(of: spec.dsn), schema: spec.schema,
+                    expanded: state.expanded, contracted: state.contracted, target: nil, state: .gone, next_window: nil, error: nil, alembic: nil))
         }
         let tiers = manifest.fleet.pipeline.filter { tier == nil || $0 == tier }.map { tierRow($0, now: now) }
         return FleetStatus(databases: rows, tiers: tiers, state_store_error: stateStoreProblem, leader: leaderRow, instances: instanceRows)
     }
 
     private var leaderRow: FleetStatus.LeaderRow? {
-        let holder: LeaderElection.Holder? = switch role {
-        case .sole: nil
-        case .leader(let holder): holder
-        case .follower(let leader): leader
-        }
+        let holder: LeaderElection.Holder? =
+            switch role {
+            case .sole: nil
+            case .leader(let holder): holder
+            case .follower(let leader): leader
+            }
         return holder.map { FleetStatus.LeaderRow(instance: $0.instance, host: $0.host, pid: Int($0.pid), since: Self.isoTime($0.since), term: Int($0.term)) }
     }
 
     private var instanceRows: [FleetStatus.InstanceRow]? {
         guard let leadership else { return nil }
         return leadership.instances.map {
-            FleetStatus.InstanceRow(id: $0.id, host: $0.host, pid: Int($0.pid), role: $0.role, started_at: Self.isoTime($0.startedAt),
-                                    heartbeat_at: Self.isoTime($0.heartbeatAt), this: $0.id == leadership.instance.id)
+            FleetStatus.InstanceRow(
+                id: $0.id, host: $0.host, pid: Int($0.pid), role: $0.role, started_at: Self.isoTime($0.startedAt),
+                heartbeat_at: Self.isoTime($0.heartbeatAt), this: $0.id == leadership.instance.id)
         }
     }
 

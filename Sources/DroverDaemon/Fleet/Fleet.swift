@@ -88,8 +88,9 @@ public actor Fleet {
         self.clock = clock
         self.actorName = "droverd@\(ProcessInfo.processInfo.hostName)"
         var scheduler = Scheduler(manifest: definition.manifest, graph: definition.repository.graph, tiers: try await store.tiers())
-        scheduler.restore(failures: try await store.failures(), pausedDatabases: try await store.pausedDatabases(),
-                          expectedDurations: try await store.expectedDurations())
+        scheduler.restore(
+            failures: try await store.failures(), pausedDatabases: try await store.pausedDatabases(),
+            expectedDurations: try await store.expectedDurations())
         self.scheduler = scheduler
     }
 

@@ -8,7 +8,9 @@ public struct FleetDefinition: Sendable {
     public var manifest: Manifest
     public var repository: RevisionRepository
 
-    public static func load(manifestDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<FleetDefinition, FleetError> {
+    public static func load(
+        manifestDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Result<FleetDefinition, FleetError> {
         let (manifest, diagnostics) = ManifestLoader(environment: environment).load(directory: manifestDirectory)
         guard let manifest else { return .failure(.manifestInvalid(diagnostics)) }
         let (repository, revisionDiagnostics) = RevisionRepository.load(directory: manifest.fleet.migrations)

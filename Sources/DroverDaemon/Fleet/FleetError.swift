@@ -27,7 +27,8 @@ public enum FleetError: Error, Sendable, CustomStringConvertible {
         case .unknownRevision(_, let reason): reason
         case .unknownTier(let tier, let known): "unknown tier \(tier) (tiers: \(known.joined(separator: ", ")))"
         case .invalidParameter(_, let reason): reason
-        case .manifestInvalid(let diagnostics): "the manifest or migrations have errors; still running on the previous ones:\n" + diagnostics.errors.map(\.description).joined(separator: "\n")
+        case .manifestInvalid(let diagnostics):
+            "the manifest or migrations have errors; still running on the previous ones:\n" + diagnostics.errors.map(\.description).joined(separator: "\n")
         case .busy(let database, let reason): "\(database): \(reason)"
         case .phaseFailed(let database, let error): "\(database): \(error.description)"
         case .stateStore(let message): message

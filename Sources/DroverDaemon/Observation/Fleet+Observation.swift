@@ -30,7 +30,9 @@ extension Fleet {
     }
 
     /// The reads themselves, off the actor.
-    private static func read(_ groups: [String: [DatabaseSpec]], connections: [String: PostgresConnection], runner: PhaseRunner, fleet: FleetSettings) async -> [ObservedGroup] {
+    private static func read(
+        _ groups: [String: [DatabaseSpec]], connections: [String: PostgresConnection], runner: PhaseRunner, fleet: FleetSettings
+    ) async -> [ObservedGroup] {
         var connections = connections
         let work = groups.map { (dsn: $0.key, members: $0.value, existing: connections.removeValue(forKey: $0.key)) }
         // A few connections at a time: never a thundering herd on the servers.
@@ -46,9 +48,21 @@ extension Fleet {
                         connection = try await PostgresConnection.connect(Self.observerConfiguration(targets[0].connection))
                     }
                     let batch = try await runner.observe(targets, on: connection!)
-                    return (dsn, connection, members.map { ($0.name, batch[$0.name].map { .success($0) } ?? .failure(FleetError.busy(database: $0.name, reason: "not in the batch read of its database"))) })
+                    return (
+                        dsn, connection,
+                        members.map {
+                            (
+                                $0.name,
+                                batch[$0.name].map { .success($0) }
+                                    ?? .failure(FleetError.busy(database: $0.name, reason: "not in the batch read of its database"))
+                            )
+                        }
+                    )
                 } catch {
-                    if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
+                    if let broken = connection, broken.isBroken {
+                        await broken.close()
+                        connection = nil
+                    }
                     return (dsn, connection, members.map { ($0.name, .failure(error)) })
                 }
             }
@@ -61,7 +75,10 @@ extension Fleet {
                     observed.append((spec.name, .success(try await runner.observe(target, on: connection!))))
                 } catch {
                     observed.append((spec.name, .failure(error)))
-                    if let broken = connection, broken.isBroken { await broken.close(); connection = nil }
+                    if let broken = connection, broken.isBroken {
+                        await broken.close()
+                        connection = nil
+                    }
                 }
             }
             // Keep a connection only where several databases share it (schema
@@ -91,12 +108,22 @@ extension Fleet {
                 case .success(let observation):
                     // Unchanged, it would only wake the scheduler for nothing.
                     if let known = scheduler.observations[name], known.reachable, known.records == observation.records,
-                       known.lockedBy == observation.lockHolderPID, known.alembicVersions == observation.alembicVersions { continue }
-                    scheduler.observed(name, ObservedDatabase(reachable: true, records: observation.records, lockedBy: observation.lockHolderPID, observedAt: at, alembicVersions: observation.alembicVersions))
+                        known.lockedBy == observation.lockHolderPID, known.alembicVersions == observation.alembicVersions
+                    {
+                        continue
+                    }
+                    scheduler.observed(
+                        name,
+                        ObservedDatabase(
+                            reachable: true, records: observation.records, lockedBy: observation.lockHolderPID, observedAt: at,
+                            alembicVersions: observation.alembicVersions))
                 case .failure(let error):
                     let previous = scheduler.observations[name]
-                    scheduler.observed(name, ObservedDatabase(reachable: false, records: previous?.records ?? [], observedAt: at, alembicVersions: previous?.alembicVersions,
-                                                              problem: "cannot read the database: \(error)"))
+                    scheduler.observed(
+                        name,
+                        ObservedDatabase(
+                            reachable: false, records: previous?.records ?? [], observedAt: at, alembicVersions: previous?.alembicVersions,
+                            problem: "cannot read the database: \(error)"))
                     logger.warning("cannot read the database: \(error)", metadata: ["db": "\(name)"])
                 }
             }

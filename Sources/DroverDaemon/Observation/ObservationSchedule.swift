@@ -31,14 +31,18 @@ struct ObservationSchedule {
         var dueDSNs: Set<String> = []
         var earliest = Date.distantFuture
         for spec in databases where !busy(spec.name) {
-            guard let next = next[spec.name], next.due > now else { dueDSNs.insert(spec.dsn); continue }
+            guard let next = next[spec.name], next.due > now else {
+                dueDSNs.insert(spec.dsn)
+                continue
+            }
             earliest = min(earliest, next.due)
         }
         nextCheck = earliest
         guard !dueDSNs.isEmpty else { return [:] }
-        return Dictionary(grouping: databases.filter { spec in
-            !busy(spec.name) && dueDSNs.contains(spec.dsn) && (next[spec.name].map { $0.halfway <= now } ?? true)
-        }, by: \.dsn)
+        return Dictionary(
+            grouping: databases.filter { spec in
+                !busy(spec.name) && dueDSNs.contains(spec.dsn) && (next[spec.name].map { $0.halfway <= now } ?? true)
+            }, by: \.dsn)
     }
 
     /// `name` was read (or its phase ended) at `at`. `jitter`: the fraction of the

@@ -79,7 +79,10 @@ final class PostgresStateBackend: StateBackend {
     }
 
     func close() async {
-        for connection in idle.withLock({ pool in defer { pool = [] }; return pool }) { await connection.close() }
+        for connection in idle.withLock({ pool in
+            defer { pool = [] }
+            return pool
+        }) { await connection.close() }
     }
 
     /// A pooled connection for `body`; one that broke is closed instead of returned.

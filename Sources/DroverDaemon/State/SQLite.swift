@@ -76,9 +76,10 @@ final class SQLite {
             switch sqlite3_step(statement) {
             case SQLITE_ROW:
                 let count = sqlite3_column_count(statement)
-                rows.append((0..<count).map { column in
-                    sqlite3_column_text(statement, column).map { String(cString: $0) }
-                })
+                rows.append(
+                    (0..<count).map { column in
+                        sqlite3_column_text(statement, column).map { String(cString: $0) }
+                    })
             case SQLITE_DONE:
                 return rows
             default:

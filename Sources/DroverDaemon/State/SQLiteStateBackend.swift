@@ -106,7 +106,9 @@ final class SQLiteStateBackend: StateBackend {
     /// Releases the state file for another daemon (at shutdown).
     func close() async { lock.release() }
 
-    nonisolated(nonsending) private func run(_ work: @escaping @Sendable (SQLite) throws(StateStoreError) -> [[String?]]) async throws(StateStoreError) -> [[String?]] {
+    nonisolated(nonsending) private func run(
+        _ work: @escaping @Sendable (SQLite) throws(StateStoreError) -> [[String?]]
+    ) async throws(StateStoreError) -> [[String?]] {
         do {
             return try await thread.runIfActive { [self] in
                 try database.withLock { box in try work(box.sqlite) }

@@ -9,7 +9,8 @@ extension StateStore {
     /// instance holds it; answers who holds it afterwards. Row locking makes two
     /// instances' attempts one after the other: only one can win an expired lease.
     public func takeOrRenewLease(fleet: String, instance: InstanceIdentity, lease: Duration) async throws -> LeaderElection.Holder? {
-        let taken = try await backend.query("""
+        let taken = try await backend.query(
+            """
             INSERT INTO lease AS l (fleet, holder, host, pid, term, since, renewed_at, expires_at)
             VALUES (?, ?, ?, ?, 1, now(), now(), now() + ? * interval '1 millisecond')
             ON CONFLICT (fleet) DO UPDATE SET
@@ -36,7 +37,8 @@ extension StateStore {
     /// Records that `instance` is alive and what it does; forgets instances silent for a day.
     public func heartbeat(_ instance: InstanceIdentity, role: String) async throws {
         try await backend.transaction([
-            StateStatement("""
+            StateStatement(
+                """
                 INSERT INTO instances (id, host, pid, role, started_at, heartbeat_at) VALUES (?, ?, ?, ?, now(), now())
                 ON CONFLICT (id) DO UPDATE SET role = excluded.role, heartbeat_at = now()
                 """, [instance.id, instance.host, String(instance.pid), role]),
@@ -46,21 +48,25 @@ extension StateStore {
 
     /// Instances heard from in the last hour, oldest first.
     public func instances() async throws -> [InstanceHeartbeat] {
-        let rows = try await backend.query("""
+        let rows = try await backend.query(
+            """
             SELECT id, host, pid, role, extract(epoch FROM started_at)::text, extract(epoch FROM heartbeat_at)::text FROM instances
              WHERE heartbeat_at > now() - interval '1 hour' ORDER BY started_at, id
             """, [])
         return rows.compactMap { row in
             guard let id = row[0], let host = row[1], let pid = row[2].flatMap({ Int32($0) }), let role = row[3],
-                  let started = row[4].flatMap(Double.init), let beat = row[5].flatMap(Double.init) else { return nil }
-            return InstanceHeartbeat(id: id, host: host, pid: pid, role: role,
-                                     startedAt: Date(timeIntervalSince1970: started), heartbeatAt: Date(timeIntervalSince1970: beat))
+                let started = row[4].flatMap(Double.init), let beat = row[5].flatMap(Double.init)
+            else { return nil }
+            return InstanceHeartbeat(
+                id: id, host: host, pid: pid, role: role,
+                startedAt: Date(timeIntervalSince1970: started), heartbeatAt: Date(timeIntervalSince1970: beat))
         }
     }
 
     private static func holder(_ row: [String?]) -> LeaderElection.Holder? {
         guard let id = row[0], let host = row[1], let pid = row[2].flatMap({ Int32($0) }), let term = row[3].flatMap({ Int64($0) }),
-              let since = row[4].flatMap(Double.init) else { return nil }
+            let since = row[4].flatMap(Double.init)
+        else { return nil }
         return LeaderElection.Holder(instance: id, host: host, pid: pid, term: term, since: Date(timeIntervalSince1970: since))
     }
 }

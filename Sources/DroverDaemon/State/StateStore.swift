@@ -42,7 +42,8 @@ public final class StateStore: Sendable {
 
     public func save(tier: String, _ control: TierControl) async throws {
         let json = try Self.encode(control)
-        _ = try await backend.query("INSERT INTO tiers (tier, control) VALUES (?, ?) ON CONFLICT (tier) DO UPDATE SET control = excluded.control", [tier, json])
+        _ = try await backend.query(
+            "INSERT INTO tiers (tier, control) VALUES (?, ?) ON CONFLICT (tier) DO UPDATE SET control = excluded.control", [tier, json])
     }
 
     public func pausedDatabases() async throws -> Set<String> {
@@ -50,7 +51,8 @@ public final class StateStore: Sendable {
     }
 
     public func setPaused(_ name: String, _ paused: Bool) async throws {
-        _ = try await backend.query("INSERT INTO databases (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused", [name, paused ? "1" : "0"])
+        _ = try await backend.query(
+            "INSERT INTO databases (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused", [name, paused ? "1" : "0"])
     }
 
     public func failures() async throws -> [String: DatabaseRuntime.Failure] {
@@ -60,15 +62,17 @@ public final class StateStore: Sendable {
 
     public func setFailure(_ name: String, _ failure: DatabaseRuntime.Failure?) async throws {
         let json = try failure.map(Self.encode)
-        _ = try await backend.query("INSERT INTO databases (name, failure) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET failure = excluded.failure", [name, json])
+        _ = try await backend.query(
+            "INSERT INTO databases (name, failure) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET failure = excluded.failure", [name, json])
     }
 
     public func expectedDurations() async throws -> [String: Duration] {
         let rows = try await backend.query("SELECT key, milliseconds FROM expected_durations", [])
-        return Dictionary(uniqueKeysWithValues: rows.compactMap { row in
-            guard let key = row[0], let value = row[1].flatMap({ Int64($0) }) else { return nil }
-            return (key, Duration.milliseconds(value))
-        })
+        return Dictionary(
+            uniqueKeysWithValues: rows.compactMap { row in
+                guard let key = row[0], let value = row[1].flatMap({ Int64($0) }) else { return nil }
+                return (key, Duration.milliseconds(value))
+            })
     }
 
     // MARK: Intents
@@ -90,15 +94,18 @@ public final class StateStore: Sendable {
 
     public func intents() async throws -> [String: PlannedStep] {
         let rows = try await backend.query("SELECT database, revision, phase FROM intents", [])
-        return Dictionary(uniqueKeysWithValues: rows.compactMap { row in
-            guard let name = row[0], let revision = row[1], let phase = row[2].flatMap(Phase.init) else { return nil }
-            return (name, PlannedStep(revision: revision, phase: phase))
-        })
+        return Dictionary(
+            uniqueKeysWithValues: rows.compactMap { row in
+                guard let name = row[0], let revision = row[1], let phase = row[2].flatMap(Phase.init) else { return nil }
+                return (name, PlannedStep(revision: revision, phase: phase))
+            })
     }
 
     /// What a phase that succeeded leaves in the state store (`recordRound`).
-    public func recordCompletion(_ name: String, step: PlannedStep, history entry: HistoryEntry?, expectedDuration: (key: String, duration: Duration),
-                                 fingerprint: (revision: String, snapshot: SchemaSnapshot)?, at date: Date) async throws {
+    public func recordCompletion(
+        _ name: String, step: PlannedStep, history entry: HistoryEntry?, expectedDuration: (key: String, duration: Duration),
+        fingerprint: (revision: String, snapshot: SchemaSnapshot)?, at date: Date
+    ) async throws {
         let end = PhaseEnd(database: name, step: step, history: entry, result: .applied(expectedDuration: expectedDuration, fingerprint: fingerprint))
         try await recordRound(ends: [end], intents: [], at: date)
     }
@@ -113,25 +120,32 @@ public final class StateStore: Sendable {
     static func historyInsert(_ entry: HistoryEntry) -> StateStatement {
         StateStatement(
             "INSERT INTO history (database, revision, phase, outcome, started_at, finished_at, rows, error, actor, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [entry.database, entry.revision, entry.phase.rawValue, entry.outcome, Self.time(entry.startedAt), Self.time(entry.finishedAt), String(entry.rows), entry.error, entry.actor, entry.output])
+            [
+                entry.database, entry.revision, entry.phase.rawValue, entry.outcome, Self.time(entry.startedAt), Self.time(entry.finishedAt),
+                String(entry.rows), entry.error, entry.actor, entry.output,
+            ])
     }
 
     public func history(database: String? = nil, limit: Int = 1000) async throws -> [HistoryEntry] {
-        let rows = try await backend.query("""
+        let rows = try await backend.query(
+            """
             SELECT database, revision, phase, outcome, started_at, finished_at, rows, error, actor, output FROM history
              WHERE database = coalesce(?, database) ORDER BY id DESC LIMIT ?
             """, [database, String(limit)])
         return rows.reversed().compactMap { row in
             guard let name = row[0], let revision = row[1], let phase = row[2].flatMap(Phase.init), let outcome = row[3],
-                  let started = row[4].flatMap(Self.date), let finished = row[5].flatMap(Self.date) else { return nil }
-            return HistoryEntry(database: name, revision: revision, phase: phase, outcome: outcome, startedAt: started, finishedAt: finished,
-                                rows: row[6].flatMap { Int($0) } ?? 0, error: row[7], actor: row[8] ?? "", output: row[9])
+                let started = row[4].flatMap(Self.date), let finished = row[5].flatMap(Self.date)
+            else { return nil }
+            return HistoryEntry(
+                database: name, revision: revision, phase: phase, outcome: outcome, startedAt: started, finishedAt: finished,
+                rows: row[6].flatMap { Int($0) } ?? 0, error: row[7], actor: row[8] ?? "", output: row[9])
         }
     }
 
     public func appendAudit(action: String, parameters: String, result: String, uid: UInt32?, pid: Int32?, at date: Date) async throws {
-        _ = try await backend.query("INSERT INTO audit (at, uid, pid, action, parameters, result) VALUES (?, ?, ?, ?, ?, ?)",
-                                    [Self.time(date), uid.map(String.init), pid.map(String.init), action, parameters, result])
+        _ = try await backend.query(
+            "INSERT INTO audit (at, uid, pid, action, parameters, result) VALUES (?, ?, ?, ?, ?, ?)",
+            [Self.time(date), uid.map(String.init), pid.map(String.init), action, parameters, result])
     }
 
     public func auditCount(action: String) async throws -> Int {
@@ -198,7 +212,10 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     /// What a helper program (Alembic) printed while running the phase.
     public var output: String?
 
-    public init(database: String, revision: String, phase: Phase, outcome: String, startedAt: Date, finishedAt: Date, rows: Int, error: String?, actor: String, output: String? = nil) {
+    public init(
+        database: String, revision: String, phase: Phase, outcome: String, startedAt: Date, finishedAt: Date, rows: Int, error: String?, actor: String,
+        output: String? = nil
+    ) {
         self.output = output
         self.database = database
         self.revision = revision

@@ -1,6 +1,7 @@
 import CSystemd
 import Foundation
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,9 +71,10 @@ public enum JournalFields {
     /// Journal field names are upper-case letters, digits and underscores, do not
     /// start with an underscore or a digit, and are at most 64 bytes.
     public static func fieldName(_ key: String) -> String {
-        let cleaned = String(key.uppercased().unicodeScalars.map { scalar -> Character in
-            ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) ? Character(scalar) : "_"
-        })
+        let cleaned = String(
+            key.uppercased().unicodeScalars.map { scalar -> Character in
+                ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) ? Character(scalar) : "_"
+            })
         return String(("DROVER_" + cleaned).prefix(64))
     }
 }

@@ -1,5 +1,6 @@
 import CSystemd
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,7 +46,8 @@ public final class TestClock: Sendable {
                 // The file changed (or is read for the first time): the new instant
                 // counts from now. An unreadable time falls back to the real clock.
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-                      let base = try? Date(text.trimmingCharacters(in: .whitespacesAndNewlines), strategy: .iso8601) else { return Date() }
+                    let base = try? Date(text.trimmingCharacters(in: .whitespacesAndNewlines), strategy: .iso8601)
+                else { return Date() }
                 setting = Setting(stamp: info.st_mtim, base: base, setAt: .now)
             }
             let elapsed = ContinuousClock.now - setting!.setAt

@@ -88,9 +88,18 @@ public struct FleetStatus: Sendable, Codable, Hashable {
             name: String, tier: String, wave: String?, server: String?, schema: String?, expanded: String?, contracted: String?,
             target: String?, state: DatabaseStateWord, next_window: String?, error: String?, alembic: String?
         ) {
-            self.name = name; self.tier = tier; self.wave = wave; self.server = server; self.schema = schema
-            self.expanded = expanded; self.contracted = contracted; self.target = target; self.state = state
-            self.next_window = next_window; self.error = error; self.alembic = alembic
+            self.name = name
+            self.tier = tier
+            self.wave = wave
+            self.server = server
+            self.schema = schema
+            self.expanded = expanded
+            self.contracted = contracted
+            self.target = target
+            self.state = state
+            self.next_window = next_window
+            self.error = error
+            self.alembic = alembic
         }
 
         // Absent optionals are written as `null` (SPEC §8: "null where there is none").
@@ -121,7 +130,12 @@ public struct FleetStatus: Sendable, Codable, Hashable {
         public var failed: [String]
 
         public init(name: String, target: String?, released: String?, state: String, wave: String?, failed: [String]) {
-            self.name = name; self.target = target; self.released = released; self.state = state; self.wave = wave; self.failed = failed
+            self.name = name
+            self.target = target
+            self.released = released
+            self.state = state
+            self.wave = wave
+            self.failed = failed
         }
 
         public func encode(to encoder: any Encoder) throws {

@@ -11,7 +11,11 @@ public struct PlanReport: Sendable, Codable, Hashable {
     public var plan_hash: String
 
     public init(revision: String, tier: String, refused: String?, databases: [DatabasePlan], plan_hash: String) {
-        self.revision = revision; self.tier = tier; self.refused = refused; self.databases = databases; self.plan_hash = plan_hash
+        self.revision = revision
+        self.tier = tier
+        self.refused = refused
+        self.databases = databases
+        self.plan_hash = plan_hash
     }
 
     public struct DatabasePlan: Sendable, Codable, Hashable {
@@ -20,7 +24,9 @@ public struct PlanReport: Sendable, Codable, Hashable {
         public var phases: [PhasePlan]
 
         public init(name: String, wave: String, phases: [PhasePlan]) {
-            self.name = name; self.wave = wave; self.phases = phases
+            self.name = name
+            self.wave = wave
+            self.phases = phases
         }
     }
 
@@ -33,7 +39,10 @@ public struct PlanReport: Sendable, Codable, Hashable {
         public var earliest_start: String?
 
         public init(revision: String, phase: Phase, sql: String, earliest_start: String?) {
-            self.revision = revision; self.phase = phase; self.sql = sql; self.earliest_start = earliest_start
+            self.revision = revision
+            self.phase = phase
+            self.sql = sql
+            self.earliest_start = earliest_start
         }
     }
 }

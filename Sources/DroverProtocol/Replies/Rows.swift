@@ -12,8 +12,12 @@ public struct WindowRow: Sendable, Codable, Hashable {
     public var next_close: String?
 
     public init(database: String, window: String, timezone: String?, open: Bool, next_open: String?, next_close: String?) {
-        self.database = database; self.window = window; self.timezone = timezone; self.open = open
-        self.next_open = next_open; self.next_close = next_close
+        self.database = database
+        self.window = window
+        self.timezone = timezone
+        self.open = open
+        self.next_open = next_open
+        self.next_close = next_close
     }
 }
 
@@ -30,8 +34,11 @@ public struct DriftReport: Sendable, Codable, Hashable {
     public var tie: Bool?
 
     public init(database: String, revision: String, differences: [String], reference: String? = nil, tie: Bool? = nil) {
-        self.database = database; self.revision = revision; self.differences = differences
-        self.reference = reference; self.tie = tie
+        self.database = database
+        self.revision = revision
+        self.differences = differences
+        self.reference = reference
+        self.tie = tie
     }
 }
 
@@ -49,12 +56,21 @@ public struct HistoryRow: Sendable, Codable, Hashable {
     public var actor: String
     public var output: String?
 
-    public init(database: String, revision: String, phase: Phase, outcome: String, started_at: Date, finished_at: Date, rows: Int, error: String?, actor: String, output: String? = nil) {
+    public init(
+        database: String, revision: String, phase: Phase, outcome: String, started_at: Date, finished_at: Date, rows: Int, error: String?, actor: String,
+        output: String? = nil
+    ) {
         self.output = output
-        self.database = database; self.revision = revision; self.phase = phase; self.outcome = outcome
-        self.started_at = started_at; self.finished_at = finished_at
+        self.database = database
+        self.revision = revision
+        self.phase = phase
+        self.outcome = outcome
+        self.started_at = started_at
+        self.finished_at = finished_at
         self.seconds = (finished_at.timeIntervalSince(started_at) * 1000).rounded() / 1000
-        self.rows = rows; self.error = error; self.actor = actor
+        self.rows = rows
+        self.error = error
+        self.actor = actor
     }
 }
 
@@ -69,8 +85,13 @@ public struct FleetEvent: Sendable, Codable, Hashable {
     public var message: String
 
     public init(at: Date, database: String?, tier: String?, revision: String?, phase: Phase?, kind: String, message: String) {
-        self.at = at; self.database = database; self.tier = tier; self.revision = revision; self.phase = phase
-        self.kind = kind; self.message = message
+        self.at = at
+        self.database = database
+        self.tier = tier
+        self.revision = revision
+        self.phase = phase
+        self.kind = kind
+        self.message = message
     }
 }
 

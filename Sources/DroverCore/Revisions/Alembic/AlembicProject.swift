@@ -53,9 +53,12 @@ public struct AlembicProject: Sendable, Hashable {
                 return project
             }
         }
-        throw Diagnostic(at: nil, isFile
-            ? "cannot read \(path): no such file"
-            : "no alembic.ini or pyproject.toml with [tool.alembic] for the Alembic project at \(path); point fleet.migrations at the project's alembic.ini or pyproject.toml")
+        throw Diagnostic(
+            at: nil,
+            isFile
+                ? "cannot read \(path): no such file"
+                : "no alembic.ini or pyproject.toml with [tool.alembic] for the Alembic project at \(path); point fleet.migrations at the project's alembic.ini or pyproject.toml"
+        )
     }
 
     /// An `alembic.ini` (with its folder's `pyproject.toml` when the ini has no
@@ -80,13 +83,17 @@ public struct AlembicProject: Sendable, Hashable {
             }
         }
         guard let location = settings["script_location"]?.values.first else {
-            throw Diagnostic(at: SourceLocation(file: path, line: 1), path.hasSuffix(".ini")
-                ? "no script_location in the [alembic] section, nor in [tool.alembic] of \(siblingToml)"
-                : "no script_location in [tool.alembic]")
+            throw Diagnostic(
+                at: SourceLocation(file: path, line: 1),
+                path.hasSuffix(".ini")
+                    ? "no script_location in the [alembic] section, nor in [tool.alembic] of \(siblingToml)"
+                    : "no script_location in [tool.alembic]")
         }
         let locationLine = settings["script_location"]!
         if location.contains(":") && !location.hasPrefix("/") {
-            throw Diagnostic(at: SourceLocation(file: locationLine.file, line: locationLine.line), "script_location '\(location)' is a package resource; drover needs a folder path")
+            throw Diagnostic(
+                at: SourceLocation(file: locationLine.file, line: locationLine.line),
+                "script_location '\(location)' is a package resource; drover needs a folder path")
         }
         // Alembic resolves relative paths against its working directory; drover runs
         // alembic in the configuration's folder, so they resolve against that.
@@ -122,7 +129,11 @@ public struct AlembicProject: Sendable, Hashable {
             }
             for path in files {
                 if path.hasSuffix(".sql") {
-                    diagnostics.append(Diagnostic(at: SourceLocation(file: path, line: 1), "a drover SQL revision inside an Alembic project: drover SQL and Alembic revisions are never mixed in one repository; move it into its own repository or rewrite it as an Alembic revision"))
+                    diagnostics.append(
+                        Diagnostic(
+                            at: SourceLocation(file: path, line: 1),
+                            "a drover SQL revision inside an Alembic project: drover SQL and Alembic revisions are never mixed in one repository; move it into its own repository or rewrite it as an Alembic revision"
+                        ))
                     continue
                 }
                 guard let data = FileManager.default.contents(atPath: path) else {

@@ -28,7 +28,8 @@ public struct AlembicRevisionFile: Sendable, Hashable {
             case .string(let value): return .success([value])
             case .strings(let values): return .success(values)
             case .other(let text):
-                return .failure(Diagnostic(at: SourceLocation(file: file, line: assignment.line), "\(name) must be a string, None or a tuple of strings, not \(text)"))
+                return .failure(
+                    Diagnostic(at: SourceLocation(file: file, line: assignment.line), "\(name) must be a string, None or a tuple of strings, not \(text)"))
             }
         }
         guard let revision = assignments["revision"] else {
@@ -45,15 +46,16 @@ public struct AlembicRevisionFile: Sendable, Hashable {
             phase = parsed
         }
         do {
-            return .success(AlembicRevisionFile(
-                id: id,
-                parents: try strings("down_revision").get(),
-                branchLabels: try strings("branch_labels").get(),
-                dependsOn: try strings("depends_on").get(),
-                message: PythonAssignment.docstringFirstLine(text) ?? "",
-                phase: phase,
-                location: SourceLocation(file: file, line: revision.line)
-            ))
+            return .success(
+                AlembicRevisionFile(
+                    id: id,
+                    parents: try strings("down_revision").get(),
+                    branchLabels: try strings("branch_labels").get(),
+                    dependsOn: try strings("depends_on").get(),
+                    message: PythonAssignment.docstringFirstLine(text) ?? "",
+                    phase: phase,
+                    location: SourceLocation(file: file, line: revision.line)
+                ))
         } catch {
             return .failure(error)
         }

@@ -28,6 +28,15 @@ public struct PhaseEnd: Sendable {
 }
 
 extension StateStore {
+    /// Writes one piece of the scheduler's state (`SchedulerAction.persist`).
+    public func save(_ change: StoredChange) async throws {
+        switch change {
+        case .tier(let tier, let control): try await save(tier: tier, control)
+        case .paused(let name, let paused): try await setPaused(name, paused)
+        case .failure(let name, let failure): try await setFailure(name, failure)
+        }
+    }
+
     /// What one round of the loop leaves in the state store, in one transaction: the
     /// phases that ended since the last round, then the intents of those that start
     /// now. A phase never starts without its intent on disk: after a crash nothing
@@ -41,32 +50,37 @@ extension StateStore {
         var durable = !intents.isEmpty
         for end in ends {
             let (name, step) = (end.database, end.step)
-            let clearIntent = StateStatement("DELETE FROM intents WHERE database = ? AND revision = ? AND phase = ?", [name, step.revision, step.phase.rawValue])
+            let clearIntent = StateStatement(
+                "DELETE FROM intents WHERE database = ? AND revision = ? AND phase = ?", [name, step.revision, step.phase.rawValue])
             switch end.result {
             case .appliedAlong:
                 break
             case .applied(let expected, let fingerprint):
                 statements.append(clearIntent)
                 statements.append(StateStatement("UPDATE databases SET failure = NULL WHERE name = ? AND failure IS NOT NULL", [name]))
-                statements.append(StateStatement(
-                    "INSERT INTO expected_durations (key, milliseconds) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET milliseconds = excluded.milliseconds",
-                    [expected.key, String(expected.duration.milliseconds)]))
+                statements.append(
+                    StateStatement(
+                        "INSERT INTO expected_durations (key, milliseconds) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET milliseconds = excluded.milliseconds",
+                        [expected.key, String(expected.duration.milliseconds)]))
                 if let fingerprint { statements.append(try Self.fingerprintUpsert(name, fingerprint.revision, fingerprint.snapshot, at: date)) }
             case .notApplied(let failure):
                 statements.append(clearIntent)
                 if let failure {
                     durable = true
-                    statements.append(StateStatement("INSERT INTO databases (name, failure) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET failure = excluded.failure",
-                                                     [name, try Self.encode(failure)]))
+                    statements.append(
+                        StateStatement(
+                            "INSERT INTO databases (name, failure) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET failure = excluded.failure",
+                            [name, try Self.encode(failure)]))
                 }
             }
             if let history = end.history { statements.append(Self.historyInsert(history)) }
         }
         let time = Self.time(date)
         for intent in intents {
-            statements.append(StateStatement(
-                "INSERT INTO intents (database, revision, phase, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (database) DO UPDATE SET revision = excluded.revision, phase = excluded.phase, started_at = excluded.started_at",
-                [intent.name, intent.step.revision, intent.step.phase.rawValue, time]))
+            statements.append(
+                StateStatement(
+                    "INSERT INTO intents (database, revision, phase, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (database) DO UPDATE SET revision = excluded.revision, phase = excluded.phase, started_at = excluded.started_at",
+                    [intent.name, intent.step.revision, intent.step.phase.rawValue, time]))
         }
         guard !statements.isEmpty else { return }
         try await backend.transaction(statements, durable: durable)
