@@ -136,6 +136,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // scripts/bench's protocol and server helpers (not installed).
+        .executableTarget(
+            name: "drover-bench",
+            dependencies: [
+                "DroverProtocol",
+                "DroverTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(
             name: "DroverCoreTests",
             dependencies: ["DroverCore", "DroverTestSupport"]

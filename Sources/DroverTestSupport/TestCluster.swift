@@ -28,7 +28,7 @@ public final class TestCluster: Sendable {
     public static func shared() async throws -> TestCluster {
         let task = startup.withLock { task in
             if let task { return task }
-            let started = Task { try await PostgresThreadPool.shared.runIfActive { try TestCluster.start(durable: false) } }
+            let started = Task { try await PostgresThreadPool.shared.runIfActive { try TestCluster.start(durable: false, serverOptions: "") } }
             task = started
             return started
         }
@@ -40,14 +40,15 @@ public final class TestCluster: Sendable {
     /// (`synchronous_commit` on), so that an immediate shutdown loses nothing that
     /// was acknowledged, as on a real server. Removed at process exit, or earlier
     /// with `destroy()`.
-    public static func dedicated() async throws -> TestCluster {
-        try await PostgresThreadPool.shared.runIfActive { try TestCluster.start(durable: true) }
+    /// `serverOptions`: more for `pg_ctl -o` (the benchmark's connection and lock limits).
+    public static func dedicated(serverOptions: String = "") async throws -> TestCluster {
+        try await PostgresThreadPool.shared.runIfActive { try TestCluster.start(durable: true, serverOptions: serverOptions) }
     }
 
     /// Server options for `pg_ctl -o`.
     private let serverOptions: String
 
-    private init(directory: String, port: Int, binDirectory: String, osUser: String?, durable: Bool) {
+    private init(directory: String, port: Int, binDirectory: String, osUser: String?, durable: Bool, serverOptions extra: String) {
         self.directory = directory
         self.port = port
         self.binDirectory = binDirectory
@@ -56,7 +57,7 @@ public final class TestCluster: Sendable {
         // asynchronous commit is not, so only the shared cluster may skip the wait.
         self.serverOptions =
             "-k \(directory) -p \(port) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300"
-            + (durable ? "" : " -c synchronous_commit=off")
+            + (durable ? "" : " -c synchronous_commit=off") + (extra.isEmpty ? "" : " " + extra)
     }
 
     public var socketDirectory: String { directory }
@@ -105,7 +106,7 @@ public final class TestCluster: Sendable {
 
     // MARK: Lifecycle
 
-    private static func start(durable: Bool) throws -> TestCluster {
+    private static func start(durable: Bool, serverOptions: String) throws -> TestCluster {
         removeStaleClusters()
         let binDirectory = try findBinDirectory()
         let osUser = getuid() == 0 ? unprivilegedUser() : nil
@@ -115,7 +116,7 @@ public final class TestCluster: Sendable {
         try "\(getpid())".write(toFile: directory + "/owner.pid", atomically: true, encoding: .utf8)
         if let osUser { try shell("chown", "-R", osUser, directory) }
         let port = try freePort()
-        let cluster = TestCluster(directory: directory, port: port, binDirectory: binDirectory, osUser: osUser, durable: durable)
+        let cluster = TestCluster(directory: directory, port: port, binDirectory: binDirectory, osUser: osUser, durable: durable, serverOptions: serverOptions)
         registerCleanup(cluster)
         // Local socket: trust. TCP: scram, so that password handling is tested for real.
         let passwordFile = directory + "/superuser-password"

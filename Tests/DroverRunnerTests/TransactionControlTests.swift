@@ -63,7 +63,7 @@ struct TransactionControlTests {
             #expect((TransactionRules.refusedInTransactionBlock(statement) != nil) == refused, "drover's classification of \(sql)")
             try await connection.execute("BEGIN")
             var sqlState: String?
-            do { _ = try await connection.execute(sql) } catch let error as PostgresError { sqlState = error.sqlState }
+            do { _ = try await connection.execute(sql) } catch { sqlState = error.sqlState }
             await connection.rollbackIfOpen()
             #expect((sqlState == "25001") == refused, "the server on \(sql): SQLSTATE \(sqlState ?? "none")")
         }

@@ -30,10 +30,15 @@ final class StateFileLock: Sendable {
 
     deinit { release() }
 
-    /// Closes the file, which drops the lock.
+    /// Unlocks and closes the file. Unlocked first: a child being spawned at this
+    /// moment shares the descriptor until its exec, and closing alone would leave the
+    /// lock held until then (a store reopened at once found "another droverd").
     func release() {
         descriptor.withLock { fd in
-            if let fd { close(fd) }
+            if let fd {
+                _ = flock(fd, LOCK_UN)
+                close(fd)
+            }
             fd = nil
         }
     }
