@@ -66,7 +66,8 @@ let package = Package(
             dependencies: [
                 "CLibPQ",
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: testHooks
         ),
         .target(
             name: "DroverRunner",

@@ -12,8 +12,10 @@ public final class PostgresConnection: Sendable {
     private let cancelHandle: Mutex<CHandle?>
     private let notices: NoticeSink
     private let pool: NIOThreadPool
+    #if DROVER_TEST_HOOKS
     private let trips = Atomic<Int>(0)
     private let handOffs = Atomic<Int>(0)
+    #endif
     /// Only touched while `connection` is locked, by the call that holds it.
     private let prepared = Mutex(PreparedStatements())
 
@@ -150,6 +152,7 @@ public final class PostgresConnection: Sendable {
         }
     }
 
+    #if DROVER_TEST_HOOKS
     /// Exchanges with the server so far (a statement, or a whole pipeline, is one):
     /// what a phase costs on a fleet of small databases, held down by tests.
     public var roundTrips: Int { trips.load(ordering: .relaxed) }
@@ -157,6 +160,7 @@ public final class PostgresConnection: Sendable {
     /// Calls handed to the Postgres thread pool, rather than run inline by a task on
     /// `PostgresExecutor`: what tests hold down for a phase's task.
     public var poolHandOffs: Int { handOffs.load(ordering: .relaxed) }
+    #endif
 
     /// Notices received since the last call.
     public func drainNotices() -> [Notice] { notices.drain() }
@@ -185,7 +189,9 @@ public final class PostgresConnection: Sendable {
         let operation: @Sendable () throws(PostgresError) -> T = { [self] () throws(PostgresError) -> T in
             try connection.withLock { conn throws(PostgresError) -> T in
                 guard let conn else { throw PostgresError(kind: .connectionLost, message: "connection is closed") }
+                #if DROVER_TEST_HOOKS
                 trips.add(1, ordering: .relaxed)
+                #endif
                 do throws(PostgresError) {
                     return try work(conn.pointer)
                 } catch {
@@ -206,7 +212,9 @@ public final class PostgresConnection: Sendable {
             }
             return try result.get()
         }
+        #if DROVER_TEST_HOOKS
         handOffs.add(1, ordering: .relaxed)
+        #endif
         do {
             if cancellable {
                 return try await withTaskCancellationHandler {

@@ -28,7 +28,7 @@ public final class TestCluster: Sendable {
     public static func shared() async throws -> TestCluster {
         let task = startup.withLock { task in
             if let task { return task }
-            let started = Task { try await PostgresThreadPool.shared.runIfActive { try TestCluster.start(durable: false, serverOptions: "") } }
+            let started = Task { try await PostgresThreadPool.shared.runIfActive { try TestCluster.start(durable: false, serverOptions: "", root: "/tmp") } }
             task = started
             return started
         }
@@ -40,9 +40,10 @@ public final class TestCluster: Sendable {
     /// (`synchronous_commit` on), so that an immediate shutdown loses nothing that
     /// was acknowledged, as on a real server. Removed at process exit, or earlier
     /// with `destroy()`.
-    /// `serverOptions`: more for `pg_ctl -o` (the benchmark's connection and lock limits).
-    public static func dedicated(serverOptions: String = "") async throws -> TestCluster {
-        try await PostgresThreadPool.shared.runIfActive { try TestCluster.start(durable: true, serverOptions: serverOptions) }
+    /// `serverOptions`: more for `pg_ctl -o` (the benchmark's lock limits); `root`:
+    /// the folder the cluster's goes in (the benchmark's on tmpfs).
+    public static func dedicated(serverOptions: String = "", root: String = "/tmp") async throws -> TestCluster {
+        try await PostgresThreadPool.shared.runIfActive { try TestCluster.start(durable: true, serverOptions: serverOptions, root: root) }
     }
 
     /// Server options for `pg_ctl -o`.
@@ -106,11 +107,11 @@ public final class TestCluster: Sendable {
 
     // MARK: Lifecycle
 
-    private static func start(durable: Bool, serverOptions: String) throws -> TestCluster {
+    private static func start(durable: Bool, serverOptions: String, root: String) throws -> TestCluster {
         removeStaleClusters()
         let binDirectory = try findBinDirectory()
         let osUser = getuid() == 0 ? unprivilegedUser() : nil
-        var template = Array("/tmp/drv-XXXXXX".utf8CString)
+        var template = Array("\(root)/drv-XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw TestClusterError("mkdtemp failed") }
         let directory = String(cString: template)
         try "\(getpid())".write(toFile: directory + "/owner.pid", atomically: true, encoding: .utf8)

@@ -14,11 +14,14 @@ struct ClusterCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("More server options (pg_ctl -o).", valueName: "options"))
     var serverOptions = ""
 
+    @Option(help: ArgumentHelp("The folder the cluster's folder goes in (tmpfs: /dev/shm).", valueName: "path"))
+    var root = "/tmp"
+
     @Option(help: ArgumentHelp("Where to write PGC_DIR, PGC_PORT, PGC_BIN and PGC_PSQL.", valueName: "path"))
     var environmentFile: String
 
     func run() async throws {
-        let cluster = try await TestCluster.dedicated(serverOptions: serverOptions)
+        let cluster = try await TestCluster.dedicated(serverOptions: serverOptions, root: root)
         let assignments = [
             "PGC_DIR=\(cluster.socketDirectory)", "PGC_PORT=\(cluster.port)", "PGC_BIN=\(cluster.binDirectory)", "PGC_PSQL=\(cluster.psql)",
         ]

@@ -60,6 +60,7 @@ func connectionKey(_ spec: DatabaseSpec) -> String {
     spec.dsn + "\u{1}" + (spec.passwordFile ?? "")
 }
 
+#if DROVER_TEST_HOOKS
 /// What the phases that kept their connection cost in libpq calls: `poolHandOffs`
 /// stays near zero while phases run on `PostgresExecutor` (a test holds it there).
 struct PhaseConnectionUse: Sendable {
@@ -80,3 +81,4 @@ struct PhaseConnectionUse: Sendable {
         PhaseConnectionUse(roundTrips: after.roundTrips - before.roundTrips, poolHandOffs: after.poolHandOffs - before.poolHandOffs)
     }
 }
+#endif

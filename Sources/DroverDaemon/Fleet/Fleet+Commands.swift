@@ -1,4 +1,5 @@
 import DroverCore
+import DroverPostgres
 import DroverProtocol
 import DroverRunner
 import Foundation
@@ -265,7 +266,12 @@ extension Fleet {
     @discardableResult
     public func reload(environment: [String: String] = ProcessInfo.processInfo.environment, by caller: Caller = .daemon) async throws(FleetError) -> String {
         emit("reloading", "re-reading \(definition.manifestDirectory) and the migrations")
-        switch FleetDefinition.load(manifestDirectory: definition.manifestDirectory, environment: environment) {
+        // Reading and parsing thousands of files blocks: on a thread for that, not on
+        // the actor (or the cooperative pool).
+        let directory = definition.manifestDirectory
+        let read: @Sendable () -> Result<FleetDefinition, FleetError> = { FleetDefinition.load(manifestDirectory: directory, environment: environment) }
+        let loaded = (try? await PostgresThreadPool.shared.runIfActive(read)) ?? read()
+        switch loaded {
         case .failure(let error):
             logger.error("reload refused; still running on the previous manifest: \(error)")
             emit("reload-failed", error.description)

@@ -112,7 +112,9 @@ extension Fleet {
         let fleet = manifest.fleet
         let (reused, broken) = connections.take(connectionKey(spec))
         for connection in broken { Task { await connection.close() } }
+        #if DROVER_TEST_HOOKS
         let usedBefore = PhaseConnectionUse.of(reused)
+        #endif
         // Rows were read from it: the phase may read them with the lock.
         let trackingTableSeen = scheduler.observations[name]?.records.isEmpty == false
         // An Alembic project: the steps after this one that share its gates go along.
@@ -135,9 +137,13 @@ extension Fleet {
                 if session == nil { await reused?.close() }
                 result = .failure(error)
             }
+            #if DROVER_TEST_HOOKS
             // A reused connection that broke was replaced by a fresh one, counting from zero.
             let used = kept.map { PhaseConnectionUse.of($0) - ($0 === reused ? usedBefore : PhaseConnectionUse()) }
             ends.deposit(PhaseCompletion(database: name, step: step, startedAt: now, result: result, connection: kept, used: used))
+            #else
+            ends.deposit(PhaseCompletion(database: name, step: step, startedAt: now, result: result, connection: kept))
+            #endif
             wake.signal()  // the database's next phase, or another's, may start now
         }
     }

@@ -11,7 +11,9 @@ struct PhaseCompletion: Sendable {
     var result: Result<PhaseOutcome, RunnerError>
     /// The connection, for the next phase there.
     var connection: PostgresConnection?
+    #if DROVER_TEST_HOOKS
     var used: PhaseConnectionUse?
+    #endif
 }
 
 extension Fleet {
@@ -35,7 +37,9 @@ extension Fleet {
         let (name, step, now) = (completion.database, completion.step, clock())
         let spec = scheduler.database(named: name)
         if let connection = completion.connection, let spec { connections.keep(connection, for: connectionKey(spec), at: .now) }
+        #if DROVER_TEST_HOOKS
         if let used = completion.used { phaseConnectionUse += used }
+        #endif
         scheduler.phaseSucceeded(name, step: step, at: now, duration: outcome.duration, alembicVersions: outcome.alembicVersions)
         // The scheduler knows what the phase did, and the phase read the tracking
         // rows under the lock: that counts as a read. During a rollout the polls

@@ -59,15 +59,18 @@ public actor Fleet {
     /// The read of due databases in progress (`Fleet+Observation.swift`).
     var reading: Task<Void, Never>?
     var connections = ConnectionCache<PostgresConnection>()
-    var phaseConnectionUse = PhaseConnectionUse()
     var fingerprints = FingerprintQueue()
     /// The fingerprint batch being read, and whose fingerprints it holds.
     var fingerprinting: (task: Task<Void, Never>, names: Set<String>)?
     var discovery = DiscoveredDatabases()
     var events = EventHub()
-    /// When freed memory goes back to the kernel (`Fleet+Heap.swift`), and how often it did.
+    /// When freed memory goes back to the kernel (`Fleet+Heap.swift`).
     var heapTrim = HeapTrimSchedule()
+    #if DROVER_TEST_HOOKS
+    /// For tests: how often the heap was trimmed, what the phases' connections cost.
     var heapTrims = 0
+    var phaseConnectionUse = PhaseConnectionUse()
+    #endif
 
     public init(
         definition: FleetDefinition,
