@@ -3,12 +3,12 @@ import DroverTestSupport
 import Foundation
 import Testing
 
-/// What a phase costs droverd in thread hand-offs: every time one of its threads
-/// waits for another (a libpq thread for the actor, the SQLite thread for the
-/// loop, a timer) the kernel counts a voluntary context switch. Counted over the
-/// threads of a real droverd while it moves a fixed number of schema tenants, less
-/// what the same daemon does idle in the same time.
 extension Isolated {
+    /// What a phase costs droverd in thread hand-offs: every time one of its threads
+    /// waits for another (a libpq thread for the actor, the SQLite thread for the
+    /// loop, a timer) the kernel counts a voluntary context switch. Counted over the
+    /// threads of a real droverd while it moves a fixed number of schema tenants, less
+    /// what the same daemon does idle in the same time.
     @Suite("Thread hand-offs per phase")
     struct HandOffTests {
         static let tenants = 200
