@@ -130,6 +130,9 @@ struct CallRouter: Sendable {
         case .resume:
             let p = try decode(FleetParameters.Scope.self, call)
             return try message(try await fleet.resume(tier: p.tier, database: p.db, by: caller))
+        case .cancel:
+            let p = try decode(FleetParameters.Cancel.self, call)
+            return try message(try await fleet.cancel(tier: p.tier, database: p.db, reason: p.reason, by: caller))
         case .retry:
             let p = try decode(FleetParameters.Database.self, call)
             return try message(try await fleet.retry(p.db, by: caller))

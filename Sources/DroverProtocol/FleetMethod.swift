@@ -2,7 +2,7 @@
 public enum FleetMethod: String, Sendable, CaseIterable {
     case status = "Status", plan = "Plan", history = "History", drift = "Drift", windows = "Windows", watch = "Watch"
     case promote = "Promote", release = "Release", deploy = "Deploy", pause = "Pause", resume = "Resume"
-    case retry = "Retry", revert = "Revert", stamp = "Stamp", adopt = "Adopt", reload = "Reload"
+    case retry = "Retry", revert = "Revert", stamp = "Stamp", adopt = "Adopt", reload = "Reload", cancel = "Cancel"
 
     public static let interface = "io.drover.Fleet"
 
@@ -14,7 +14,7 @@ public enum FleetMethod: String, Sendable, CaseIterable {
     public var changesFleet: Bool {
         switch self {
         case .status, .plan, .history, .drift, .windows, .watch: false
-        case .promote, .release, .deploy, .pause, .resume, .retry, .revert, .stamp, .adopt, .reload: true
+        case .promote, .release, .deploy, .pause, .resume, .retry, .revert, .stamp, .adopt, .reload, .cancel: true
         }
     }
 

@@ -80,6 +80,18 @@ public enum FleetParameters {
         }
     }
 
+    /// Cancel: a database or a tier, and why.
+    public struct Cancel: Codable, Sendable {
+        public var db: String?
+        public var tier: String?
+        public var reason: String?
+        public init(db: String? = nil, tier: String? = nil, reason: String? = nil) {
+            self.db = db
+            self.tier = tier
+            self.reason = reason
+        }
+    }
+
     /// Retry and Adopt.
     public struct Database: Codable, Sendable {
         public var db: String

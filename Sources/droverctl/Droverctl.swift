@@ -26,7 +26,7 @@ struct Droverctl: AsyncParsableCommand {
         version: DroverVersion.current,
         subcommands: [
             StatusCommand.self, PlanCommand.self, PromoteCommand.self, ReleaseCommand.self, DeployCommand.self,
-            PauseCommand.self, ResumeCommand.self, RetryCommand.self, RevertCommand.self, StampCommand.self,
+            PauseCommand.self, ResumeCommand.self, CancelCommand.self, RetryCommand.self, RevertCommand.self, StampCommand.self,
             AdoptCommand.self, HistoryCommand.self, DriftCommand.self, WindowsCommand.self, WatchCommand.self,
             ReloadCommand.self, CheckCommand.self, VerifyCommand.self, NewCommand.self, MigrateLocalCommand.self,
         ]

@@ -38,7 +38,7 @@ struct SchedulerCommandTests {
         #expect(
             fleet.pause(tiers: ["preview"]) == .accepted([.persist(.tier("preview", TierControl(released: "r1").finished(fleet.tiers["preview"]!).paused()))]))
         #expect(fleet.setPaused(false, database: "t0") == .unchanged)
-        #expect(fleet.setPaused(true, database: "t0") == .accepted([.persist(.paused(database: "t0", true))]))
+        #expect(fleet.setPaused(true, database: "t0") == .accepted([.persist(.paused(database: "t0", true, reason: nil))]))
     }
 
     @Test("a phase's failure is written and read again; a retry clears it, writes that and lifts the halt it was part of")
@@ -110,6 +110,42 @@ struct SchedulerCommandTests {
         _ = fleet.tick(now: monday.addingTimeInterval(31))
         fleet.phaseSucceeded("preview", step: r1, at: monday, duration: .seconds(1))
         #expect(fleet.runtime["preview"] == .idle)
+    }
+
+    @Test("cancel stops what runs and pauses it with the reason; nothing starts it again until resume; a tier's cancel pauses the tier")
+    func cancel() {
+        var fleet = scheduler()
+        fleet.take(fleet.deploy("r1", tier: "tenants"))
+        #expect(fleet.cancel(database: "preview", reason: "by alice") == .refused("no phase runs on preview"))
+        _ = fleet.tick(now: monday)
+        let decision = fleet.cancel(database: "preview", reason: "by alice")
+        #expect(
+            decision
+                == .accepted([
+                    .persist(.paused(database: "preview", true, reason: "by alice")),
+                    .cancel(database: "preview", step: r1, because: .operatorRequest("by alice")),
+                ]))
+        fleet.take(decision)
+        fleet.phaseFailed("preview", step: r1, .cancelled, at: monday)
+        #expect(fleet.stateWord(of: "preview", now: monday) == .paused)
+        #expect(fleet.pauseReasons["preview"] == "by alice")
+        #expect(!starts(fleet.tick(now: monday)).contains("preview: expand r1"))
+        fleet.take(fleet.setPaused(false, database: "preview"))
+        #expect(fleet.pauseReasons["preview"] == nil)
+        #expect(starts(fleet.tick(now: monday)).contains("preview: expand r1"))
+
+        let running = fleet.runningNames.filter { $0.hasPrefix("t") }.sorted()
+        guard case .accepted(let actions) = fleet.cancel(tier: "tenants", reason: "lag") else {
+            Issue.record("the tier's cancel was not accepted")
+            return
+        }
+        #expect(actions.compactMap { if case .cancel(let name, _, _) = $0 { name } else { nil } } == running)
+        guard case .persist(.tier("tenants", let control)) = actions.first else {
+            Issue.record("the tier's pause is not written first: \(actions)")
+            return
+        }
+        #expect(control.paused && control.pauseReason == "lag")
+        #expect(fleet.cancel(tier: "production", reason: "x") == .refused("no phase runs in tier production"))
     }
 
     @Test("a reload lists the new databases to read at once")

@@ -38,6 +38,31 @@ extension Scheduler {
         return changes.isEmpty ? .unchanged : .accepted(changes)
     }
 
+    /// `droverctl cancel NAME`: the database's running phase stops now (it rolls
+    /// back, or a no-transaction section stops after its statement) and the
+    /// database is paused, so that nothing starts it again before `resume`.
+    public func cancel(database name: String, reason: String) -> CommandDecision {
+        guard let running = runtime[name]?.running else { return .refused("no phase runs on \(name)") }
+        return .accepted([
+            .persist(.paused(database: name, true, reason: reason)),
+            .cancel(database: name, step: running.step, because: .operatorRequest(reason)),
+        ])
+    }
+
+    /// `droverctl cancel --tier`: every phase running in the tier stops now, and the
+    /// tier is paused.
+    public func cancel(tier: String, reason: String) -> CommandDecision {
+        let names = runningNames.filter { database(named: $0)?.tier == tier }.sorted()
+        guard !names.isEmpty else { return .refused("no phase runs in tier \(tier)") }
+        var control = tiers[tier] ?? TierControl()
+        control.paused = true
+        control.pauseReason = reason
+        let cancels: [SchedulerAction] = names.compactMap { name in
+            runtime[name]?.running.map { SchedulerAction.cancel(database: name, step: $0.step, because: .operatorRequest(reason)) }
+        }
+        return .accepted([.persist(.tier(tier, control))] + cancels)
+    }
+
     /// `droverctl pause --tier`: the tiers start no new phase; running ones finish.
     public func pause(tiers names: [String]) -> CommandDecision {
         let changes: [SchedulerAction] = names.compactMap { tier in
@@ -56,6 +81,7 @@ extension Scheduler {
             var control = tiers[tier] ?? TierControl()
             guard control.paused || control.halt != nil else { return nil }
             control.paused = false
+            control.pauseReason = nil
             control.halt = nil
             return .persist(.tier(tier, control))
         }
@@ -64,7 +90,7 @@ extension Scheduler {
 
     /// `droverctl pause|resume --db`.
     public func setPaused(_ paused: Bool, database name: String) -> CommandDecision {
-        pausedDatabases.contains(name) == paused ? .unchanged : .accepted([.persist(.paused(database: name, paused))])
+        pausedDatabases.contains(name) == paused ? .unchanged : .accepted([.persist(.paused(database: name, paused, reason: nil))])
     }
 
     /// A change the daemon wrote to its state store: the machine takes it. Returns
@@ -76,8 +102,9 @@ extension Scheduler {
             let lifted = tiers[tier]?.halt.map { control.halt == nil ? $0.failed : [] } ?? []
             tiers[tier] = control
             return lifted.flatMap { retry($0) }
-        case .paused(let name, let paused):
+        case .paused(let name, let paused, let reason):
             if paused { pausedDatabases.insert(name) } else { pausedDatabases.remove(name) }
+            pauseReasons[name] = paused ? reason : nil
         case .failure(let name, let failure):
             guard runtime[name]?.running == nil, runtime[name]?.failure != failure else { break }
             updateRuntime(name) { $0 = failure.map { .failed($0) } ?? .idle }

@@ -46,6 +46,8 @@ public struct Scheduler: Sendable {
     /// What operators and waves decided per tier; changed only by events.
     public internal(set) var tiers: [String: TierControl]
     public internal(set) var pausedDatabases: Set<String> = []
+    /// Why a paused database is paused, when an operator said (`droverctl cancel`).
+    public internal(set) var pauseReasons: [String: String] = [:]
     public private(set) var observations: [String: ObservedDatabase] = [:]
     /// Each observed database's cursors, computed when its records change rather
     /// than for every database in every tick.
@@ -68,9 +70,13 @@ public struct Scheduler: Sendable {
 
     /// State kept across restarts: failures waiting for `retry`, paused databases,
     /// how long phases took.
-    public mutating func restore(failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>, expectedDurations: [String: Duration] = [:]) {
+    public mutating func restore(
+        failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>, pauseReasons: [String: String] = [:],
+        expectedDurations: [String: Duration] = [:]
+    ) {
         for (name, failure) in failures { updateRuntime(name) { $0 = .failed(failure) } }
         self.pausedDatabases = pausedDatabases
+        self.pauseReasons = pauseReasons
         self.expectedDurations.merge(expectedDurations) { _, stored in stored }
     }
 
@@ -79,7 +85,7 @@ public struct Scheduler: Sendable {
     /// leader taking over). A phase running here keeps running.
     public mutating func replaceShared(
         tiers: [String: TierControl]? = nil, failures: [String: DatabaseRuntime.Failure], pausedDatabases: Set<String>,
-        expectedDurations: [String: Duration]? = nil
+        pauseReasons: [String: String] = [:], expectedDurations: [String: Duration]? = nil
     ) {
         if let tiers { self.tiers = tiers }
         if let expectedDurations { self.expectedDurations = expectedDurations }
@@ -87,6 +93,7 @@ public struct Scheduler: Sendable {
             updateRuntime(name) { $0 = failures[name].map { .failed($0) } ?? .idle }
         }
         self.pausedDatabases = pausedDatabases
+        self.pauseReasons = pauseReasons
     }
 
     /// A read of the database (its `problem` says why an unreachable one could not

@@ -27,12 +27,14 @@ public enum SchedulerAction: Sendable, Hashable {
 public enum CancelReason: Sendable, Hashable {
     /// The maintenance window of a window-bound phase closed at this moment.
     case windowClosed(at: Date)
+    /// `droverctl cancel`, and what the operator said.
+    case operatorRequest(String)
 }
 
 /// A piece of the scheduler's state that outlives the process (SPEC §6).
 public enum StoredChange: Sendable, Hashable {
     case tier(String, TierControl)
-    case paused(database: String, Bool)
+    case paused(database: String, Bool, reason: String?)
     case failure(database: String, DatabaseRuntime.Failure?)
 }
 

@@ -9,6 +9,8 @@ public struct TierControl: Sendable, Hashable, Codable {
     /// Contracts up to this revision may run in this tier.
     public var released: String?
     public var paused = false
+    /// Why, when an operator said (`droverctl cancel --tier --reason`).
+    public var pauseReason: String?
     /// Set when failures exceeded a wave's budget; cleared by `resume`.
     public var halt: Halt?
     /// When each wave (by index) finished for `target`; soak counts from there.

@@ -169,6 +169,47 @@ extension Fleet {
         }
     }
 
+    /// Stops the running phase of a database, or every phase running in a tier, now
+    /// (SPEC §11.2): PQcancel, so a transactional phase rolls back and a
+    /// no-transaction section stops after its statement (and resumes there later).
+    /// What was cancelled is paused, with who cancelled it and why, until
+    /// `resume`. Answers once the phases have stopped (or after `cancelWait`).
+    @discardableResult
+    public func cancel(tier: String? = nil, database: String? = nil, reason: String? = nil, by caller: Caller = .daemon) async throws(FleetError) -> String {
+        let said = "cancelled by \(caller.name ?? "droverd")" + (reason.map { ": \($0)" } ?? "")
+        let decision: CommandDecision
+        if let database {
+            try checkDatabase(database)
+            decision = scheduler.cancel(database: database, reason: said)
+        } else if let tier {
+            try checkTier(tier)
+            decision = scheduler.cancel(tier: tier, reason: said)
+        } else {
+            throw .invalidParameter("db", reason: "cancel needs a database or --tier")
+        }
+        guard case .accepted(let actions) = decision else {
+            let refusal = if case .refused(let why) = decision { why } else { "nothing to cancel" }
+            throw .invalidParameter(database == nil ? "tier" : "db", reason: refusal)
+        }
+        let started = ContinuousClock.now
+        let phases = actions.compactMap { if case .cancel(let name, let step, _) = $0 { (name, step, running[name]) } else { nil } }
+        try await commit(actions, "the cancellation")
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: Self.cancelWait) }
+            group.addTask { for (_, _, task) in phases { await task?.value } }
+            await group.next()
+            group.cancelAll()
+        }
+        let took = ContinuousClock.now - started
+        let what = phases.map { "\($0.1) on \($0.0)" }.joined(separator: ", ")
+        let message = "cancelled \(what) in \(Int(took.seconds * 1000)) ms; \(database ?? tier ?? "") paused until 'droverctl resume'"
+        await audit("cancel", ["tier": tier ?? "", "db": database ?? "", "reason": reason ?? ""], message, caller)
+        return message
+    }
+
+    /// How long `cancel` waits for the phases to stop before it answers.
+    static let cancelWait: Duration = .seconds(30)
+
     /// Clears a database's failure so the scheduler tries it again now.
     @discardableResult
     public func retry(_ database: String, by caller: Caller = .daemon) async throws(FleetError) -> String {

@@ -24,6 +24,7 @@ extension Fleet {
                 let because =
                     switch reason {
                     case .windowClosed(let end): "the maintenance window closed at \(Self.isoTime(end))"
+                    case .operatorRequest(let said): said
                     }
                 logger.notice("cancelling \(step): \(because)", metadata: ["db": "\(name)"])
                 emit("cancel", because, database: name, step: step)

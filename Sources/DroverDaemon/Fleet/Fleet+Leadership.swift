@@ -70,8 +70,9 @@ extension Fleet {
         let tiers = try await store.tiers()
         let failures = try await store.failures()
         let paused = try await store.pausedDatabases()
+        let reasons = try await store.pauseReasons()
         let durations = expectedDurations ? try await store.expectedDurations() : nil
-        scheduler.replaceShared(tiers: tiers, failures: failures, pausedDatabases: paused, expectedDurations: durations)
+        scheduler.replaceShared(tiers: tiers, failures: failures, pausedDatabases: paused, pauseReasons: reasons, expectedDurations: durations)
     }
 
     static let sharedStateInterval: Duration = .seconds(2)

@@ -88,17 +88,24 @@ extension Fleet {
             }
         }
         logger.error("\(step) did not complete: \(error)", metadata: ["db": "\(name)"])
-        if case .tampered = failure {
-            emit("tampered", error.description, database: name, step: step)
-        } else {
-            emit("failed", error.description, database: name, step: step)
+        switch failure {
+        case .tampered: emit("tampered", error.description, database: name, step: step)
+        case .cancelled: emit("cancelled", error.description, database: name, step: step)
+        default: emit("failed", error.description, database: name, step: step)
         }
-        let history =
-            stored == nil
-            ? nil
-            : HistoryEntry(
-                database: name, revision: step.revision, phase: step.phase, outcome: "failed", startedAt: completion.startedAt, finishedAt: now,
+        // A failure, and a phase stopped part-way (operator, window end), are history;
+        // a wait (unreachable, locked) is not.
+        let outcome: String? =
+            switch failure {
+            case .failed: "failed"
+            case .cancelled: "cancelled"
+            default: nil
+            }
+        let history = outcome.map {
+            HistoryEntry(
+                database: name, revision: step.revision, phase: step.phase, outcome: $0, startedAt: completion.startedAt, finishedAt: now,
                 rows: 0, error: error.description, actor: actorName, output: error.output)
+        }
         return PhaseEnd(database: name, step: step, history: history, result: .notApplied(failure: stored))
     }
 

@@ -47,7 +47,7 @@ extension Fleet {
                     next_window: nextOpenings[spec.window] ?? nil,
                     error: runtime?.failure?.message
                         ?? (scheduler.observations[spec.name]?.reachable == false ? scheduler.observations[spec.name]?.problem ?? "unreachable" : nil)
-                            ?? runtime?.heldBecause ?? scheduler.alembicHold(spec.name),
+                            ?? runtime?.heldBecause ?? scheduler.alembicHold(spec.name) ?? pauseReason(of: spec),
                     alembic: scheduler.observations[spec.name]?.alembicVersions?.joined(separator: ",")
                 ))
         }
@@ -61,6 +61,14 @@ extension Fleet {
         }
         let tiers = manifest.fleet.pipeline.filter { tier == nil || $0 == tier }.map { tierRow($0, now: now) }
         return FleetStatus(databases: rows, tiers: tiers, state_store_error: stateStoreProblem, leader: leaderRow, instances: instanceRows)
+    }
+
+    /// Why a paused database (or its tier) is paused, when an operator said.
+    private func pauseReason(of spec: DatabaseSpec) -> String? {
+        guard scheduler.pausedDatabases.contains(spec.name) else {
+            return scheduler.tiers[spec.tier]?.paused == true ? scheduler.tiers[spec.tier]?.pauseReason : nil
+        }
+        return scheduler.pauseReasons[spec.name]
     }
 
     private var leaderRow: FleetStatus.LeaderRow? {

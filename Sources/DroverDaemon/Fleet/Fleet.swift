@@ -93,7 +93,7 @@ public actor Fleet {
         var scheduler = Scheduler(manifest: definition.manifest, graph: definition.repository.graph, tiers: try await store.tiers())
         scheduler.restore(
             failures: try await store.failures(), pausedDatabases: try await store.pausedDatabases(),
-            expectedDurations: try await store.expectedDurations())
+            pauseReasons: try await store.pauseReasons(), expectedDurations: try await store.expectedDurations())
         self.scheduler = scheduler
     }
 

@@ -35,6 +35,7 @@ final class PostgresStateBackend: StateBackend {
         CREATE SCHEMA IF NOT EXISTS drover_state;
         CREATE TABLE IF NOT EXISTS drover_state.tiers (tier text PRIMARY KEY, control text NOT NULL);
         CREATE TABLE IF NOT EXISTS drover_state.databases (name text PRIMARY KEY, paused integer NOT NULL DEFAULT 0, failure text);
+        ALTER TABLE drover_state.databases ADD COLUMN IF NOT EXISTS pause_reason text;
         CREATE TABLE IF NOT EXISTS drover_state.expected_durations (key text PRIMARY KEY, milliseconds bigint NOT NULL);
         CREATE TABLE IF NOT EXISTS drover_state.intents (database text PRIMARY KEY, revision text NOT NULL, phase text NOT NULL, started_at text NOT NULL);
         CREATE TABLE IF NOT EXISTS drover_state.history (

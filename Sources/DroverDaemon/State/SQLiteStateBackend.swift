@@ -26,9 +26,12 @@ final class SQLiteStateBackend: StateBackend {
         lock = try StateFileLock(statePath: path)
         let sqlite = try SQLite(path: path)
         try sqlite.execute(Self.schema)
-        // State files from before history kept a helper program's output.
+        // State files from before history kept a helper program's output, or a pause its reason.
         if !(try sqlite.query("SELECT name FROM pragma_table_info('history')")).contains(where: { $0.first == "output" }) {
             try sqlite.execute("ALTER TABLE history ADD COLUMN output TEXT")
+        }
+        if !(try sqlite.query("SELECT name FROM pragma_table_info('databases')")).contains(where: { $0.first == "pause_reason" }) {
+            try sqlite.execute("ALTER TABLE databases ADD COLUMN pause_reason TEXT")
         }
         location = path
         database = Mutex(SQLiteBox(sqlite))
@@ -42,7 +45,7 @@ final class SQLiteStateBackend: StateBackend {
         PRAGMA journal_mode = WAL;
         PRAGMA synchronous = FULL;
         CREATE TABLE IF NOT EXISTS tiers (tier TEXT PRIMARY KEY, control TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS databases (name TEXT PRIMARY KEY, paused INTEGER NOT NULL DEFAULT 0, failure TEXT);
+        CREATE TABLE IF NOT EXISTS databases (name TEXT PRIMARY KEY, paused INTEGER NOT NULL DEFAULT 0, failure TEXT, pause_reason TEXT);
         CREATE TABLE IF NOT EXISTS expected_durations (key TEXT PRIMARY KEY, milliseconds INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS intents (database TEXT PRIMARY KEY, revision TEXT NOT NULL, phase TEXT NOT NULL, started_at TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS history (

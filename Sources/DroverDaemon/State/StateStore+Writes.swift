@@ -32,7 +32,7 @@ extension StateStore {
     public func save(_ change: StoredChange) async throws {
         switch change {
         case .tier(let tier, let control): try await save(tier: tier, control)
-        case .paused(let name, let paused): try await setPaused(name, paused)
+        case .paused(let name, let paused, let reason): try await setPaused(name, paused, reason: reason)
         case .failure(let name, let failure): try await setFailure(name, failure)
         }
     }

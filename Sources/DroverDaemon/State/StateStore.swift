@@ -50,9 +50,17 @@ public final class StateStore: Sendable {
         Set(try await backend.query("SELECT name FROM databases WHERE paused = 1", []).compactMap { $0[0] })
     }
 
-    public func setPaused(_ name: String, _ paused: Bool) async throws {
+    /// `reason`: what the operator said (`droverctl cancel`); cleared with the pause.
+    public func setPaused(_ name: String, _ paused: Bool, reason: String? = nil) async throws {
         _ = try await backend.query(
-            "INSERT INTO databases (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused", [name, paused ? "1" : "0"])
+            "INSERT INTO databases (name, paused, pause_reason) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, pause_reason = excluded.pause_reason",
+            [name, paused ? "1" : "0", paused ? reason : nil])
+    }
+
+    /// Why paused databases are paused, where an operator said.
+    public func pauseReasons() async throws -> [String: String] {
+        let rows = try await backend.query("SELECT name, pause_reason FROM databases WHERE paused = 1 AND pause_reason IS NOT NULL", [])
+        return Dictionary(rows.compactMap { row in row[0].flatMap { name in row[1].map { (name, $0) } } }, uniquingKeysWith: { first, _ in first })
     }
 
     public func failures() async throws -> [String: DatabaseRuntime.Failure] {
