@@ -8,8 +8,9 @@ struct WatchCommand: ParsableCommand {
         abstract: "Print the daemon's events as they happen, until Ctrl-C.",
         discussion: """
             Phases started, finished and failed, promotions, releases, pauses, waves. --json prints one JSON object per line.
-            --kind keeps only events of that kind (repeat it, or separate kinds with commas): start, applied, failed, cancel, \
-            halt, wave-finished, reloading, reload-failed, leader, follower, and one per command (promote, release, pause, ...). \
+            --kind keeps only events of that kind (repeat it, or separate kinds with commas): start, applied, failed, cancel (a \
+            phase is being cancelled), cancelled (it stopped), halt, wave-finished, reloading, reload-failed, leader, follower, and \
+            one per command (promote, release, pause, ...). \
             A `dropped` notice (this watcher read too slowly) always comes.
             """
     )
