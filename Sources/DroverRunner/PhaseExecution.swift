@@ -17,6 +17,8 @@ struct PhaseExecution {
     let actor: String
     /// `dropsPreparedStatements(section)`, worked out once per phase.
     let dropsPreparedStatements: Bool
+    /// Told why a backfill waits between batches (`throttle`), and `nil` when it goes on.
+    var throttled: @Sendable (String?) -> Void = { _ in }
 
     private var tracking: TrackingTable { TrackingTable(schema: target.trackingSchema) }
 
@@ -91,31 +93,60 @@ struct PhaseExecution {
     /// round trip a batch: a batch's total and COMMIT go with the next batch's BEGIN
     /// and statements (with a `pause`, the pause comes between them instead); the
     /// last, empty batch commits with the caller's unlock.
+    /// With a `throttle`, each batch commits on its own and the limits are checked
+    /// before the next (`waitWhileThrottled`); with a target batch duration the
+    /// batch size adapts (`BatchSizer`).
     private func runBackfill(_ loop: inout RetryLoop, records: [TrackingRecord]) async throws -> Ending {
         let options = section.backfill ?? BackfillOptions()
-        let batch = String(options.batch)
-        let statements = section.statements.map { ($0, SQLSplitter.substitute("batch", with: batch, in: $0)) }
+        let throttle = target.settings.throttle
+        var sizer = BatchSizer(batch: options.batch, target: throttle.targetBatchDuration)
+        func batchStatements() -> [(SQLStatement, String)] {
+            section.statements.map { ($0, SQLSplitter.substitute("batch", with: String(sizer.size), in: $0)) }
+        }
+        let separateCommits = options.pause > .zero || throttle.checksBetweenBatches || throttle.targetBatchDuration != nil
+        let table = section.statements.lazy.compactMap(\.writtenTable).first
         try refuseTransactionControl()
         func record(_ rows: Int) -> PipelineStatement {
             tracking.recordBatchStatement(revision: step.revision, checksum: section.checksum, rows: rows, finished: rows == 0, by: actor)
         }
         // Under the lock no one else adds to the total of an earlier, interrupted run.
         var total = records.first { $0.revision == step.revision && $0.phase == .backfill }?.rowsAffected ?? 0
-        var rows = try await beginAndExecute(statements)
+        var started = ContinuousClock.now
+        var rows = try await beginAndExecute(batchStatements())
         while rows > 0 {
             total += rows
-            if options.pause > .zero {
+            if separateCommits {
                 _ = try await commit(after: record(rows))
+                sizer.batchTook(.now - started)
                 loop.progressed()
-                try await Task.sleep(for: options.pause)
-                rows = try await beginAndExecute(statements)
+                if options.pause > .zero { try await Task.sleep(for: options.pause) }
+                if throttle.checksBetweenBatches { try await waitWhileThrottled(throttle, table: table) }
+                started = .now
+                rows = try await beginAndExecute(batchStatements())
             } else {
-                rows = try await beginAndExecute(statements, committingFirst: record(rows)) { loop.progressed() }
+                rows = try await beginAndExecute(batchStatements(), committingFirst: record(rows)) { loop.progressed() }
             }
             await Failpoints.current.reach("backfill-between-batches")
         }
         return Ending(outcome: outcome(rows: total), closing: [record(0), PipelineStatement("COMMIT")])
     }
+
+    /// Waits, checking every `throttleInterval`, while a limit of `throttle` is
+    /// exceeded; says why through `throttled`. Cancellation (window end, `droverctl
+    /// cancel`, shutdown) ends the wait like the phase.
+    private func waitWhileThrottled(_ throttle: Throttle, table: String?) async throws {
+        var said: String?
+        while let reason = throttle.reason(try await ThrottleProbe.read(connection, table: table)) {
+            if reason != said {
+                throttled(reason)
+                said = reason
+            }
+            try await Task.sleep(for: Self.throttleInterval)
+        }
+        if said != nil { throttled(nil) }
+    }
+
+    static let throttleInterval: Duration = .milliseconds(250)
 
     /// `-- drover:no-transaction`: statements one by one, progress recorded after
     /// each, resumed at the first one not recorded. A `CREATE INDEX CONCURRENTLY`

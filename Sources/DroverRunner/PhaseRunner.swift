@@ -64,11 +64,16 @@ public struct PhaseRunner: Sendable {
                     }
                     if fingerprint { outcome.snapshot = try? await SchemaFingerprint.capture(connection, target: target) }
                 } else {
-                    let execution = PhaseExecution(
+                    var execution = PhaseExecution(
                         graph: graph, revision: revision, section: section, step: step, target: target,
                         connection: connection, probe: probe, actor: actor,
                         dropsPreparedStatements: PhaseExecution.dropsPreparedStatements(section)
                     )
+                    let report = session.throttled
+                    execution.throttled = { [logger] reason in
+                        if let reason { logger.notice("backfill throttled: \(reason)") } else { logger.notice("backfill continues") }
+                        report(reason)
+                    }
                     outcome = try await run(execution, session: session, loop: &loop, fingerprint: fingerprint)
                 }
                 outcome.attempts = loop.totalAttempts

@@ -12,6 +12,8 @@ public final class RunnerSession: @unchecked Sendable {
     /// from it): the phase reads the rows in the round trip that takes the lock
     /// instead of asking first. Should it be gone after all, the phase creates it.
     public var trackingTableSeen = false
+    /// Told why a backfill waits between batches (`throttle`), and `nil` when it goes on.
+    public var throttled: @Sendable (String?) -> Void = { _ in }
 
     /// `connection`: an open one to the same server and database to reuse (the
     /// daemon keeps those of finished phases).

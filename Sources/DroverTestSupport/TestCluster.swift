@@ -136,6 +136,9 @@ public final class TestCluster: Sendable {
 
     /// Stops the server at once and removes the directory.
     public func destroy() {
+        if FileManager.default.fileExists(atPath: standbyDataDirectory) {
+            _ = try? asServerUser(binDirectory + "/pg_ctl", "-D", standbyDataDirectory, "-m", "immediate", "-w", "stop")
+        }
         _ = try? asServerUser(binDirectory + "/pg_ctl", "-D", dataDirectory, "-m", "immediate", "-w", "stop")
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -151,13 +154,19 @@ public final class TestCluster: Sendable {
         try await offThePool { try self.startServer() }
     }
 
-    private func asServerUser(_ arguments: String...) throws {
+    func asServerUser(_ arguments: String...) throws {
+        try asServerUser(arguments)
+    }
+
+    func asServerUser(_ arguments: [String]) throws {
         if let osUser {
             try Self.shell(["runuser", "-u", osUser, "--"] + arguments)
         } else {
             try Self.shell(arguments)
         }
     }
+
+    var standbyDataDirectory: String { directory + "/standby" }
 
     private static func registerCleanup(_ cluster: TestCluster) {
         let first = cleanupTargets.withLock { targets in
@@ -211,7 +220,7 @@ public final class TestCluster: Sendable {
         getpwnam("postgres") != nil ? "postgres" : "nobody"
     }
 
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestClusterError("socket() failed") }
         defer { close(fd) }

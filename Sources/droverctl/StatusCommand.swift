@@ -37,7 +37,8 @@ struct StatusCommand: ParsableCommand {
                 .init(text: row.name), .init(text: row.tier), .init(text: Format.text(row.wave)),
                 .init(text: Format.revision(row.expanded)), .init(text: Format.revision(row.contracted)), .init(text: Format.revision(row.target)),
                 .init(text: row.state.rawValue, colour: Format.colour(of: row.state)),
-                .init(text: Format.time(row.next_window)), .init(text: Format.text(row.error?.split(separator: "\n").first.map(String.init))),
+                .init(text: Format.time(row.next_window)),
+                .init(text: Format.text(row.throttled.map { "throttled: \($0)" } ?? row.error?.split(separator: "\n").first.map(String.init))),
             ])
         }
         Output.line(databases.render())

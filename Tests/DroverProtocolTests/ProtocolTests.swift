@@ -15,7 +15,7 @@ struct ProtocolTests {
         #expect(
             Set(fleet.methods.keys) == [
                 "Status", "Plan", "Promote", "Release", "Deploy", "Pause", "Resume", "Retry", "Revert",
-                "Stamp", "Adopt", "History", "Drift", "Windows", "Watch", "Reload",
+                "Stamp", "Adopt", "History", "Drift", "Windows", "Watch", "Reload", "Cancel",
             ])
         #expect(fleet.methods["Promote"] == ["revision", "to", "force", "reason", "plan_hash"])
         #expect(fleet.methods["Reload"] == [])
@@ -49,6 +49,7 @@ struct ProtocolTests {
             .retry: FleetParameters.Database(db: "d"), .adopt: FleetParameters.Database(db: "d"),
             .revert: FleetParameters.Revert(db: "d", revision: "r"),
             .stamp: FleetParameters.Stamp(db: "d", revision: "r", phase: "expand", reason: "x"),
+            .cancel: FleetParameters.Cancel(db: "d", tier: "t", reason: "x"),
         ]
         for method in FleetMethod.allCases {
             let value = try #require(full[method], "no sample for \(method)")

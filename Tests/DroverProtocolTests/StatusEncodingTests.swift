@@ -19,7 +19,8 @@ struct StatusEncodingTests {
                     name: "db-\(index) \(text)", tier: "tenants", wave: index.isMultiple(of: 2) ? "canary" : nil, server: "h:5432",
                     schema: index == 1 ? nil : text,
                     expanded: "r\(index)", contracted: nil, target: text, state: DatabaseStateWord.allCases[index % DatabaseStateWord.allCases.count],
-                    next_window: "2026-12-02T02:00:00+00:00", error: index == 3 ? text : nil, alembic: index == 4 ? "a1,b2" : nil))
+                    next_window: "2026-12-02T02:00:00+00:00", error: index == 3 ? text : nil, alembic: index == 4 ? "a1,b2" : nil,
+                    throttled: index == 2 ? "replica lag 3s > 2s (\"standby\")" : nil))
         }
         let tiers = [
             FleetStatus.TierRow(name: "tenants", target: "r2", released: nil, state: "rolling", wave: "canary", failed: ["db-1", Self.awkward[1]]),

@@ -128,6 +128,8 @@ public struct DatabaseSettings: Sendable, Hashable {
     /// tenant schema, else `public`.
     public var alembicVersionTable = "alembic_version"
     public var alembicVersionTableSchema: String?
+    /// What backfills wait for between batches (`throttle`).
+    public var throttle = Throttle()
 
     public init() {}
 }
@@ -207,6 +209,7 @@ public struct SettingsLayer: Sendable, Hashable {
     public var contract: WindowPolicy?
     public var alembicVersionTable: String?
     public var alembicVersionTableSchema: String?
+    public var throttle: Throttle?
 
     public init() {}
 
@@ -231,6 +234,7 @@ public struct SettingsLayer: Sendable, Hashable {
         if let contract { result.contract = contract }
         if let alembicVersionTable { result.alembicVersionTable = alembicVersionTable }
         if let alembicVersionTableSchema { result.alembicVersionTableSchema = alembicVersionTableSchema }
+        if let throttle { result.throttle = throttle }
         return result
     }
 
@@ -249,6 +253,7 @@ public struct SettingsLayer: Sendable, Hashable {
         if let contract { settings.contract = contract }
         if let alembicVersionTable { settings.alembicVersionTable = alembicVersionTable }
         if let alembicVersionTableSchema { settings.alembicVersionTableSchema = alembicVersionTableSchema }
+        if let throttle { settings.throttle = throttle }
         return settings
     }
 }

@@ -183,6 +183,20 @@ struct ManifestFileParser {
                     default: break
                     }
                 }
+            case "throttle":
+                // The whole map replaces a lower layer's: `throttle: {}` turns it off.
+                guard let entries = reader.mapping(value, what, allowed: ManifestKeys.throttle) else { continue }
+                var throttle = Throttle()
+                for (throttleKey, _, throttleValue) in entries {
+                    switch throttleKey {
+                    case "max_replica_lag": throttle.maxReplicaLag = positiveDuration(throttleValue, "\(what).max_replica_lag")
+                    case "autovacuum": throttle.autovacuum = reader.choice(throttleValue, "\(what).autovacuum", Throttle.AutovacuumPolicy.self) ?? .ignore
+                    case "max_lock_waiters": throttle.maxLockWaiters = reader.int(throttleValue, "\(what).max_lock_waiters", atLeast: 0)
+                    case "target_batch_duration": throttle.targetBatchDuration = positiveDuration(throttleValue, "\(what).target_batch_duration")
+                    default: break
+                    }
+                }
+                layer.throttle = throttle
             case "max_parallel": layer.maxParallel = reader.int(value, what, atLeast: 1)
             case "max_per_server": layer.maxPerServer = reader.int(value, what, atLeast: 1)
             case "expand": layer.expand = reader.choice(value, what, WindowPolicy.self)

@@ -11,11 +11,12 @@ enum ManifestKeys {
     static let settings = [
         "tier", "dsn", "password_file", "schema", "labels", "window",
         "lock_timeout", "statement_timeout", "connect_timeout", "retry",
-        "max_parallel", "max_per_server", "expand", "contract", "alembic",
+        "max_parallel", "max_per_server", "expand", "contract", "alembic", "throttle",
     ]
     static let databaseAlembic = ["version_table", "version_table_schema"]
     static let database = ["name"] + settings
     static let retry = ["attempts", "min_backoff", "max_backoff"]
+    static let throttle = ["max_replica_lag", "autovacuum", "max_lock_waiters", "target_batch_duration"]
     static let window = ["days", "start", "duration", "timezone", "always"]
     static let wave = ["name", "select", "max_parallel", "soak", "failure_budget"]
     static let select = ["names", "labels", "percent", "all"]

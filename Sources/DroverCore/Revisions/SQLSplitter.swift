@@ -111,3 +111,20 @@ public enum SQLSplitter {
             || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_") || byte >= 0x80
     }
 }
+
+extension SQLStatement {
+    /// The table an `UPDATE`, `DELETE FROM` or `INSERT INTO` writes, as written
+    /// (quotes and schema kept, for `to_regclass`): what a backfill's throttle
+    /// watches. `nil` for anything else (a `WITH` query, a function call).
+    public var writtenTable: String? {
+        let name = #"("[^"]+"|[^\s(),;".]+)(\.("[^"]+"|[^\s(),;".]+))*"#
+        let pattern = #"^\s*(?:UPDATE\s+(?:ONLY\s+)?|DELETE\s+FROM\s+(?:ONLY\s+)?|INSERT\s+INTO\s+)("# + name + ")"
+        // From where `code` (comments blanked) starts, matched on `text` (quoted
+        // names are blanked in `code`); both have their characters at the same places.
+        guard let regex = try? Regex(pattern).ignoresCase(), text.count == code.count else { return nil }
+        let start = code.distance(from: code.startIndex, to: code.firstIndex { !$0.isWhitespace } ?? code.endIndex)
+        let rest = text[text.index(text.startIndex, offsetBy: start)...]
+        guard let match = rest.firstMatch(of: regex), let range = match.output[1].range else { return nil }
+        return String(rest[range])
+    }
+}

@@ -120,7 +120,7 @@ extension Fleet {
         let trackingTableSeen = scheduler.observations[name]?.records.isEmpty == false
         // An Alembic project: the steps after this one that share its gates go along.
         let through = scheduler.alembicStretch(of: name, from: step)
-        let ends = phaseEnds, wake = wake
+        let ends = phaseEnds, wake = wake, throttles = throttles
         running[name] = Task(executorPreference: PostgresExecutor.shared) {
             let result: Result<PhaseOutcome, RunnerError>
             var kept: PostgresConnection?
@@ -128,6 +128,10 @@ extension Fleet {
             do throws(RunnerError) {
                 session = RunnerSession(target: try DatabaseTarget(spec, fleet: fleet), connection: reused)
                 session!.trackingTableSeen = trackingTableSeen
+                session!.throttled = { reason in
+                    throttles.set(name, reason)
+                    wake.signal()
+                }
                 // A schema tenant's fingerprint comes with a batch (`Fleet+Fingerprints.swift`).
                 let outcome = try await runner.run(step, on: session!, fingerprint: spec.schema == nil, alembicThrough: through)
                 await Failpoints.current.reach("phase-after-commit")

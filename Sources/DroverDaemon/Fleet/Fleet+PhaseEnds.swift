@@ -23,6 +23,7 @@ extension Fleet {
         var round = Round()
         for completion in phaseEnds.takeAll() {
             running[completion.database] = nil
+            throttles.set(completion.database, nil)
             readSchedule.phaseEvent(completion.database)
             heapTrim.worked(at: .now)
             switch completion.result {
@@ -107,6 +108,19 @@ extension Fleet {
                 rows: 0, error: error.description, actor: actorName, output: error.output)
         }
         return PhaseEnd(database: name, step: step, history: history, result: .notApplied(failure: stored))
+    }
+
+    /// Tells `watch` (and the log) when a backfill starts or stops waiting.
+    func announceThrottles() {
+        let current = throttles.current
+        guard current != announcedThrottles else { return }
+        for (name, reason) in current.sorted(by: { $0.key < $1.key }) where announcedThrottles[name] != reason {
+            emit("throttled", reason, database: name)
+        }
+        for name in announcedThrottles.keys.sorted() where current[name] == nil {
+            emit("throttle-lifted", "the backfill goes on", database: name)
+        }
+        announcedThrottles = current
     }
 
     static func classify(_ error: RunnerError) -> PhaseFailure {

@@ -22,6 +22,7 @@ extension Fleet {
         // Thousands of databases share a few windows and servers: compute each once.
         var nextOpenings: [String: String?] = [:]
         var servers: [String: String?] = [:]
+        let throttled = throttles.current
         for spec in manifest.databases where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
             let state = scheduler.revisionStates[spec.name] ?? RevisionState(graph: graph, records: [])
             let runtime = scheduler.runtime[spec.name]
@@ -48,7 +49,8 @@ extension Fleet {
                     error: runtime?.failure?.message
                         ?? (scheduler.observations[spec.name]?.reachable == false ? scheduler.observations[spec.name]?.problem ?? "unreachable" : nil)
                             ?? runtime?.heldBecause ?? scheduler.alembicHold(spec.name) ?? pauseReason(of: spec),
-                    alembic: scheduler.observations[spec.name]?.alembicVersions?.joined(separator: ",")
+                    alembic: scheduler.observations[spec.name]?.alembicVersions?.joined(separator: ","),
+                    throttled: throttled[spec.name]
                 ))
         }
         for spec in discovery.gone.values.sorted(by: { $0.name < $1.name })

@@ -50,6 +50,9 @@ public actor Fleet {
     /// Phases in flight, and where they leave their ends for the next round.
     var running: [String: Task<Void, Never>] = [:]
     nonisolated let phaseEnds = CompletionInbox<PhaseCompletion>()
+    /// Why throttled backfills wait, and what `watch` has been told of it.
+    nonisolated let throttles = ThrottleBoard()
+    var announcedThrottles: [String: String] = [:]
     /// Intents of a previous run not yet checked against their databases; nil
     /// until they are read (`Fleet+Intents.swift`).
     var unreconciledIntents: [String: PlannedStep]?
@@ -150,6 +153,7 @@ public actor Fleet {
         guard role.startsPhases else { return await followSharedState() }
         await reconcileIntentsDue()
         var round = takePhaseEnds()
+        announceThrottles()
         let now = clock()
         if tickGate.isDue(now: now, instant: .now) {
             let actions = scheduler.tick(now: now)

@@ -28,6 +28,8 @@ extension FleetStatus {
             out.string(row.state.rawValue)
             out.raw(#","target":"#)
             out.string(row.target)
+            out.raw(#","throttled":"#)
+            out.string(row.throttled)
             out.raw(#","tier":"#)
             out.string(row.tier)
             out.raw(#","wave":"#)

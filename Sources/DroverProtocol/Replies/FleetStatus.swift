@@ -83,10 +83,12 @@ public struct FleetStatus: Sendable, Codable, Hashable {
         public var next_window: String?
         public var error: String?
         public var alembic: String?
+        /// Why a backfill waits between batches (SPEC §11.2: "replica lag 14s > 10s").
+        public var throttled: String?
 
         public init(
             name: String, tier: String, wave: String?, server: String?, schema: String?, expanded: String?, contracted: String?,
-            target: String?, state: DatabaseStateWord, next_window: String?, error: String?, alembic: String?
+            target: String?, state: DatabaseStateWord, next_window: String?, error: String?, alembic: String?, throttled: String? = nil
         ) {
             self.name = name
             self.tier = tier
@@ -100,6 +102,7 @@ public struct FleetStatus: Sendable, Codable, Hashable {
             self.next_window = next_window
             self.error = error
             self.alembic = alembic
+            self.throttled = throttled
         }
 
         // Absent optionals are written as `null` (SPEC §8: "null where there is none").
@@ -117,6 +120,7 @@ public struct FleetStatus: Sendable, Codable, Hashable {
             try container.encode(next_window, forKey: .next_window)
             try container.encode(error, forKey: .error)
             try container.encode(alembic, forKey: .alembic)
+            try container.encode(throttled, forKey: .throttled)
         }
     }
 
