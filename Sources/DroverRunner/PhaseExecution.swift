@@ -112,6 +112,7 @@ struct PhaseExecution {
         // Under the lock no one else adds to the total of an earlier, interrupted run.
         var total = records.first { $0.revision == step.revision && $0.phase == .backfill }?.rowsAffected ?? 0
         var started = ContinuousClock.now
+        var sizes = [sizer.size]
         var rows = try await beginAndExecute(batchStatements())
         while rows > 0 {
             total += rows
@@ -122,13 +123,17 @@ struct PhaseExecution {
                 if options.pause > .zero { try await Task.sleep(for: options.pause) }
                 if throttle.checksBetweenBatches { try await waitWhileThrottled(throttle, table: table) }
                 started = .now
+                sizes.append(sizer.size)
                 rows = try await beginAndExecute(batchStatements())
             } else {
+                sizes.append(sizer.size)
                 rows = try await beginAndExecute(batchStatements(), committingFirst: record(rows)) { loop.progressed() }
             }
             await Failpoints.current.reach("backfill-between-batches")
         }
-        return Ending(outcome: outcome(rows: total), closing: [record(0), PipelineStatement("COMMIT")])
+        var result = outcome(rows: total)
+        result.batchSizes = sizes
+        return Ending(outcome: result, closing: [record(0), PipelineStatement("COMMIT")])
     }
 
     /// Waits, checking every `throttleInterval`, while a limit of `throttle` is

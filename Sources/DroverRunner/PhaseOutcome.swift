@@ -22,4 +22,6 @@ public struct PhaseOutcome: Sendable, Hashable {
     /// Revisions the same `alembic upgrade` run applied and recorded besides this
     /// one (a stretch, `AlembicStretch`), in the order Alembic applied them.
     public var appliedTogether: [String] = []
+    /// A backfill's batch sizes in order (they adapt with `throttle.target_batch_duration`).
+    public var batchSizes: [Int] = []
 }

@@ -13,10 +13,13 @@ extension TestCluster {
             try self.asServerUser(
                 self.binDirectory + "/pg_basebackup", "-D", self.standbyDataDirectory, "-R", "-X", "stream", "-c", "fast",
                 "-h", self.socketDirectory, "-p", String(self.port), "-U", self.superuser)
+            // The primary's options (a hot standby needs at least its connection and
+            // lock limits), on another port and without TCP.
+            let options = self.serverOptions.replacingOccurrences(of: "-p \(self.port)", with: "-p \(port)")
+                .replacingOccurrences(of: "listen_addresses=127.0.0.1", with: "listen_addresses=''")
             try self.asServerUser(
                 self.binDirectory + "/pg_ctl", "-D", self.standbyDataDirectory, "-l", self.directory + "/standby.log", "-w", "-t", "60", "-o",
-                "-k \(self.directory) -p \(port) -c listen_addresses='' -c hot_standby=on -c fsync=off -c wal_receiver_status_interval=1s",
-                "start")
+                options + " -c hot_standby=on -c wal_receiver_status_interval=1s", "start")
             return Standby(cluster: self, port: port)
         }
     }

@@ -47,7 +47,7 @@ public final class TestCluster: Sendable {
     }
 
     /// Server options for `pg_ctl -o`.
-    private let serverOptions: String
+    let serverOptions: String
 
     private init(directory: String, port: Int, binDirectory: String, osUser: String?, durable: Bool, serverOptions extra: String) {
         self.directory = directory
