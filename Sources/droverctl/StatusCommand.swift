@@ -8,6 +8,8 @@ struct StatusCommand: ParsableCommand {
         discussion: """
             One row per database: its tier and wave, the revision expanded and contracted in it, its tier's target, its state (current, pending, expanding, backfilling, waiting-window, waiting-release, contracting, failed, tampered, unreachable, paused, locked, gone), the next opening of its window, and its last error. Below, one row per tier: its target, what is released, its state (idle, rolling, halted, paused, done), its current wave and the databases that failed in it.
 
+            A backfill waiting for its throttle (replica lag, autovacuum, lock waiters) shows why in ERROR ("throttled: replica lag 14s > 10s"; --json: field throttled). A tier with release_when says under the table what its release waits for ("release_when waits: production: 3 sessions of 9f3a6c2e8b15"; --json: release_waiting_on). A database paused by droverctl cancel shows who cancelled it and why in ERROR.
+
             When droverd cannot write its own state store (disk full, read-only), a warning says so first: no phase starts until it can.
 
             With several droverd sharing a PostgreSQL state store, a last table shows each instance, which one leads and since when, and each one's last heartbeat; any instance answers status.
@@ -52,6 +54,7 @@ struct StatusCommand: ParsableCommand {
             ])
         }
         Output.line(tiers.render())
+        for waiting in status.tiers.compactMap(\.release_waiting_on) { Output.line("release_when waits: \(waiting)") }
         if let instances = status.instances {
             Output.line()
             var table = Table("INSTANCE", "HOST", "PID", "ROLE", "SINCE", "HEARTBEAT")

@@ -24,7 +24,8 @@ struct StatusEncodingTests {
         }
         let tiers = [
             FleetStatus.TierRow(name: "tenants", target: "r2", released: nil, state: "rolling", wave: "canary", failed: ["db-1", Self.awkward[1]]),
-            FleetStatus.TierRow(name: "preview", target: nil, released: "r1", state: "idle", wave: nil, failed: []),
+            FleetStatus.TierRow(
+                name: "preview", target: nil, released: "r1", state: "idle", wave: nil, failed: [], release_waiting_on: "preview: 2 sessions of r0"),
         ]
         let plain = FleetStatus(databases: rows, tiers: tiers, state_store_error: "disk \"full\"")
         #expect(try plain.varlinkReply() == (try VarlinkCodec.encode(OutgoingReply(parameters: plain))))

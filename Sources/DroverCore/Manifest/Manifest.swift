@@ -10,6 +10,8 @@ public struct Manifest: Sendable {
     public var waves: [String: [WaveSpec]]
     /// The `defaults` layer, for databases created later (discovery).
     public var defaults: SettingsLayer = SettingsLayer()
+    /// `release_when`, per tier.
+    public var releaseWhen: [String: ReleaseGate] = [:]
     /// The files read, in the order they were merged.
     public var files: [String]
 

@@ -31,6 +31,7 @@ struct ManifestBuilder {
     var databaseLocations: [String: SourceLocation] = [:]
     var discover: [DiscoverSpec] = []
     var waves: [String: Located<[WaveSpec]>] = [:]
+    var releaseWhen: [String: Located<ReleaseGate>] = [:]
     var diagnostics: [Diagnostic] = []
 
     mutating func build(files: [String]) -> Manifest? {
@@ -119,6 +120,8 @@ struct ManifestBuilder {
             }
         }
 
+        for (tier, gate) in releaseWhen.sorted(by: { $0.key < $1.key }) { checkTier(tier, at: gate.location, "release_when") }
+
         if let lease, state.map({ StateLocation($0.value).isShared }) != true {
             warning(lease.location, "fleet.lease has no effect with a state file; it applies to a PostgreSQL fleet.state shared by several droverd")
         }
@@ -137,7 +140,7 @@ struct ManifestBuilder {
             lint: lint,
             requirePlanHash: requirePlanHash?.value ?? []
         )
-        return Manifest(
+        var manifest = Manifest(
             fleet: fleet,
             windows: windows,
             databases: resolved,
@@ -146,6 +149,8 @@ struct ManifestBuilder {
             defaults: defaults,
             files: files
         )
+        manifest.releaseWhen = releaseWhen.mapValues(\.value)
+        return manifest
     }
 
     private mutating func error(_ location: SourceLocation?, _ message: String) {

@@ -19,6 +19,7 @@ struct ManifestFileParser {
             case "databases": readDatabases(entry.value)
             case "discover": readDiscover(entry.value)
             case "waves": readWaves(entry.value)
+            case "release_when": readReleaseWhen(entry.value)
             default: break
             }
         }
@@ -383,6 +384,42 @@ struct ManifestFileParser {
     }
 
     // MARK: waves
+
+    /// `release_when: {production: {clients: "app/{revision}", settle: 10min}}`.
+    private mutating func readReleaseWhen(_ node: Node) {
+        guard case .mapping(let mapping) = node else {
+            reader.error(node, "release_when must map tier names to {clients, settle}")
+            return
+        }
+        for (keyNode, value) in mapping {
+            guard let tier = reader.nonEmptyString(keyNode, "a tier name in release_when") else { continue }
+            let what = "release_when.\(tier)"
+            guard let entries = reader.mapping(value, what, allowed: ManifestKeys.releaseGate) else { continue }
+            var clients: String?
+            var settle: Duration?
+            for (key, _, entry) in entries {
+                switch key {
+                case "clients":
+                    clients = reader.nonEmptyString(entry, "\(what).clients")
+                    if let pattern = clients, pattern.components(separatedBy: "{revision}").count != 2 {
+                        reader.error(entry, "\(what).clients must contain {revision} once, where the application names its revision (\"app/{revision}\")")
+                        clients = nil
+                    }
+                case "settle": settle = reader.duration(entry, "\(what).settle")
+                default: break
+                }
+            }
+            guard let clients else {
+                if !entries.contains(where: { $0.key == "clients" }) { reader.error(value, "\(what) needs clients: the application_name pattern") }
+                continue
+            }
+            if let first = builder.releaseWhen[tier] {
+                reader.error(keyNode, "release_when of tier '\(tier)' is defined twice (first at \(first.location))")
+                continue
+            }
+            builder.releaseWhen[tier] = Located(value: ReleaseGate(clients: clients, settle: settle ?? .zero), location: reader.location(keyNode))
+        }
+    }
 
     private mutating func readWaves(_ node: Node) {
         guard case .mapping(let mapping) = node else {

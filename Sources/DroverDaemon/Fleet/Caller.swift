@@ -17,9 +17,10 @@ public struct Caller: Sendable, Hashable {
     /// The daemon itself (SIGHUP, tests).
     public static let daemon = Caller()
 
-    /// "alice (uid 1000)", or `nil` for the daemon.
+    /// "alice (uid 1000)"; the part of the daemon that acted ("release_when"), or
+    /// `nil` for the daemon.
     public var name: String? {
-        guard let uid else { return nil }
+        guard let uid else { return user }
         return user.map { "\($0) (uid \(uid))" } ?? "uid \(uid)"
     }
 }

@@ -111,7 +111,9 @@ extension Fleet {
         } else {
             state = "rolling"
         }
-        return FleetStatus.TierRow(name: tier, target: target, released: control.released, state: state, wave: current, failed: failed)
+        return FleetStatus.TierRow(
+            name: tier, target: target, released: control.released, state: state, wave: current, failed: failed,
+            release_waiting_on: releaseGates.waitingOn[tier])
     }
 
     /// A one-line summary for systemd's STATUS= and the log:

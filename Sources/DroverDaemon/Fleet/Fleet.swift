@@ -66,6 +66,10 @@ public actor Fleet {
     /// The fingerprint batch being read, and whose fingerprints it holds.
     var fingerprinting: (task: Task<Void, Never>, names: Set<String>)?
     var discovery = DiscoveredDatabases()
+    /// `release_when`: what each gated tier waits on, and the read of client sessions in progress.
+    var releaseGates = ReleaseGateWatch()
+    var releaseGateRead: Task<Void, Never>?
+    var lastReleaseGateRead: ContinuousClock.Instant?
     var events = EventHub()
     /// When freed memory goes back to the kernel (`Fleet+Heap.swift`).
     var heapTrim = HeapTrimSchedule()
@@ -151,6 +155,7 @@ public actor Fleet {
         fingerprintDue()
         trimHeapDue()
         guard role.startsPhases else { return await followSharedState() }
+        watchReleaseGatesDue()
         await reconcileIntentsDue()
         var round = takePhaseEnds()
         announceThrottles()
@@ -181,6 +186,7 @@ public actor Fleet {
         await record(takePhaseEnds())
         await fingerprintsSettled()
         await reading?.value
+        await releaseGateRead?.value
         for connection in connections.takeAll() { await connection.close() }
         await store.close()
     }

@@ -56,6 +56,8 @@ extension FleetStatus {
             }
             out.raw(#"],"name":"#)
             out.string(row.name)
+            out.raw(#","release_waiting_on":"#)
+            out.string(row.release_waiting_on)
             out.raw(#","released":"#)
             out.string(row.released)
             out.raw(#","state":"#)

@@ -132,14 +132,17 @@ public struct FleetStatus: Sendable, Codable, Hashable {
         public var state: String
         public var wave: String?
         public var failed: [String]
+        /// What `release_when` waits for before it releases the target.
+        public var release_waiting_on: String?
 
-        public init(name: String, target: String?, released: String?, state: String, wave: String?, failed: [String]) {
+        public init(name: String, target: String?, released: String?, state: String, wave: String?, failed: [String], release_waiting_on: String? = nil) {
             self.name = name
             self.target = target
             self.released = released
             self.state = state
             self.wave = wave
             self.failed = failed
+            self.release_waiting_on = release_waiting_on
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -150,6 +153,7 @@ public struct FleetStatus: Sendable, Codable, Hashable {
             try container.encode(state, forKey: .state)
             try container.encode(wave, forKey: .wave)
             try container.encode(failed, forKey: .failed)
+            try container.encode(release_waiting_on, forKey: .release_waiting_on)
         }
     }
 
