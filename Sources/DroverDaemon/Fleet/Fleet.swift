@@ -154,11 +154,16 @@ public actor Fleet {
         observeDue()
         fingerprintDue()
         trimHeapDue()
-        guard role.startsPhases else { return await followSharedState() }
-        watchReleaseGatesDue()
-        await reconcileIntentsDue()
+        // Phases end whatever the role: one started while this instance led and
+        // ending after it lost the lease is still recorded.
         var round = takePhaseEnds()
         announceThrottles()
+        guard role.startsPhases else {
+            await record(round)
+            return await followSharedState()
+        }
+        watchReleaseGatesDue()
+        await reconcileIntentsDue()
         let now = clock()
         if tickGate.isDue(now: now, instant: .now) {
             let actions = scheduler.tick(now: now)
