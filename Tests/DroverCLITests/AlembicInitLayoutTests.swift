@@ -17,7 +17,7 @@ private func droverctl(_ arguments: [String], in directory: String? = nil) async
 struct AlembicInitLayoutTests {
     static let templates = ["generic", "async", "multidb", "pyproject"]
 
-    @Test("every template: the manifest's relative path, check DIR and check . find the project and its revision", arguments: templates)
+    @Test("every template: the manifest's relative path, check DIR and check . find the project and its revision", .serialized, arguments: templates)
     func layout(_ template: String) async throws {
         let alembic = try await AlembicProjectFixture.alembicExecutable()
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("drover-init-\(template)-\(UUID().uuidString.prefix(6))").path

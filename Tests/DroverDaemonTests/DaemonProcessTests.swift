@@ -3,9 +3,9 @@ import DroverTestSupport
 import Foundation
 import Testing
 
-/// 200 batches at least 50 ms apart: after 20 rows there are seconds left to kill it
+/// 200 batches at least 100 ms apart: after 20 rows there are seconds left to kill it
 /// mid-way even when the test's own task waits for a thread (CI under load: with
-/// 20 ms the backfill once finished between the read and the SIGKILL).
+/// 20 ms, and once with 50 ms, the backfill finished between the read and the SIGKILL).
 let slowBackfill = [
     "0003_slow.sql": """
     -- drover:revision r3
