@@ -13,7 +13,7 @@ let slowBackfill = [
     -- drover:expand
     INSERT INTO effects VALUES ('r3 expand');
     ALTER TABLE docs ADD COLUMN slow text;
-    -- drover:backfill batch=1 pause=50ms
+    -- drover:backfill batch=1 pause=100ms
     UPDATE docs SET slow = 'x' WHERE id IN (SELECT id FROM docs WHERE slow IS NULL LIMIT :batch);
     """
 ]
