@@ -92,5 +92,11 @@ public struct FleetFixture: Sendable {
         try await cluster.run(sql, database: databases[role]!).scalar
     }
 
+    /// Rewrites the fixture's manifest (10-fleet.yaml), for a test's own settings.
+    public func editManifest(_ change: (String) -> String) throws {
+        let path = manifestDirectory + "/10-fleet.yaml"
+        try change(try String(contentsOfFile: path, encoding: .utf8)).write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     public func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }

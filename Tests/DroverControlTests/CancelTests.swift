@@ -112,9 +112,7 @@ struct CancelTests {
         defer { fixture.remove() }
         // The build's wait for the snapshot is a lock wait: the fixture's 500 ms
         // lock_timeout would fail the phase before the test cancels it.
-        let manifest = fixture.manifestDirectory + "/10-fleet.yaml"
-        try (try String(contentsOfFile: manifest, encoding: .utf8)).replacingOccurrences(of: "lock_timeout: 500ms", with: "lock_timeout: 10min")
-            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        try fixture.editManifest { $0.replacingOccurrences(of: "lock_timeout: 500ms", with: "lock_timeout: 10min") }
         // A snapshot held open: CREATE INDEX CONCURRENTLY waits for it before it can finish.
         let holder = try await fixture.cluster.connect(database: fixture.databases["preview"]!)
         _ = try await holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1")

@@ -14,14 +14,9 @@ import Glibc
 /// Moves a fixture's tenants to the front of the pipeline: they follow the head
 /// without a promotion.
 private func tenantsFirst(_ fixture: FleetFixture) throws {
-    try rewriteManifest(fixture) {
+    try fixture.editManifest {
         $0.replacingOccurrences(of: "  state: ../state/state.db", with: "  state: ../state/state.db\n  pipeline: [tenants, preview, production]")
     }
-}
-
-private func rewriteManifest(_ fixture: FleetFixture, _ change: (String) -> String) throws {
-    let path = fixture.manifestDirectory + "/10-fleet.yaml"
-    try change(try String(contentsOfFile: path, encoding: .utf8)).write(toFile: path, atomically: true, encoding: .utf8)
 }
 
 private func effects(_ fixture: FleetFixture, schema: String? = nil, in role: String) async throws -> [String] {
@@ -110,7 +105,7 @@ extension Isolated {
             ]
             let fixture = try await FleetFixture.make(tenants: ["acme"], extraRevisions: braked)
             defer { fixture.remove() }
-            try rewriteManifest(fixture) {
+            try fixture.editManifest {
                 $0.replacingOccurrences(
                     of: "  always: {always: true}",
                     with: "  always: {always: true}\n  nightly: {days: [mon, tue, wed, thu, fri, sat, sun], start: \"02:00\", duration: 30min, timezone: UTC}"
@@ -269,7 +264,7 @@ extension Isolated {
             try FileManager.default.createDirectory(atPath: fixture.directory + "/secrets", withIntermediateDirectories: true)
             try (password + "\n").write(toFile: fixture.directory + "/secrets/production", atomically: true, encoding: .utf8)
             try wrong.write(toFile: fixture.directory + "/secrets/wrong", atomically: true, encoding: .utf8)
-            try rewriteManifest(fixture) { text in
+            try fixture.editManifest { text in
                 text.replacingOccurrences(
                     of: "dsn: \"\(cluster.conninfo(database: fixture.databases["production"]!))\"}",
                     with: "dsn: \"\(cluster.tcpConninfo(database: fixture.databases["production"]!, user: role))\", password_file: ../secrets/production}"

@@ -10,9 +10,7 @@ struct ReleaseGateTests {
     func releaseFollowsClients() async throws {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
-        let manifest = fixture.manifestDirectory + "/10-fleet.yaml"
-        try ((try String(contentsOfFile: manifest, encoding: .utf8)) + "\nrelease_when:\n  preview: {clients: \"slides/{revision}\", settle: 2s}\n")
-            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        try fixture.editManifest { $0 + "\nrelease_when:\n  preview: {clients: \"slides/{revision}\", settle: 2s}\n" }
         let preview = fixture.databases["preview"]!
         func client(_ name: String) async throws -> PostgresConnection {
             try await PostgresConnection.connect(ConnectionConfiguration(conninfo: fixture.cluster.conninfo(database: preview), applicationName: name))

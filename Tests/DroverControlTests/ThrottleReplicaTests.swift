@@ -26,10 +26,9 @@ extension Isolated {
             let standby = try await cluster.startStandby()
             let fixture = try await FleetFixture.make(tenants: ["acme"], extraRevisions: longBackfill, on: cluster)
             defer { fixture.remove() }
-            let manifest = fixture.manifestDirectory + "/10-fleet.yaml"
-            try (try String(contentsOfFile: manifest, encoding: .utf8))
-                .replacingOccurrences(of: "  lock_timeout: 500ms\n", with: "  lock_timeout: 500ms\n  throttle: {max_replica_lag: 2s}\n")
-                .write(toFile: manifest, atomically: true, encoding: .utf8)
+            try fixture.editManifest {
+                $0.replacingOccurrences(of: "  lock_timeout: 500ms\n", with: "  lock_timeout: 500ms\n  throttle: {max_replica_lag: 2s}\n")
+            }
             let preview = fixture.databases["preview"]!
             func done() async throws -> Int { Int(try await fixture.scalar("SELECT count(*) FROM big WHERE v IS NOT NULL", in: "preview") ?? "0") ?? 0 }
             func lag() async throws -> Double {
