@@ -201,6 +201,9 @@ struct AlembicRunnerTests {
         try await blocker.execute("BEGIN; SELECT * FROM effects;")  // ACCESS SHARE until COMMIT
         var settings = Fixture.fastSettings
         settings.retry = RetryPolicy(attempts: 20, minBackoff: .milliseconds(100), maxBackoff: .milliseconds(200))
+        // Each attempt waits 2 s for the lock: under CI load Alembic's start-up took
+        // most of each cycle, and 300 ms waits slipped between the test's polls.
+        settings.lockTimeout = .seconds(2)
         let runner = setup.runner()
         let session = setup.fixture.session(settings: settings)
         let phase = Task { try await runner.run(step("aa0000000002", .expand), on: session) }
@@ -209,7 +212,7 @@ struct AlembicRunnerTests {
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/aa0000000002/expand' AND wait_event_type = 'Lock'") == "1"
         }
         #expect(waited)
-        try await Task.sleep(for: .seconds(1))
+        try await Task.sleep(for: .milliseconds(2500))  // longer than a wait: that attempt timed out
         try await blocker.execute("COMMIT")
         await blocker.close()
         let outcome = try await phase.value
