@@ -29,8 +29,13 @@ extension Fleet {
             logger.error("took the lease but cannot read the shared state; not leading yet: \(error)")
             return
         }
-        unreconciledIntents = nil  // the previous leader's, read afresh
-        await reconcileIntents()
+        // The previous leader's intents, read afresh by the loop's next round
+        // (`reconcileIntentsDue`); until each is checked its database starts nothing.
+        // Not here: checking one can wait seconds for the old leader's advisory lock,
+        // and this call holds up the lease's renewal (a leader that renewed late lost
+        // the lease to a follower, which then did the same).
+        unreconciledIntents = nil
+        lastReconcile = nil
         role = .leader(holder)
         tickGate.schedulerChanged()
         logger.notice("leading the fleet (term \(holder.term)); phases start from this droverd")
