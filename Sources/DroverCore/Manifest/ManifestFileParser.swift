@@ -184,20 +184,7 @@ struct ManifestFileParser {
                     default: break
                     }
                 }
-            case "throttle":
-                // The whole map replaces a lower layer's: `throttle: {}` turns it off.
-                guard let entries = reader.mapping(value, what, allowed: ManifestKeys.throttle) else { continue }
-                var throttle = Throttle()
-                for (throttleKey, _, throttleValue) in entries {
-                    switch throttleKey {
-                    case "max_replica_lag": throttle.maxReplicaLag = positiveDuration(throttleValue, "\(what).max_replica_lag")
-                    case "autovacuum": throttle.autovacuum = reader.choice(throttleValue, "\(what).autovacuum", Throttle.AutovacuumPolicy.self) ?? .ignore
-                    case "max_lock_waiters": throttle.maxLockWaiters = reader.int(throttleValue, "\(what).max_lock_waiters", atLeast: 0)
-                    case "target_batch_duration": throttle.targetBatchDuration = positiveDuration(throttleValue, "\(what).target_batch_duration")
-                    default: break
-                    }
-                }
-                layer.throttle = throttle
+            case "throttle": layer.throttle = readThrottle(value, what) ?? layer.throttle
             case "max_parallel": layer.maxParallel = reader.int(value, what, atLeast: 1)
             case "max_per_server": layer.maxPerServer = reader.int(value, what, atLeast: 1)
             case "expand": layer.expand = reader.choice(value, what, WindowPolicy.self)
@@ -217,7 +204,7 @@ struct ManifestFileParser {
         return layer
     }
 
-    private func positiveDuration(_ node: Node, _ what: String) -> Duration? {
+    func positiveDuration(_ node: Node, _ what: String) -> Duration? {
         guard let duration = reader.duration(node, what) else { return nil }
         guard duration > .zero else {
             reader.error(node, "\(what) must be longer than 0")
@@ -384,42 +371,6 @@ struct ManifestFileParser {
     }
 
     // MARK: waves
-
-    /// `release_when: {production: {clients: "app/{revision}", settle: 10min}}`.
-    private mutating func readReleaseWhen(_ node: Node) {
-        guard case .mapping(let mapping) = node else {
-            reader.error(node, "release_when must map tier names to {clients, settle}")
-            return
-        }
-        for (keyNode, value) in mapping {
-            guard let tier = reader.nonEmptyString(keyNode, "a tier name in release_when") else { continue }
-            let what = "release_when.\(tier)"
-            guard let entries = reader.mapping(value, what, allowed: ManifestKeys.releaseGate) else { continue }
-            var clients: String?
-            var settle: Duration?
-            for (key, _, entry) in entries {
-                switch key {
-                case "clients":
-                    clients = reader.nonEmptyString(entry, "\(what).clients")
-                    if let pattern = clients, pattern.components(separatedBy: "{revision}").count != 2 {
-                        reader.error(entry, "\(what).clients must contain {revision} once, where the application names its revision (\"app/{revision}\")")
-                        clients = nil
-                    }
-                case "settle": settle = reader.duration(entry, "\(what).settle")
-                default: break
-                }
-            }
-            guard let clients else {
-                if !entries.contains(where: { $0.key == "clients" }) { reader.error(value, "\(what) needs clients: the application_name pattern") }
-                continue
-            }
-            if let first = builder.releaseWhen[tier] {
-                reader.error(keyNode, "release_when of tier '\(tier)' is defined twice (first at \(first.location))")
-                continue
-            }
-            builder.releaseWhen[tier] = Located(value: ReleaseGate(clients: clients, settle: settle ?? .zero), location: reader.location(keyNode))
-        }
-    }
 
     private mutating func readWaves(_ node: Node) {
         guard case .mapping(let mapping) = node else {

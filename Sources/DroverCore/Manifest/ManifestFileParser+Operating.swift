@@ -1,0 +1,58 @@
+import Yams
+
+/// The keys for operating long rollouts (SPEC §11.2): `throttle` in a settings
+/// layer, `release_when` at the top.
+extension ManifestFileParser {
+    /// `throttle: {max_replica_lag, autovacuum, max_lock_waiters, target_batch_duration}`.
+    /// The whole map replaces a lower layer's: `throttle: {}` turns it off.
+    func readThrottle(_ value: Node, _ what: String) -> Throttle? {
+        guard let entries = reader.mapping(value, what, allowed: ManifestKeys.throttle) else { return nil }
+        var throttle = Throttle()
+        for (throttleKey, _, throttleValue) in entries {
+            switch throttleKey {
+            case "max_replica_lag": throttle.maxReplicaLag = positiveDuration(throttleValue, "\(what).max_replica_lag")
+            case "autovacuum": throttle.autovacuum = reader.choice(throttleValue, "\(what).autovacuum", Throttle.AutovacuumPolicy.self) ?? .ignore
+            case "max_lock_waiters": throttle.maxLockWaiters = reader.int(throttleValue, "\(what).max_lock_waiters", atLeast: 0)
+            case "target_batch_duration": throttle.targetBatchDuration = positiveDuration(throttleValue, "\(what).target_batch_duration")
+            default: break
+            }
+        }
+        return throttle
+    }
+
+    /// `release_when: {production: {clients: "app/{revision}", settle: 10min}}`.
+    mutating func readReleaseWhen(_ node: Node) {
+        guard case .mapping(let mapping) = node else {
+            reader.error(node, "release_when must map tier names to {clients, settle}")
+            return
+        }
+        for (keyNode, value) in mapping {
+            guard let tier = reader.nonEmptyString(keyNode, "a tier name in release_when") else { continue }
+            let what = "release_when.\(tier)"
+            guard let entries = reader.mapping(value, what, allowed: ManifestKeys.releaseGate) else { continue }
+            var clients: String?
+            var settle: Duration?
+            for (key, _, entry) in entries {
+                switch key {
+                case "clients":
+                    clients = reader.nonEmptyString(entry, "\(what).clients")
+                    if let pattern = clients, pattern.components(separatedBy: "{revision}").count != 2 {
+                        reader.error(entry, "\(what).clients must contain {revision} once, where the application names its revision (\"app/{revision}\")")
+                        clients = nil
+                    }
+                case "settle": settle = reader.duration(entry, "\(what).settle")
+                default: break
+                }
+            }
+            guard let clients else {
+                if !entries.contains(where: { $0.key == "clients" }) { reader.error(value, "\(what) needs clients: the application_name pattern") }
+                continue
+            }
+            if let first = builder.releaseWhen[tier] {
+                reader.error(keyNode, "release_when of tier '\(tier)' is defined twice (first at \(first.location))")
+                continue
+            }
+            builder.releaseWhen[tier] = Located(value: ReleaseGate(clients: clients, settle: settle ?? .zero), location: reader.location(keyNode))
+        }
+    }
+}
