@@ -53,6 +53,10 @@ struct AlembicInitLayoutTests {
 
         // And the loader droverd uses, from a relative path.
         let cwd = FileManager.default.currentDirectoryPath
+        // Meanwhile every process this test process spawns starts here, among them the
+        // splitter test's psql, run as the server's unprivileged user: it must be able
+        // to enter the folder (getcwd fails otherwise).
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root)
         FileManager.default.changeCurrentDirectoryPath(root)
         defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
         let (repository, diagnostics) = RevisionRepository.load(directory: "fleet.d/../app/\(configuration)")
