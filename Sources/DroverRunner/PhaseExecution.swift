@@ -58,7 +58,8 @@ struct PhaseExecution {
             // A phase that cannot roll back as a whole records why it stopped, unless
             // it will be retried right away or was cancelled (resumed later).
             let willRetry = (error as? StatementError).map { RetryLoop.isRetryable($0.error) && !loop.isLastAttempt } ?? false
-            if (section.noTransaction || step.phase == .backfill) && !willRetry && !Task.isCancelled && !connection.isBroken {
+            let yielded = if case RunnerError.throttledTooLong = error { true } else { false }
+            if !yielded && (section.noTransaction || step.phase == .backfill) && !willRetry && !Task.isCancelled && !connection.isBroken {
                 let text =
                     (error as? StatementError).map { failure in
                         (failure.statement.map { "\($0): " } ?? "") + failure.error.description
@@ -111,6 +112,9 @@ struct PhaseExecution {
         }
         // Under the lock no one else adds to the total of an earlier, interrupted run.
         var total = records.first { $0.revision == step.revision && $0.phase == .backfill }?.rowsAffected ?? 0
+        // Also before the first batch: a backfill started again after `max_wait`
+        // would otherwise queue its batch behind the lock waiters it waited for.
+        if throttle.checksBetweenBatches { try await waitWhileThrottled(throttle, table: table) }
         var started = ContinuousClock.now
         var sizes = [sizer.size]
         var rows = try await beginAndExecute(batchStatements())
@@ -138,15 +142,21 @@ struct PhaseExecution {
 
     /// Waits, checking every `throttleInterval`, while a limit of `throttle` is
     /// exceeded; says why through `throttled`. Cancellation (window end, `droverctl
-    /// cancel`, shutdown) ends the wait like the phase.
+    /// cancel`, shutdown) ends the wait like the phase; so does `max_wait`, with
+    /// `throttledTooLong` (the scheduler starts the backfill again later).
     private func waitWhileThrottled(_ throttle: Throttle, table: String?) async throws {
         var said: String?
+        let since = ContinuousClock.now
         while let reason = throttle.reason(try await ThrottleProbe.read(connection, table: table)) {
             if reason != said {
                 throttled(reason)
                 said = reason
             }
-            try await Task.sleep(for: Self.throttleInterval)
+            let waited = ContinuousClock.now - since
+            if waited >= throttle.maxWait {
+                throw RunnerError.throttledTooLong(database: target.name, revision: step.revision, waited: waited, reason: reason)
+            }
+            try await Task.sleep(for: min(Self.throttleInterval, throttle.maxWait - waited))
         }
         if said != nil { throttled(nil) }
     }

@@ -18,6 +18,8 @@ public enum RunnerError: Error, Sendable, CustomStringConvertible {
     case connectionFailed(database: String, attempts: Int, error: PostgresError)
     /// The phase was cancelled (window end, shutdown); its transaction rolled back.
     case cancelled(database: String, revision: String, phase: Phase)
+    /// A throttled backfill waited `max_wait` and stopped; its batches stay.
+    case throttledTooLong(database: String, revision: String, waited: Duration, reason: String)
     /// Refused before anything ran.
     case refused(database: String, reason: String)
     case passwordFileUnreadable(database: String, path: String)
@@ -46,6 +48,8 @@ public enum RunnerError: Error, Sendable, CustomStringConvertible {
             return "\(database): cannot connect (\(attempts) attempt\(attempts == 1 ? "" : "s")): \(error.message)"
         case .cancelled(let database, let revision, let phase):
             return "\(database): \(phase.rawValue) of \(revision) was cancelled and rolled back"
+        case .throttledTooLong(let database, let revision, let waited, let reason):
+            return "\(database): backfill of \(revision) throttled for \(DurationText.format(waited)) (max_wait): \(reason); it goes on later where it stopped"
         case .refused(let database, let reason):
             return "\(database): \(reason)"
         case .passwordFileUnreadable(let database, let path):

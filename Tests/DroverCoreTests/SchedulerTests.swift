@@ -225,6 +225,21 @@ struct SchedulerTests {
         #expect(fleet.runtime["preview"]?.heldBecause == nil, "a phase that starts clears the reason")
     }
 
+    @Test("a backfill that waited max_wait throttled gives back its slot: still backfilling with the reason, not a failure, started again later")
+    func throttledTooLong() {
+        var fleet = scheduler()
+        _ = fleet.tick(now: monday)
+        fleet.phaseFailed(
+            "preview", step: PlannedStep(revision: "r1", phase: .backfill), .throttled("replica lag 14s > 10s (standby1)", retryAfter: .seconds(60)), at: monday
+        )
+        #expect(fleet.stateWord(of: "preview", now: monday) == .backfilling)
+        #expect(fleet.throttledWaits == ["preview": "replica lag 14s > 10s (standby1)"])
+        #expect(fleet.runtime["preview"]?.failure == nil && fleet.failedNames.isEmpty, "spends no failure budget")
+        #expect(starts(fleet.tick(now: monday.addingTimeInterval(59))) == [])
+        #expect(starts(fleet.tick(now: monday.addingTimeInterval(60))) == ["preview: expand r1"])
+        #expect(fleet.throttledWaits.isEmpty, "a phase that starts clears the wait")
+    }
+
     @Test("pause during a wave stops new phases without touching running ones")
     func pauseDuringWave() {
         var fleet = scheduler()

@@ -60,14 +60,15 @@ struct ThrottleTests {
             defaults: {window: always, throttle: {max_replica_lag: 10s, autovacuum: wait, max_lock_waiters: 0, target_batch_duration: 500ms}}
             databases:
               - {name: a, tier: preview, dsn: "dbname=a"}
-              - {name: b, tier: preview, dsn: "dbname=b", throttle: {max_replica_lag: 2s}}
+              - {name: b, tier: preview, dsn: "dbname=b", throttle: {max_replica_lag: 2s, max_wait: 15min}}
             """
         let (manifest, diagnostics) = ManifestLoader(environment: [:]).load(files: [("/f/a.yaml", yaml)])
         #expect(diagnostics.errors.isEmpty, "\(diagnostics)")
         #expect(
             manifest?.database(named: "a")?.settings.throttle
                 == Throttle(maxReplicaLag: .seconds(10), autovacuum: .wait, maxLockWaiters: 0, targetBatchDuration: .milliseconds(500)))
-        #expect(manifest?.database(named: "b")?.settings.throttle == Throttle(maxReplicaLag: .seconds(2)))
+        #expect(manifest?.database(named: "b")?.settings.throttle == Throttle(maxReplicaLag: .seconds(2), maxWait: .seconds(900)))
+        #expect(manifest?.database(named: "a")?.settings.throttle.maxWait == .seconds(3600), "an hour unless set")
 
         let bad = yaml.replacingOccurrences(of: "autovacuum: wait", with: "autovacuum: pause")
         let (_, errors) = ManifestLoader(environment: [:]).load(files: [("/f/a.yaml", bad)])

@@ -3,7 +3,7 @@ import Yams
 /// The keys for operating long rollouts (SPEC §11.2): `throttle` in a settings
 /// layer, `release_when` at the top.
 extension ManifestFileParser {
-    /// `throttle: {max_replica_lag, autovacuum, max_lock_waiters, target_batch_duration}`.
+    /// `throttle: {max_replica_lag, autovacuum, max_lock_waiters, target_batch_duration, max_wait}`.
     /// The whole map replaces a lower layer's: `throttle: {}` turns it off.
     func readThrottle(_ value: Node, _ what: String) -> Throttle? {
         guard let entries = reader.mapping(value, what, allowed: ManifestKeys.throttle) else { return nil }
@@ -14,6 +14,7 @@ extension ManifestFileParser {
             case "autovacuum": throttle.autovacuum = reader.choice(throttleValue, "\(what).autovacuum", Throttle.AutovacuumPolicy.self) ?? .ignore
             case "max_lock_waiters": throttle.maxLockWaiters = reader.int(throttleValue, "\(what).max_lock_waiters", atLeast: 0)
             case "target_batch_duration": throttle.targetBatchDuration = positiveDuration(throttleValue, "\(what).target_batch_duration")
+            case "max_wait": throttle.maxWait = positiveDuration(throttleValue, "\(what).max_wait") ?? Throttle.defaultMaxWait
             default: break
             }
         }

@@ -17,7 +17,7 @@ enum ManifestKeys {
     static let databaseAlembic = ["version_table", "version_table_schema"]
     static let database = ["name"] + settings
     static let retry = ["attempts", "min_backoff", "max_backoff"]
-    static let throttle = ["max_replica_lag", "autovacuum", "max_lock_waiters", "target_batch_duration"]
+    static let throttle = ["max_replica_lag", "autovacuum", "max_lock_waiters", "target_batch_duration", "max_wait"]
     static let window = ["days", "start", "duration", "timezone", "always"]
     static let wave = ["name", "select", "max_parallel", "soak", "failure_budget"]
     static let select = ["names", "labels", "percent", "all"]

@@ -9,12 +9,21 @@ public struct Throttle: Sendable, Hashable {
     public var maxLockWaiters: Int?
     /// Batch sizes adapt towards this duration, between `batch/8` and `batch*8`.
     public var targetBatchDuration: Duration?
+    /// The longest a backfill waits at a stretch: then it ends, gives back its
+    /// connection, lock and concurrency slot, and starts again later where it stopped.
+    public var maxWait: Duration = Self.defaultMaxWait
 
-    public init(maxReplicaLag: Duration? = nil, autovacuum: AutovacuumPolicy = .ignore, maxLockWaiters: Int? = nil, targetBatchDuration: Duration? = nil) {
+    public static let defaultMaxWait: Duration = .seconds(3600)
+
+    public init(
+        maxReplicaLag: Duration? = nil, autovacuum: AutovacuumPolicy = .ignore, maxLockWaiters: Int? = nil, targetBatchDuration: Duration? = nil,
+        maxWait: Duration = Self.defaultMaxWait
+    ) {
         self.maxReplicaLag = maxReplicaLag
         self.autovacuum = autovacuum
         self.maxLockWaiters = maxLockWaiters
         self.targetBatchDuration = targetBatchDuration
+        self.maxWait = maxWait
     }
 
     public enum AutovacuumPolicy: String, Sendable, Hashable, CaseIterable {

@@ -18,6 +18,8 @@ public enum DatabaseRuntime: Sendable, Hashable {
         case locked
         /// droverd did not start the phase it chose (`PhaseFailure.notStarted`), and why.
         case notStarted(String)
+        /// A backfill gave back its slot after `max_wait` throttled, and why it waited.
+        case throttled(String)
     }
 
     public struct RunningPhase: Sendable, Hashable {
@@ -56,5 +58,10 @@ public enum DatabaseRuntime: Sendable, Hashable {
     /// Why droverd did not start the last phase it chose.
     public var heldBecause: String? {
         if case .waiting(_, .notStarted(let reason)) = self { reason } else { nil }
+    }
+
+    /// Why a backfill that gave back its slot waits (`PhaseFailure.throttled`).
+    public var throttledBecause: String? {
+        if case .waiting(_, .throttled(let reason)) = self { reason } else { nil }
     }
 }

@@ -13,6 +13,8 @@ extension Scheduler {
             }
         }
         if pausedDatabases.contains(name) || tiers[spec.tier]?.paused == true { return .paused }
+        // Between two runs of a backfill that gave back its slot while throttled.
+        if state.throttledBecause != nil { return .backfilling }
         guard let observation = observations[name] else { return .pending }
         if revisionStates[name]?.isTampered == true { return .tampered }
         if state.failure != nil { return .failed }

@@ -43,6 +43,8 @@ public struct Scheduler: Sendable {
     /// droverd's CPU.
     public private(set) var runningNames: Set<String> = []
     public private(set) var failedNames: Set<String> = []
+    /// Backfills between two runs after `max_wait` throttled, and why they wait.
+    public private(set) var throttledWaits: [String: String] = [:]
     /// What operators and waves decided per tier; changed only by events.
     public internal(set) var tiers: [String: TierControl]
     public internal(set) var pausedDatabases: Set<String> = []
@@ -155,6 +157,8 @@ public struct Scheduler: Sendable {
                 state = .waiting(until: now.addingTimeInterval(delay.seconds), .locked)
             case .notStarted(let message, let delay):
                 state = .waiting(until: now.addingTimeInterval(delay.seconds), .notStarted(message))
+            case .throttled(let reason, let delay):
+                state = .waiting(until: now.addingTimeInterval(delay.seconds), .throttled(reason))
             case .cancelled, .tampered:
                 state = .idle
             }
@@ -172,7 +176,7 @@ public struct Scheduler: Sendable {
             return [.persist(.failure(database: name, runtime[name]?.failure)), .readSoon(database: name)]
         case .notStarted:
             return []
-        case .cancelled:
+        case .cancelled, .throttled:
             break
         }
         return [.readSoon(database: name)]
@@ -324,6 +328,7 @@ public struct Scheduler: Sendable {
         guard let state = runtime[name] else { return }
         if state.running != nil { runningNames.insert(name) } else { runningNames.remove(name) }
         if state.failure != nil { failedNames.insert(name) } else { failedNames.remove(name) }
+        throttledWaits[name] = state.throttledBecause
         if state != .idle { unsettle(name) }
     }
 

@@ -67,6 +67,9 @@ public enum PhaseFailure: Sendable, Hashable {
     case notStarted(String, retryAfter: Duration)
     /// Cancelled (window end, shutdown) and rolled back: retried when allowed.
     case cancelled
+    /// A backfill throttled for `max_wait` stopped (its batches stay): not a
+    /// failure; started again after `delay`, and the reason shows in status.
+    case throttled(String, retryAfter: Duration)
 }
 
 /// The state words of SPEC §5.

@@ -88,10 +88,15 @@ extension Fleet {
             default: break
             }
         }
-        logger.error("\(step) did not complete: \(error)", metadata: ["db": "\(name)"])
+        if case .throttled = failure {
+            logger.notice("\(step) gave back its slot: \(error)", metadata: ["db": "\(name)"])
+        } else {
+            logger.error("\(step) did not complete: \(error)", metadata: ["db": "\(name)"])
+        }
         switch failure {
         case .tampered: emit("tampered", error.description, database: name, step: step)
         case .cancelled: emit("cancelled", error.description, database: name, step: step)
+        case .throttled: break  // still throttled, for `watch` (`announceThrottles`)
         default: emit("failed", error.description, database: name, step: step)
         }
         // A failure, and a phase stopped part-way (operator, window end), are history;
@@ -112,7 +117,8 @@ extension Fleet {
 
     /// Tells `watch` (and the log) when a backfill starts or stops waiting.
     func announceThrottles() {
-        let current = throttles.current
+        // A backfill between two runs (it gave back its slot) is still throttled.
+        let current = throttles.current.merging(scheduler.throttledWaits) { running, _ in running }
         guard current != announcedThrottles else { return }
         for (name, reason) in current.sorted(by: { $0.key < $1.key }) where announcedThrottles[name] != reason {
             emit("throttled", reason, database: name)
@@ -123,11 +129,16 @@ extension Fleet {
         announcedThrottles = current
     }
 
+    /// How long a backfill that waited `max_wait` throttled keeps its slot free
+    /// (at most `max_wait`).
+    static let throttledRetry: Duration = .seconds(60)
+
     static func classify(_ error: RunnerError) -> PhaseFailure {
         switch error {
         case .locked(_, let pid): .locked(pid: pid, retryAfter: .seconds(30))
         case .connectionFailed: .unreachable(error.description, retryAfter: .seconds(15))
         case .cancelled: .cancelled
+        case .throttledTooLong(_, _, let waited, let reason): .throttled(reason, retryAfter: min(waited, throttledRetry))
         case .tampered(_, let sections): .tampered(sections)
         default: .failed(error.description)
         }

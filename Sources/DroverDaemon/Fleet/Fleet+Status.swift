@@ -50,7 +50,7 @@ extension Fleet {
                         ?? (scheduler.observations[spec.name]?.reachable == false ? scheduler.observations[spec.name]?.problem ?? "unreachable" : nil)
                             ?? runtime?.heldBecause ?? scheduler.alembicHold(spec.name) ?? pauseReason(of: spec),
                     alembic: scheduler.observations[spec.name]?.alembicVersions?.joined(separator: ","),
-                    throttled: throttled[spec.name]
+                    throttled: throttled[spec.name] ?? runtime?.throttledBecause
                 ))
         }
         for spec in discovery.gone.values.sorted(by: { $0.name < $1.name })
