@@ -17,7 +17,7 @@ public struct PeerIdentity: Sendable, Hashable {
     }
 }
 
-/// What a peer may do (SPEC §8): root and members of the operators group change
+/// What a peer may do (docs/varlink.md): root and members of the operators group change
 /// things; everyone else who can open the socket reads.
 public enum Role: Sendable, Hashable {
     case `operator`

@@ -8,12 +8,12 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// The control socket (SPEC §8): varlink over a Unix stream socket, on the
+/// The control socket (docs/varlink.md): varlink over a Unix stream socket, on the
 /// manifest's path or on the socket systemd passed. Each connection is served by
 /// its own task; peers are identified by SO_PEERCRED and held to the limits.
 public struct ControlServer: Service {
     public struct Limits: Sendable {
-        /// Bytes of one message without its NUL (SPEC §8: 1 MiB).
+        /// Bytes of one message without its NUL (docs/varlink.md: 1 MiB).
         public var maximumMessage = MessageFramer.defaultMaximumLength
         /// A connection with no call in progress is closed after this long.
         public var idleTimeout: Duration = .seconds(60)

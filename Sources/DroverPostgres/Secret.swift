@@ -8,7 +8,7 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
 
     public init(_ value: String) { self.exposedValue = value }
 
-    /// A password file holds the password; one trailing newline is ignored (SPEC §8).
+    /// A password file holds the password; one trailing newline is ignored (docs/cli.md).
     public init(passwordFileContents contents: String) {
         var value = contents
         if value.hasSuffix("\r\n") { value.removeLast(2) } else if value.hasSuffix("\n") { value.removeLast() }

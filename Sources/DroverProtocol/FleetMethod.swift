@@ -1,4 +1,4 @@
-/// The methods of `io.drover.Fleet`: one per droverctl command (SPEC §8).
+/// The methods of `io.drover.Fleet`: one per droverctl command (docs/varlink.md).
 public enum FleetMethod: String, Sendable, CaseIterable {
     case status = "Status", plan = "Plan", history = "History", drift = "Drift", windows = "Windows", watch = "Watch"
     case promote = "Promote", release = "Release", deploy = "Deploy", pause = "Pause", resume = "Resume"

@@ -3,7 +3,7 @@
 /// error, and the buffer never grows past that bound, so a client that sends
 /// megabytes without a terminator costs at most `maximumLength` of memory.
 public struct MessageFramer: Sendable {
-    public static let defaultMaximumLength = 1 << 20  // 1 MiB, SPEC §8
+    public static let defaultMaximumLength = 1 << 20  // 1 MiB, docs/varlink.md
 
     public enum Failure: Error, Sendable, Equatable {
         case messageTooLong(limit: Int)

@@ -1,6 +1,6 @@
 import DroverPostgres
 
-/// The session advisory lock every phase holds (SPEC §4). Taken with a try-lock:
+/// The session advisory lock every phase holds (docs/tracking.md). Taken with a try-lock:
 /// drover never waits for it, so two daemons (or a daemon and a person) never work
 /// on one database at once and neither hangs.
 enum AdvisoryLock {

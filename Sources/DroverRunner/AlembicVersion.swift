@@ -1,7 +1,7 @@
 import DroverPostgres
 
 /// Where a database keeps its Alembic revision: Alembic's `version_table` in its
-/// `version_table_schema` (SPEC §4; configurable per database, issue #6).
+/// `version_table_schema` (docs/tracking.md; configurable per database, issue #6).
 public struct AlembicVersionTable: Sendable, Hashable, CustomStringConvertible {
     public var schema: String
     public var table: String

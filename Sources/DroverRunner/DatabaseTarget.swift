@@ -54,7 +54,7 @@ public struct DatabaseTarget: Sendable {
         String("\(trackingSchema)_\(schema)".prefix(63))
     }
 
-    /// The advisory-lock key of this target (SPEC §4): a fixed class id for drover
+    /// The advisory-lock key of this target (docs/tracking.md): a fixed class id for drover
     /// and a hash of the tracking schema, so every daemon and every tool that knows
     /// the rule agrees on it. Visible in `pg_locks` as (classid, objid).
     public var advisoryLockKey: (classID: Int32, objectID: Int32) {

@@ -1,6 +1,6 @@
 import DroverPostgres
 
-/// INVALID indexes left by a failed `CREATE INDEX CONCURRENTLY` (SPEC §3).
+/// INVALID indexes left by a failed `CREATE INDEX CONCURRENTLY` (docs/revisions.md).
 enum IndexCleanup {
     enum Validity { case valid, invalid, missing }
 

@@ -301,7 +301,7 @@ struct PhaseExecution {
         StatementReference(location: SourceLocation(file: revision.file, line: statement.line), summary: statement.summary)
     }
 
-    /// Order rules of SPEC §5, checked again here so that no caller can break them.
+    /// Order rules of docs/states.md, checked again here so that no caller can break them.
     private func checkPrerequisites(_ records: [TrackingRecord]) throws {
         let done = Set(records.filter(\.status.isDone).map { "\($0.revision)/\($0.phase.rawValue)" })
         func isDone(_ id: String, _ phase: Phase) -> Bool {

@@ -2,7 +2,7 @@ import DroverCore
 import DroverPostgres
 import Logging
 
-/// Moves one database through one phase of one revision (SPEC §3, §4, §6): session
+/// Moves one database through one phase of one revision (docs/revisions.md, §4, §6): session
 /// settings, the advisory lock, the tamper check, the phase itself and its tracking
 /// row, and retries. The daemon's scheduler decides *which* phase; this decides
 /// nothing about the fleet.

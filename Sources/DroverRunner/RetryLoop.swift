@@ -7,7 +7,7 @@ struct StatementError: Error {
     var error: PostgresError
 }
 
-/// Attempts of one phase (SPEC §6): a lock timeout (55P03) or a lost connection is
+/// Attempts of one phase (docs/states.md): a lock timeout (55P03) or a lost connection is
 /// retried with backoff and jitter up to `retry.attempts`; progress (a backfill
 /// batch, a no-transaction statement) starts the count afresh.
 struct RetryLoop {

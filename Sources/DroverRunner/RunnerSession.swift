@@ -48,7 +48,7 @@ public final class RunnerSession: @unchecked Sendable {
 
     public func close() async { await reset() }
 
-    /// Session settings for one phase (SPEC §4, §6): `application_name` shows DBAs
+    /// Session settings for one phase (docs/tracking.md, §6): `application_name` shows DBAs
     /// what drover does; every statement has a lock and a statement timeout. RESET
     /// ALL first: a reused connection keeps nothing of an earlier phase (a revision's
     /// own SET, another tenant's search_path); startup options survive it. Sent in

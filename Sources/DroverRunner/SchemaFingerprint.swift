@@ -2,7 +2,7 @@ import DroverCore
 import DroverPostgres
 import Foundation
 
-/// Reads a `SchemaSnapshot` from a database (SPEC §7): tables, columns, defaults,
+/// Reads a `SchemaSnapshot` from a database (docs/daemon.md): tables, columns, defaults,
 /// nullability, indexes and constraints of the managed schema, with the managed
 /// schema's own name left out, so that tenants in different schemas (and whole
 /// databases, in `public`) compare equal.

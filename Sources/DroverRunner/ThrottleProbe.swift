@@ -1,7 +1,7 @@
 import DroverCore
 import DroverPostgres
 
-/// What a throttled backfill reads between batches (SPEC §11.2), in one round trip
+/// What a throttled backfill reads between batches (docs/operations.md), in one round trip
 /// on the phase's own connection: each standby's replay lag and silence
 /// (`pg_stat_replication`; the role needs `pg_monitor` to see them), an autovacuum
 /// on the backfilled table (`pg_stat_progress_vacuum`), and the sessions waiting for

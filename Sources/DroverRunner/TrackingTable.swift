@@ -2,7 +2,7 @@ import DroverCore
 import DroverPostgres
 import Foundation
 
-/// `<tracking_schema>.revisions` inside a managed database (SPEC §4): the database
+/// `<tracking_schema>.revisions` inside a managed database (docs/tracking.md): the database
 /// is the truth about its own revision. Every write here runs on the caller's
 /// connection, so a phase's DDL and its row commit in one transaction.
 public struct TrackingTable: Sendable {

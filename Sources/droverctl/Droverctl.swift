@@ -33,7 +33,7 @@ struct Droverctl: AsyncParsableCommand {
     )
 }
 
-/// Exit codes scripts rely on (SPEC §8).
+/// Exit codes scripts rely on (docs/cli.md).
 enum ExitStatus {
     static let failed: Int32 = 1
     static let usage: Int32 = 2

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// Options every command accepts (SPEC §8), after the command name.
+/// Options every command accepts (docs/cli.md), after the command name.
 struct GlobalOptions: ParsableArguments {
     @Option(
         name: .long,

@@ -51,15 +51,10 @@ struct AlembicInitLayoutTests {
             #expect(result.output.contains("1 revision, head a1b2c3d4e5f6"), "\(template): \(arguments): \(result.output)")
         }
 
-        // And the loader droverd uses, from a relative path.
-        let cwd = FileManager.default.currentDirectoryPath
-        // Meanwhile every process this test process spawns starts here, among them the
-        // splitter test's psql, run as the server's unprivileged user: it must be able
-        // to enter the folder (getcwd fails otherwise).
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root)
-        FileManager.default.changeCurrentDirectoryPath(root)
-        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
-        let (repository, diagnostics) = RevisionRepository.load(directory: "fleet.d/../app/\(configuration)")
+        // And the loader droverd uses, through the manifest's `..` (relative to the
+        // working directory droverctl's check above covers: changing this process's
+        // directory would move every process the other tests start meanwhile).
+        let (repository, diagnostics) = RevisionRepository.load(directory: root + "/fleet.d/../app/\(configuration)")
         #expect(diagnostics.errors.isEmpty, "\(diagnostics)")
         #expect(repository?.alembic?.scriptLocation == URL(fileURLWithPath: app + "/migrations").standardizedFileURL.path)
         #expect(repository?.alembic?.workingDirectory == URL(fileURLWithPath: app).standardizedFileURL.path)

@@ -40,7 +40,7 @@ private let indexAfterInsert = [
     """
 ]
 
-@Suite("droverctl cancel (SPEC §11.2)")
+@Suite("droverctl cancel (docs/operations.md)")
 struct CancelTests {
     @Test("a contract held by pg_sleep: cancelled within a second, rolled back, paused with who and why, in history and the audit log; resume runs it again")
     func contract() async throws {

@@ -48,7 +48,7 @@ struct DroverctlTests {
             status.tier("tenants")?.state == "done" && status.databases.filter { $0.tier == "tenants" }.allSatisfy { $0.contracted == "r2" }
         }
 
-        // The JSON status has every field of SPEC §8, nulls included.
+        // The JSON status has every field of docs/cli.md, nulls included.
         let raw = try await daemon.ctl("status", "--json")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(raw.output.utf8)) as? [String: Any])
         let row = try #require((object["databases"] as? [[String: Any]])?.first)

@@ -4,7 +4,7 @@ import DroverTestSupport
 import Foundation
 import Testing
 
-@Suite("release_when: the release follows the application's own clients (SPEC §11.2)")
+@Suite("release_when: the release follows the application's own clients (docs/operations.md)")
 struct ReleaseGateTests {
     @Test("clients that still announce the old revision hold the release; once every one announces the target for settle, drover releases it, audited")
     func releaseFollowsClients() async throws {

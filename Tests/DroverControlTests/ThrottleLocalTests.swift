@@ -19,7 +19,7 @@ private let slowBackfill = [
 ]
 
 extension Isolated {
-    @Suite("Throttled backfills: lock waiters and autovacuum on the backfilled table (SPEC §11.2)")
+    @Suite("Throttled backfills: lock waiters and autovacuum on the backfilled table (docs/operations.md)")
     struct ThrottleLocalTests {
         /// A daemon backfilling `big` on preview with `throttle` set to `throttle`.
         private static func backfilling(throttle: String, serverOptions: String = "") async throws -> (TestCluster, FleetFixture, RunningDaemon) {

@@ -17,7 +17,7 @@ private let longBackfill = [
 ]
 
 extension Isolated {
-    @Suite("Throttled backfills against a real streaming replica (SPEC §11.2)")
+    @Suite("Throttled backfills against a real streaming replica (docs/operations.md)")
     struct ThrottleReplicaTests {
         @Test("replay paused on the standby: the backfill stops at max_replica_lag with the reason in status, and goes on when replay resumes")
         func replicaLag() async throws {

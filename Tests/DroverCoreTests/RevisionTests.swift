@@ -27,7 +27,7 @@ private let example = """
 
 @Suite("Revision files")
 struct RevisionParserTests {
-    @Test("the SPEC example parses into its four sections")
+    @Test("the documented example (docs/revisions.md) parses into its four sections")
     func specExample() throws {
         let (revision, diagnostics) = parse(example)
         #expect(diagnostics.isEmpty, "\(diagnostics)")

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// The shape of a managed schema (SPEC §7): tables, columns with type, default and
+/// The shape of a managed schema (docs/daemon.md): tables, columns with type, default and
 /// nullability, indexes and constraints; no data. Two databases at the same revision
 /// should have equal snapshots; `differences` says what differs when they do not.
 public struct SchemaSnapshot: Sendable, Hashable, Codable {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Turning a row of a `discover` query into a database (SPEC §2): `{column}` in the
+/// Turning a row of a `discover` query into a database (docs/manifest.md): `{column}` in the
 /// template's strings is replaced by that column of the row.
 extension DiscoverSpec {
     public func database(from row: [String: String], defaults: SettingsLayer) -> Result<DatabaseSpec, DiscoveryError> {

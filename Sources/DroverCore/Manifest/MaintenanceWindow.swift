@@ -1,4 +1,4 @@
-/// A maintenance window (SPEC §2): weekly openings in an IANA time zone, or always.
+/// A maintenance window (docs/manifest.md): weekly openings in an IANA time zone, or always.
 public struct MaintenanceWindow: Sendable, Hashable {
     public enum Schedule: Sendable, Hashable {
         case always

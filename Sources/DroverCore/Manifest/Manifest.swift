@@ -1,4 +1,4 @@
-/// The fleet manifest (SPEC §2), merged from every `fleet.d/*.yaml` file and with
+/// The fleet manifest (docs/manifest.md), merged from every `fleet.d/*.yaml` file and with
 /// defaults applied: what the daemon and `droverctl check` work from.
 public struct Manifest: Sendable {
     public var fleet: FleetSettings
@@ -102,7 +102,7 @@ public enum WindowPolicy: String, Sendable, Hashable, CaseIterable {
     case inWindow = "in_window"
 }
 
-/// Retries of a phase after a lock timeout or a lost connection (SPEC §6).
+/// Retries of a phase after a lock timeout or a lost connection (docs/states.md).
 public struct RetryPolicy: Sendable, Hashable {
     public var attempts: Int
     public var minBackoff: Duration

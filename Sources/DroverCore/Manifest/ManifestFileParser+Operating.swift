@@ -1,6 +1,6 @@
 import Yams
 
-/// The keys for operating long rollouts (SPEC §11.2): `throttle` in a settings
+/// The keys for operating long rollouts (docs/manifest.md): `throttle` in a settings
 /// layer, `release_when` at the top.
 extension ManifestFileParser {
     /// `throttle: {max_replica_lag, autovacuum, max_lock_waiters, target_batch_duration, max_wait}`.

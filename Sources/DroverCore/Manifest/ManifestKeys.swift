@@ -1,4 +1,4 @@
-/// The keys each part of the manifest accepts (SPEC §2). Anything else is an error
+/// The keys each part of the manifest accepts (docs/manifest.md). Anything else is an error
 /// that names the nearest of these.
 enum ManifestKeys {
     static let top = ["fleet", "defaults", "windows", "databases", "discover", "waves", "release_when"]

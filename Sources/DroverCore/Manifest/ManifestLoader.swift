@@ -1,7 +1,7 @@
 import Foundation
 import Yams
 
-/// Loads `fleet.d/*.yaml` (SPEC §2): every file in lexical order, merged like systemd
+/// Loads `fleet.d/*.yaml` (docs/manifest.md): every file in lexical order, merged like systemd
 /// drop-ins. `fleet` and `defaults` keys of a later file override earlier ones; a
 /// window, database or tier's waves defined twice is an error naming both places.
 public struct ManifestLoader: Sendable {

@@ -1,4 +1,4 @@
-/// Top-level manifest key `release_when` (SPEC §11.2), per tier: drover releases the
+/// Top-level manifest key `release_when` (docs/manifest.md), per tier: drover releases the
 /// tier's target by itself once every client session of the application names it
 /// (or a later revision), on every database of the tier, for `settle`.
 public struct ReleaseGate: Sendable, Hashable {

@@ -1,4 +1,4 @@
-/// Manifest key `throttle` (SPEC §11.2): what a backfill waits for between batches,
+/// Manifest key `throttle` (docs/manifest.md): what a backfill waits for between batches,
 /// and the batch duration it aims for. Each limit is off when not set.
 public struct Throttle: Sendable, Hashable {
     /// The most replication lag any standby may have (`pg_stat_replication` on the primary).

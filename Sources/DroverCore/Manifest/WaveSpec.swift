@@ -1,4 +1,4 @@
-/// One wave of a tier (SPEC §6): which databases, how many at once, how long to
+/// One wave of a tier (docs/states.md): which databases, how many at once, how long to
 /// watch them before the next wave, how many may fail.
 public struct WaveSpec: Sendable, Hashable {
     public var name: String

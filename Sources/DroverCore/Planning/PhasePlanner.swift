@@ -11,7 +11,7 @@ public struct PlannedStep: Sendable, Hashable, Codable, CustomStringConvertible 
     public var description: String { "\(phase.rawValue) \(revision)" }
 }
 
-/// The phases a database still needs, in the order they must run (SPEC §5):
+/// The phases a database still needs, in the order they must run (docs/states.md):
 /// expands (and backfills) in revision order up to the target; contracts in revision
 /// order up to what is released, each only once its own expand is done. A later
 /// expand may run ahead of an earlier contract, except in a graph that applies in

@@ -1,4 +1,4 @@
-/// What a database's tracking rows mean against the repository (SPEC §5): its two
+/// What a database's tracking rows mean against the repository (docs/states.md): its two
 /// cursors, and whether any applied section no longer matches its file.
 public struct RevisionState: Sendable, Hashable {
     /// Newest revision whose expand and backfill are done, with all its ancestors.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Status of one phase of one revision in a database's tracking table (SPEC §4).
+/// Status of one phase of one revision in a database's tracking table (docs/tracking.md).
 public enum TrackingStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case running
     case applied

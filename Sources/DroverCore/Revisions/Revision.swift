@@ -1,4 +1,4 @@
-/// The phases a revision is split into (SPEC §3).
+/// The phases a revision is split into (docs/revisions.md).
 public enum Phase: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
     case expand
     case backfill

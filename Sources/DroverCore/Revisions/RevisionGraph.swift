@@ -24,7 +24,7 @@ public struct RevisionGraph: Sendable {
 
     /// Whether a revision needs every ancestor fully applied, contracts included.
     /// Alembic applies a chain in order, so there a later expand cannot run ahead of
-    /// an earlier contract as it can with drover's own sections (SPEC §5).
+    /// an earlier contract as it can with drover's own sections (docs/states.md).
     public var appliesInOrder: Bool { format == .alembic }
 
     /// Builds the graph and reports duplicate ids, unknown parents, cycles and

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Reads one revision file (SPEC §3): header directives, then sections.
+/// Reads one revision file (docs/revisions.md): header directives, then sections.
 ///
 ///     -- drover:revision 3f2a9c1e
 ///     -- drover:parent ae98aa32e0d2

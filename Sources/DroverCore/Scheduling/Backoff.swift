@@ -1,4 +1,4 @@
-/// Exponential backoff with jitter between retries of a phase (SPEC §6): the n-th
+/// Exponential backoff with jitter between retries of a phase (docs/states.md): the n-th
 /// wait is drawn from [base/2, base] with base = min_backoff · 2^(n-1), capped at
 /// max_backoff. The jitter keeps many databases that failed together from retrying
 /// in lock step.

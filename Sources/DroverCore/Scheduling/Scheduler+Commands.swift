@@ -1,6 +1,6 @@
 import Foundation
 
-/// Operators' commands as events of the machine (SPEC §6, §8). A command that must
+/// Operators' commands as events of the machine (docs/states.md, §8). A command that must
 /// outlive a crash before it is answered (promote, release, deploy, pause, resume)
 /// changes nothing here: it returns the `persist` actions, the daemon writes them
 /// and reports each with `persisted`, which takes the change. Commands whose

@@ -1,7 +1,7 @@
 import Foundation
 
 extension Scheduler {
-    /// The state word a database shows in status (SPEC §5, §8).
+    /// The state word a database shows in status (docs/states.md, §8).
     public func stateWord(of name: String, now: Date) -> DatabaseStateWord {
         guard let spec = database(named: name) else { return .gone }
         let state = runtime[name] ?? .idle
@@ -71,7 +71,7 @@ extension Scheduler {
             "managed by Alembic (at \(versions.joined(separator: ", "))) and not adopted: run 'droverctl adopt \(name)' to record those revisions, then drover moves it on"
     }
 
-    /// Why `revision` may not be promoted to `tier` (SPEC §6), or `nil` when it may:
+    /// Why `revision` may not be promoted to `tier` (docs/states.md), or `nil` when it may:
     /// every database of the previous tier has it expanded, none failed, and their
     /// schema fingerprints at it agree (`fingerprints`: database → digest, for the
     /// databases whose fingerprint was taken at `revision`).

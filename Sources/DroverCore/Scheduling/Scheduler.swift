@@ -1,6 +1,6 @@
 import Foundation
 
-/// The fleet scheduler (SPEC §5, §6) as a plain state machine: events arrive as
+/// The fleet scheduler (docs/states.md, §6) as a plain state machine: events arrive as
 /// mutating methods, `tick(now:)` returns the actions to take. No I/O and no clock
 /// of its own, so every gate is tested by feeding events and comparing actions.
 ///
@@ -58,7 +58,7 @@ public struct Scheduler: Sendable {
     public private(set) var runtime: [String: DatabaseRuntime] = [:]
     /// Last duration per `tier/revision/phase`: the expected time of a window-bound phase.
     public private(set) var expectedDurations: [String: Duration] = [:]
-    /// Used when a phase has never run in a tier (SPEC §6).
+    /// Used when a phase has never run in a tier (docs/states.md).
     public static let defaultExpectedDuration: Duration = .seconds(300)
 
     public init(manifest: Manifest, graph: RevisionGraph, tiers: [String: TierControl] = [:]) {

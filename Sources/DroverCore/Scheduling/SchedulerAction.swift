@@ -31,7 +31,7 @@ public enum CancelReason: Sendable, Hashable {
     case operatorRequest(String)
 }
 
-/// A piece of the scheduler's state that outlives the process (SPEC §6).
+/// A piece of the scheduler's state that outlives the process (docs/states.md).
 public enum StoredChange: Sendable, Hashable {
     case tier(String, TierControl)
     case paused(database: String, Bool, reason: String?)
@@ -72,7 +72,7 @@ public enum PhaseFailure: Sendable, Hashable {
     case throttled(String, retryAfter: Duration)
 }
 
-/// The state words of SPEC §5.
+/// The state words of docs/states.md.
 public enum DatabaseStateWord: String, Sendable, Hashable, Codable, CaseIterable {
     case current, pending, expanding, backfilling
     case waitingWindow = "waiting-window"

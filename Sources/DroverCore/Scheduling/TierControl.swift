@@ -1,6 +1,6 @@
 import Foundation
 
-/// What operators and the daemon decided about one tier (SPEC §6); the daemon keeps
+/// What operators and the daemon decided about one tier (docs/states.md); the daemon keeps
 /// it in its state store so that it survives restarts.
 public struct TierControl: Sendable, Hashable, Codable {
     /// The revision the tier should reach. For the first tier of the pipeline `nil`

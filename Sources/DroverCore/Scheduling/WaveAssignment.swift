@@ -1,4 +1,4 @@
-/// Which wave each database of a tier belongs to (SPEC §2): the first wave that
+/// Which wave each database of a tier belongs to (docs/manifest.md): the first wave that
 /// selects it. `percent` takes that share (rounded up) of the databases still
 /// unassigned that pass the wave's other criteria, ordered by a stable hash of the
 /// name, so the same databases are picked on every run.

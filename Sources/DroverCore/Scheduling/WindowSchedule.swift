@@ -1,6 +1,6 @@
 import Foundation
 
-/// When a maintenance window is open (SPEC §6). Openings are computed in the
+/// When a maintenance window is open (docs/states.md). Openings are computed in the
 /// window's own time zone: `start` is local wall-clock time, `duration` is real
 /// time. Across DST changes this means:
 /// - a start that does not exist locally (spring forward) moves to the first valid

@@ -1,7 +1,7 @@
 import DroverCore
 import Foundation
 
-/// The databases `discover` blocks found (SPEC §3), merged with the manifest's own.
+/// The databases `discover` blocks found (docs/revisions.md), merged with the manifest's own.
 /// Plain state: `Fleet+Discovery.swift` runs the queries.
 struct DiscoveredDatabases {
     /// What each block (by index) found at its last successful run.

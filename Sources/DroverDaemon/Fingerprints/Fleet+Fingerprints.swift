@@ -3,7 +3,7 @@ import DroverPostgres
 import DroverRunner
 import Foundation
 
-/// Schema tenants' fingerprints (SPEC §7) are read in batches: not at the end of
+/// Schema tenants' fingerprints (docs/daemon.md) are read in batches: not at the end of
 /// each tenant's phase but together with the other tenants of its database whose
 /// phases ended meanwhile, one query for all of them, once the database's phases
 /// are quiet. Read one by one they cost more server time than a tenant's `CREATE

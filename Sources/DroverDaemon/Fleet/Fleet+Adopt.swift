@@ -2,7 +2,7 @@ import DroverCore
 import DroverRunner
 
 extension Fleet {
-    /// Takes over an Alembic-managed database (SPEC §4, issue #6): every revision in
+    /// Takes over an Alembic-managed database (docs/tracking.md, issue #6): every revision in
     /// its Alembic version table (several heads included), with their ancestors, is
     /// recorded as applied, every phase, and the adoption is audited. Adopting again
     /// changes nothing.

@@ -14,7 +14,7 @@ extension [SchedulerAction] {
 }
 
 extension Fleet {
-    /// Sets the next tier's target (SPEC §6). Promoting the current target again
+    /// Sets the next tier's target (docs/states.md). Promoting the current target again
     /// changes nothing and says so.
     @discardableResult
     /// `planHash`: the `plan_hash` the operator approved; the promotion is refused
@@ -170,7 +170,7 @@ extension Fleet {
     }
 
     /// Stops the running phase of a database, or every phase running in a tier, now
-    /// (SPEC §11.2): PQcancel, so a transactional phase rolls back and a
+    /// (docs/operations.md): PQcancel, so a transactional phase rolls back and a
     /// no-transaction section stops after its statement (and resumes there later).
     /// What was cancelled is paused, with who cancelled it and why, until
     /// `resume`. Answers once the phases have stopped (or after `cancelWait`).
@@ -283,7 +283,7 @@ extension Fleet {
         do { return try await store.history(database: database) } catch { throw .stateStore("\(error)") }
     }
 
-    /// Databases whose schema differs from the others at the same revision (SPEC §7).
+    /// Databases whose schema differs from the others at the same revision (docs/daemon.md).
     public func drift() async -> [DriftReport] {
         await fingerprintsSettled()
         var reports: [DriftReport] = []

@@ -3,7 +3,7 @@ import DroverProtocol
 import DroverRunner
 import Foundation
 
-/// What `promote` would do (SPEC §8 `plan`), and when each window opens.
+/// What `promote` would do (docs/cli.md `plan`), and when each window opens.
 extension Fleet {
     /// The databases of the tier in wave order, the phases each would run to reach
     /// `revision` (contracts up to what the tier has released), their SQL, and the

@@ -3,7 +3,7 @@ import DroverProtocol
 import Foundation
 
 extension Fleet {
-    /// One row per database and per tier (SPEC §8).
+    /// One row per database and per tier (docs/cli.md).
     public func status(tier: String? = nil, database: String? = nil) -> FleetStatus {
         let now = clock()
         heapTrim.worked(at: .now)  // 10,000 rows built and dropped

@@ -1,7 +1,7 @@
 import DroverCore
 import Foundation
 
-/// The daemon's durable state (SPEC §6): tier targets, releases, pauses, halts,
+/// The daemon's durable state (docs/states.md): tier targets, releases, pauses, halts,
 /// wave progress, failures, expected durations, phase intents, history,
 /// fingerprints and the audit log. The same tables and semantics in a SQLite file
 /// (one droverd) or a PostgreSQL database (several droverd, one leading); the

@@ -1,6 +1,6 @@
 /// Problems with the daemon's state store. Each says what to do about it.
 public enum StateStoreError: Error, Sendable, CustomStringConvertible, Equatable {
-    /// Another droverd holds the state file (SPEC §6: one daemon per state file).
+    /// Another droverd holds the state file (docs/states.md: one daemon per state file).
     case inUse(path: String, pid: Int32?)
     case cannotOpen(path: String, reason: String)
     /// The PostgreSQL state database cannot be reached (`location` has no password).

@@ -1,6 +1,6 @@
 import DroverCore
 
-/// `Status` and `droverctl status --json` (SPEC §8): `{"databases": [...], "tiers": [...]}`.
+/// `Status` and `droverctl status --json` (docs/cli.md): `{"databases": [...], "tiers": [...]}`.
 public struct FleetStatus: Sendable, Codable, Hashable {
     public var databases: [DatabaseRow]
     public var tiers: [TierRow]
@@ -83,7 +83,7 @@ public struct FleetStatus: Sendable, Codable, Hashable {
         public var next_window: String?
         public var error: String?
         public var alembic: String?
-        /// Why a backfill waits between batches (SPEC §11.2: "replica lag 14s > 10s").
+        /// Why a backfill waits between batches (docs/operations.md: "replica lag 14s > 10s").
         public var throttled: String?
 
         public init(
@@ -105,7 +105,7 @@ public struct FleetStatus: Sendable, Codable, Hashable {
             self.throttled = throttled
         }
 
-        // Absent optionals are written as `null` (SPEC §8: "null where there is none").
+        // Absent optionals are written as `null` (docs/cli.md: "null where there is none").
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(name, forKey: .name)
