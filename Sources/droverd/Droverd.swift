@@ -111,6 +111,15 @@ struct Droverd: AsyncParsableCommand {
             logger.critical("not starting: \(error)")
             throw ExitCode.failure
         }
+        var metrics: MetricsServer?
+        if let settings = definition.manifest.fleet.metrics {
+            do {
+                metrics = try await MetricsServer(fleet: fleet, listen: settings.listen, logger: logger)
+            } catch {
+                logger.critical("not starting: cannot listen for metrics on \(settings.listen): \(error)")
+                throw ExitCode.failure
+            }
+        }
         logger.notice(
             "droverd \(ProcessInfo.processInfo.processIdentifier): fleet \(definition.manifest.fleet.name), \(definition.manifest.databases.count) databases, head \(definition.repository.head ?? "none"), state \(store.path)\(leadership.map { ", instance \($0.instance.id), lease \($0.lease)" } ?? "")"
         )
@@ -121,6 +130,7 @@ struct Droverd: AsyncParsableCommand {
                 // The lease outlives the fleet's drain: running phases finish as leader.
                 services: [
                     .init(service: control),
+                    metrics.map { .init(service: $0) },
                     leadership.map { .init(service: LeadershipService(leadership: $0, fleet: fleet, store: store, logger: logger)) },
                     .init(service: FleetService(fleet: fleet, grace: grace, logger: logger)),
                     .init(service: SystemdService(fleet: fleet, grace: grace, logger: logger)),

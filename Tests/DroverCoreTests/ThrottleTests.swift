@@ -74,4 +74,25 @@ struct ThrottleTests {
         let (_, errors) = ManifestLoader(environment: [:]).load(files: [("/f/a.yaml", bad)])
         #expect(errors.errors.map(\.description).contains { $0.hasPrefix("/f/a.yaml:3:") && $0.contains("autovacuum must be one of wait, ignore") })
     }
+
+    @Test("fleet.metrics: a TCP address or a socket path; anything else names file and line")
+    func metricsSettings() {
+        func load(_ metrics: String) -> (Manifest?, [String]) {
+            let yaml = """
+                fleet: {name: t, migrations: m, metrics: \(metrics)}
+                windows: {always: {always: true}}
+                databases:
+                  - {name: a, tier: preview, dsn: "dbname=a", window: always}
+                """
+            let (manifest, diagnostics) = ManifestLoader(environment: [:]).load(files: [("/f/a.yaml", yaml)])
+            return (manifest, diagnostics.errors.map(\.description))
+        }
+        #expect(load(#"{listen: "127.0.0.1:9187"}"#).0?.fleet.metrics == MetricsSettings(listen: .tcp(host: "127.0.0.1", port: 9187)))
+        #expect(
+            load(#"{listen: "[::1]:9187", per_database: true}"#).0?.fleet.metrics == MetricsSettings(listen: .tcp(host: "::1", port: 9187), perDatabase: true))
+        #expect(load("{listen: /run/drover/metrics.sock}").0?.fleet.metrics?.listen == .unix("/run/drover/metrics.sock"))
+        #expect(load(#"{listen: "9187"}"#).1.contains { $0.hasPrefix("/f/a.yaml:1:") && $0.contains("HOST:PORT") })
+        #expect(load("{per_database: true}").1.contains { $0.contains("fleet.metrics needs 'listen'") })
+        #expect(load("{listen: /x, every: 5s}").1.contains { $0.contains("every") })
+    }
 }

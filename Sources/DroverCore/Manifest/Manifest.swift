@@ -43,13 +43,16 @@ public struct FleetSettings: Sendable, Hashable {
     public var lint: LintSettings
     /// Tiers whose promotion needs the `plan_hash` of a reviewed plan.
     public var requirePlanHash: [String]
+    /// `fleet.metrics`: where Prometheus metrics are served; off when `nil`.
+    public var metrics: MetricsSettings?
 
     public init(
         name: String, migrations: String, pipeline: [String] = FleetSettings.defaultPipeline, state: String? = nil,
         lease: Duration = FleetSettings.defaultLease, socket: String? = nil, trackingSchema: String = FleetSettings.defaultTrackingSchema,
         operatorsGroup: String = FleetSettings.defaultOperatorsGroup, alembic: AlembicCommand = AlembicCommand(), lint: LintSettings = LintSettings(),
-        requirePlanHash: [String] = []
+        requirePlanHash: [String] = [], metrics: MetricsSettings? = nil
     ) {
+        self.metrics = metrics
         self.alembic = alembic
         self.lint = lint
         self.requirePlanHash = requirePlanHash
@@ -67,6 +70,40 @@ public struct FleetSettings: Sendable, Hashable {
     public static let defaultTrackingSchema = "drover"
     public static let defaultOperatorsGroup = "drover"
     public static let defaultLease: Duration = .seconds(15)
+}
+
+/// `fleet.metrics: {listen, per_database}`.
+public struct MetricsSettings: Sendable, Hashable {
+    public enum Listen: Sendable, Hashable, CustomStringConvertible {
+        case tcp(host: String, port: Int)
+        /// A Unix socket path (absolute).
+        case unix(String)
+
+        public var description: String {
+            switch self {
+            case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            case .unix(let path): path
+            }
+        }
+    }
+
+    public var listen: Listen
+    /// Adds `drover_database_state{database,tier,state}`: one series per database.
+    public var perDatabase: Bool
+
+    public init(listen: Listen, perDatabase: Bool = false) {
+        self.listen = listen
+        self.perDatabase = perDatabase
+    }
+
+    /// `"127.0.0.1:9187"`, `"[::1]:9187"` or an absolute path; `nil` otherwise.
+    public static func listen(parsing text: String) -> Listen? {
+        if text.hasPrefix("/") { return .unix(text) }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : .tcp(host: host, port: port)
+    }
 }
 
 /// `fleet.alembic`: the project's own `alembic` and how it learns the database.

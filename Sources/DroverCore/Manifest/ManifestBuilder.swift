@@ -21,6 +21,7 @@ struct ManifestBuilder {
     var alembic = AlembicCommand()
     var lint = LintSettings()
     var requirePlanHash: Located<[String]>?
+    var metrics: MetricsSettings?
     var defaults = SettingsLayer()
     /// Where each `defaults` key was last set, for messages about it.
     var defaultsLocations: [String: SourceLocation] = [:]
@@ -138,7 +139,8 @@ struct ManifestBuilder {
             operatorsGroup: operatorsGroup?.value ?? FleetSettings.defaultOperatorsGroup,
             alembic: alembic,
             lint: lint,
-            requirePlanHash: requirePlanHash?.value ?? []
+            requirePlanHash: requirePlanHash?.value ?? [],
+            metrics: metrics
         )
         var manifest = Manifest(
             fleet: fleet,

@@ -56,4 +56,28 @@ extension ManifestFileParser {
             builder.releaseWhen[tier] = Located(value: ReleaseGate(clients: clients, settle: settle ?? .zero), location: reader.location(keyNode))
         }
     }
+
+    /// `fleet.metrics: {listen: "127.0.0.1:9187" | /run/drover/metrics.sock, per_database: false}`.
+    mutating func readMetrics(_ value: Node) {
+        guard let entries = reader.mapping(value, "fleet.metrics", allowed: ManifestKeys.fleetMetrics) else { return }
+        var listen: MetricsSettings.Listen?
+        var perDatabase = false
+        for (key, _, entry) in entries {
+            switch key {
+            case "listen":
+                guard let text = reader.nonEmptyString(entry, "fleet.metrics.listen") else { continue }
+                listen = MetricsSettings.listen(parsing: text)
+                if listen == nil {
+                    reader.error(entry, "fleet.metrics.listen must be HOST:PORT (e.g. \"127.0.0.1:9187\") or an absolute socket path (found '\(text)')")
+                }
+            case "per_database": perDatabase = reader.bool(entry, "fleet.metrics.per_database") ?? false
+            default: break
+            }
+        }
+        if let listen {
+            builder.metrics = MetricsSettings(listen: listen, perDatabase: perDatabase)
+        } else if !entries.contains(where: { $0.key == "listen" }) {
+            reader.error(value, "fleet.metrics needs 'listen' (e.g. listen: \"127.0.0.1:9187\")")
+        }
+    }
 }

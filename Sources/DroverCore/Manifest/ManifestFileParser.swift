@@ -66,6 +66,8 @@ struct ManifestFileParser {
                 if let group = reader.nonEmptyString(value, "fleet.operators_group") { builder.operatorsGroup = Located(value: group, location: at) }
             case "alembic":
                 readFleetAlembic(value)
+            case "metrics":
+                readMetrics(value)
             case "require_plan_hash":
                 if let tiers = reader.stringList(value, "fleet.require_plan_hash") { builder.requirePlanHash = Located(value: tiers, location: at) }
             case "lint":

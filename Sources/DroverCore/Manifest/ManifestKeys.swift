@@ -4,9 +4,10 @@ enum ManifestKeys {
     static let top = ["fleet", "defaults", "windows", "databases", "discover", "waves", "release_when"]
     static let releaseGate = ["clients", "settle"]
     static let fleet = [
-        "name", "migrations", "pipeline", "state", "lease", "socket", "tracking_schema", "operators_group", "alembic", "lint", "require_plan_hash",
+        "name", "migrations", "pipeline", "state", "lease", "socket", "tracking_schema", "operators_group", "alembic", "lint", "require_plan_hash", "metrics",
     ]
     static let fleetLint = ["postgres_version"]
+    static let fleetMetrics = ["listen", "per_database"]
     static let fleetAlembic = ["command", "url_env", "url_x", "url_scheme"]
     /// Keys a database entry, `defaults` and a discover `template` share.
     static let settings = [

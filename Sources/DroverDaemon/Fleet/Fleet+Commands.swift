@@ -284,8 +284,9 @@ extension Fleet {
     }
 
     /// Databases whose schema differs from the others at the same revision (docs/daemon.md).
-    public func drift() async -> [DriftReport] {
-        await fingerprintsSettled()
+    /// `settled`: first wait for the fingerprints still queued (metrics take what is there).
+    public func drift(settled: Bool = true) async -> [DriftReport] {
+        if settled { await fingerprintsSettled() }
         var reports: [DriftReport] = []
         let byRevision = Dictionary(
             grouping: manifest.databases.compactMap { spec -> (String, String)? in

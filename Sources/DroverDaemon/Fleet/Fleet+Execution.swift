@@ -158,6 +158,7 @@ extension Fleet {
     func stateStoreFailed(_ error: any Error) -> String {
         let problem = "droverd cannot write its state store \(store.path): \(error)"
         stateStoreProblem = problem
+        phaseCounters.stateStoreFailed()
         return problem
     }
 

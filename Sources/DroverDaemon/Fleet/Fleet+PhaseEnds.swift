@@ -47,6 +47,10 @@ extension Fleet {
         // of moving databases were a good part of the server's work.
         readSchedule.read(name, at: now, atRest: scheduler.isAtRest(name))
         if outcome.snapshot == nil, let spec, spec.schema != nil { queueFingerprint(of: spec, revision: step.revision) }
+        if !outcome.alreadyApplied, let spec {
+            phaseCounters.phaseEnded(
+                tier: spec.tier, phase: step.phase, .applied, seconds: outcome.duration.seconds, rows: outcome.rows, retries: max(outcome.attempts - 1, 0))
+        }
         logger.info("\(step) applied", metadata: ["db": "\(name)", "rows": "\(outcome.rows)"])
         emit("applied", "\(step): \(outcome.rows) rows", database: name, step: step)
         let history =
@@ -107,6 +111,14 @@ extension Fleet {
             case .cancelled: "cancelled"
             default: nil
             }
+        if let counted = outcome.flatMap(PhaseCounters.Outcome.init(rawValue:)), let tier = scheduler.database(named: name)?.tier {
+            let retries: Int =
+                switch error {
+                case .lockTimeoutExhausted(_, _, _, let attempts, _, _), .connectionFailed(_, let attempts, _): max(attempts - 1, 0)
+                default: 0
+                }
+            phaseCounters.phaseEnded(tier: tier, phase: step.phase, counted, seconds: now.timeIntervalSince(completion.startedAt), rows: 0, retries: retries)
+        }
         let history = outcome.map {
             HistoryEntry(
                 database: name, revision: step.revision, phase: step.phase, outcome: $0, startedAt: completion.startedAt, finishedAt: now,

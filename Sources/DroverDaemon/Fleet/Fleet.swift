@@ -71,6 +71,9 @@ public actor Fleet {
     var releaseGateRead: Task<Void, Never>?
     var lastReleaseGateRead: ContinuousClock.Instant?
     var events = EventHub()
+    /// What the metrics count as phases end, and the drifted count they show (`Fleet+Metrics.swift`).
+    var phaseCounters = PhaseCounters()
+    var driftCache: (at: ContinuousClock.Instant, count: Int)?
     /// When freed memory goes back to the kernel (`Fleet+Heap.swift`).
     var heapTrim = HeapTrimSchedule()
     #if DROVER_TEST_HOOKS
