@@ -6,25 +6,25 @@ import Synchronization
 import Glibc
 #endif
 
-/// A helper program (the project's `alembic`) run to completion with its output
+/// A helper program (the project's `alembic`, a hook) run to completion with its output
 /// captured. Waiting and reading happen on a thread of their own, never on the
 /// cooperative pool. Cancelling the awaiting task sends SIGTERM to the program's
 /// process group, and SIGKILL after `killAfter`.
 ///
 /// All raw process calls of drover's runner are in this file.
-struct ChildProcess {
-    struct Result: Sendable {
+public struct ChildProcess: Sendable {
+    public struct Result: Sendable {
         /// The exit code, or 128 + the signal that ended it.
-        var status: Int32
-        var signalled: Bool
+        public var status: Int32
+        public var signalled: Bool
         /// stdout and stderr interleaved as written; the tail when it ran long.
-        var output: String
+        public var output: String
     }
 
-    struct SpawnError: Error, CustomStringConvertible {
+    public struct SpawnError: Error, CustomStringConvertible {
         var program: String
         var code: Int32
-        var description: String { "cannot start \(program): \(String(cString: strerror(code)))" }
+        public var description: String { "cannot start \(program): \(String(cString: strerror(code)))" }
     }
 
     /// At most this much output is kept (the end of it).
@@ -34,8 +34,19 @@ struct ChildProcess {
     var environment: [String: String]
     var directory: String
     var killAfter: Duration = .seconds(5)
+    /// What the program reads on stdin (from a file droverd writes and removes at
+    /// once: a pipe could block droverd, or kill it with SIGPIPE); /dev/null when `nil`.
+    var input: [UInt8]?
 
-    func run() async throws -> Result {
+    public init(arguments: [String], environment: [String: String], directory: String, killAfter: Duration = .seconds(5), input: [UInt8]? = nil) {
+        self.arguments = arguments
+        self.environment = environment
+        self.directory = directory
+        self.killAfter = killAfter
+        self.input = input
+    }
+
+    public func run() async throws -> Result {
         let pid = try spawnWithPipe()
         let exited = Mutex(false)
         return await withTaskCancellationHandler {
@@ -72,7 +83,9 @@ struct ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let inputFile = try input.map(Self.writeInput)
+        defer { if let inputFile { unlink(inputFile) } }
+        posix_spawn_file_actions_addopen(&actions, 0, inputFile ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
         posix_spawn_file_actions_addchdir_np(&actions, directory)
@@ -103,6 +116,22 @@ struct ChildProcess {
             throw SpawnError(program: arguments[0], code: code)
         }
         return (pid, fds[0])
+    }
+
+    /// A private file holding `bytes`, for the child's stdin.
+    private static func writeInput(_ bytes: [UInt8]) throws -> String {
+        var template = Array("/tmp/drover-input-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SpawnError(program: "mkstemp", code: errno) }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw SpawnError(program: "writing a hook's input", code: errno) }
+            written += count
+        }
+        return String(cString: template)
     }
 
     /// Reads until EOF, keeping the last `outputLimit` bytes.

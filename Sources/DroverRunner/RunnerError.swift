@@ -20,6 +20,8 @@ public enum RunnerError: Error, Sendable, CustomStringConvertible {
     case cancelled(database: String, revision: String, phase: Phase)
     /// A throttled backfill waited `max_wait` and stopped; its batches stay.
     case throttledTooLong(database: String, revision: String, waited: Duration, reason: String)
+    /// A before-phase hook failed or timed out; the phase did not start.
+    case hookFailed(database: String, command: String, reason: String)
     /// Refused before anything ran.
     case refused(database: String, reason: String)
     case passwordFileUnreadable(database: String, path: String)
@@ -50,6 +52,8 @@ public enum RunnerError: Error, Sendable, CustomStringConvertible {
             return "\(database): \(phase.rawValue) of \(revision) was cancelled and rolled back"
         case .throttledTooLong(let database, let revision, let waited, let reason):
             return "\(database): backfill of \(revision) throttled for \(DurationText.format(waited)) (max_wait): \(reason); it goes on later where it stopped"
+        case .hookFailed(let database, let command, let reason):
+            return "\(database): before-phase hook \(command) \(reason); the phase did not start"
         case .refused(let database, let reason):
             return "\(database): \(reason)"
         case .passwordFileUnreadable(let database, let path):

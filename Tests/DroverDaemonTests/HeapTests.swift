@@ -52,6 +52,10 @@ struct HeapTests {
         defer { fixture.remove() }
         let (fleet, loop) = try await fixture.start()
         try await waitFor(fleet, "preview waiting for its release") { $0.database("preview")?.state == .waitingRelease }
+        // Every database at rest: under load another's phase could still end (and trim) later.
+        try await waitFor(fleet, "nothing running") { status in
+            status.databases.allSatisfy { ![.pending, .expanding, .backfilling, .contracting].contains($0.state) }
+        }
         let trimmed = try await eventually(timeout: .seconds(10)) { await fleet.heapTrims > 0 }
         #expect(trimmed)
         // Without status calls (they count as work) and with nothing running.

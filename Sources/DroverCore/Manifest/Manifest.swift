@@ -12,6 +12,8 @@ public struct Manifest: Sendable {
     public var defaults: SettingsLayer = SettingsLayer()
     /// `release_when`, per tier.
     public var releaseWhen: [String: ReleaseGate] = [:]
+    /// `hooks`, in the order written (a phase's before-phase hooks run in that order).
+    public var hooks: [Hook] = []
     /// The files read, in the order they were merged.
     public var files: [String]
 

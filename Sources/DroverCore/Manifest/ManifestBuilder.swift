@@ -33,6 +33,7 @@ struct ManifestBuilder {
     var discover: [DiscoverSpec] = []
     var waves: [String: Located<[WaveSpec]>] = [:]
     var releaseWhen: [String: Located<ReleaseGate>] = [:]
+    var hooks: [Hook] = []
     var diagnostics: [Diagnostic] = []
 
     mutating func build(files: [String]) -> Manifest? {
@@ -122,6 +123,7 @@ struct ManifestBuilder {
         }
 
         for (tier, gate) in releaseWhen.sorted(by: { $0.key < $1.key }) { checkTier(tier, at: gate.location, "release_when") }
+        for hook in hooks { if let tier = hook.tier { checkTier(tier, at: hook.location, "a hook's tier") } }
 
         if let lease, state.map({ StateLocation($0.value).isShared }) != true {
             warning(lease.location, "fleet.lease has no effect with a state file; it applies to a PostgreSQL fleet.state shared by several droverd")
@@ -152,6 +154,7 @@ struct ManifestBuilder {
             files: files
         )
         manifest.releaseWhen = releaseWhen.mapValues(\.value)
+        manifest.hooks = hooks
         return manifest
     }
 

@@ -80,4 +80,41 @@ extension ManifestFileParser {
             reader.error(value, "fleet.metrics needs 'listen' (e.g. listen: \"127.0.0.1:9187\")")
         }
     }
+
+    /// `hooks: [{on: before-phase,failed, tier: production, phase: contract, run: [argv...], timeout: 5min}]`;
+    /// several files' hooks add up, in file order.
+    mutating func readHooks(_ value: Node) {
+        guard let items = reader.sequence(value, "hooks") else { return }
+        for item in items {
+            guard let entries = reader.mapping(item, "a hook", allowed: ManifestKeys.hook) else { continue }
+            var hook = Hook(events: [], run: [], location: reader.location(item))
+            for (key, _, entry) in entries {
+                switch key {
+                case "on":
+                    // `on: before-phase,failed` or `on: [before-phase, failed]`.
+                    let written: [String] =
+                        if case .sequence = entry { reader.stringList(entry, "hook.on") ?? [] } else { reader.string(entry, "hook.on").map { [$0] } ?? [] }
+                    let names = written.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+                    for name in names {
+                        if let event = Hook.Event(rawValue: name) {
+                            hook.events.insert(event)
+                        } else {
+                            reader.error(entry, "unknown hook event '\(name)'; events: \(Hook.Event.allCases.map(\.rawValue).joined(separator: ", "))")
+                        }
+                    }
+                case "tier": hook.tier = reader.nonEmptyString(entry, "hook.tier")
+                case "phase": hook.phase = reader.choice(entry, "hook.phase", Phase.self)
+                case "run": hook.run = reader.stringList(entry, "hook.run") ?? []
+                case "timeout": hook.timeout = positiveDuration(entry, "hook.timeout") ?? Hook.defaultTimeout
+                default: break
+                }
+            }
+            if hook.events.isEmpty { reader.error(item, "a hook needs 'on' with at least one event (e.g. on: before-phase)") }
+            if hook.run.isEmpty || hook.run[0].isEmpty {
+                reader.error(item, "a hook needs 'run': the command as a list, e.g. run: [/usr/local/bin/backup, --quick]")
+            }
+            if hook.events.isEmpty || hook.run.isEmpty { continue }
+            builder.hooks.append(hook)
+        }
+    }
 }

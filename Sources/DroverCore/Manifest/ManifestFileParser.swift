@@ -20,6 +20,7 @@ struct ManifestFileParser {
             case "discover": readDiscover(entry.value)
             case "waves": readWaves(entry.value)
             case "release_when": readReleaseWhen(entry.value)
+            case "hooks": readHooks(entry.value)
             default: break
             }
         }

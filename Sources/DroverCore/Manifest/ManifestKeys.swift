@@ -1,7 +1,8 @@
 /// The keys each part of the manifest accepts (docs/manifest.md). Anything else is an error
 /// that names the nearest of these.
 enum ManifestKeys {
-    static let top = ["fleet", "defaults", "windows", "databases", "discover", "waves", "release_when"]
+    static let top = ["fleet", "defaults", "windows", "databases", "discover", "waves", "release_when", "hooks"]
+    static let hook = ["on", "tier", "phase", "run", "timeout"]
     static let releaseGate = ["clients", "settle"]
     static let fleet = [
         "name", "migrations", "pipeline", "state", "lease", "socket", "tracking_schema", "operators_group", "alembic", "lint", "require_plan_hash", "metrics",

@@ -379,6 +379,6 @@ extension Fleet {
         // Every change and refusal is also an event for `droverctl watch`.
         emit(
             action, result + (caller.name.map { " (by \($0))" } ?? ""), database: parameters["db"].flatMap { $0.isEmpty ? nil : $0 },
-            tier: parameters["tier"].flatMap { $0.isEmpty || $0 == "*" ? nil : $0 })
+            tier: parameters["tier"].flatMap { $0.isEmpty || $0 == "*" ? nil : $0 }, revision: parameters["revision"])
     }
 }

@@ -120,12 +120,20 @@ extension Fleet {
         let trackingTableSeen = scheduler.observations[name]?.records.isEmpty == false
         // An Alembic project: the steps after this one that share its gates go along.
         let through = scheduler.alembicStretch(of: name, from: step)
-        let ends = phaseEnds, wake = wake, throttles = throttles
+        let ends = phaseEnds, wake = wake, throttles = throttles, hooks = hooks
+        let gates = manifest.hooks.filter { $0.runs(on: .beforePhase, tier: spec.tier, phase: step.phase) }
+        let gateEvent = hookEvent(.beforePhase, "\(step)", database: name, tier: spec.tier, step: step)
         running[name] = Task(executorPreference: PostgresExecutor.shared) {
             let result: Result<PhaseOutcome, RunnerError>
             var kept: PostgresConnection?
             var session: RunnerSession?
             do throws(RunnerError) {
+                // before-phase hooks, in order: one that fails keeps the phase from starting.
+                for gate in gates {
+                    let ran = await hooks.run(gate, gateEvent)
+                    await self.hookEnded(gate, gateEvent, ran)
+                    if !ran.succeeded { throw RunnerError.hookFailed(database: name, command: gate.command, reason: ran.summary) }
+                }
                 session = RunnerSession(target: try DatabaseTarget(spec, fleet: fleet), connection: reused)
                 session!.trackingTableSeen = trackingTableSeen
                 session!.throttled = { reason in

@@ -117,7 +117,7 @@ extension Fleet {
     }
 
     /// A one-line summary for systemd's STATUS= and the log:
-    /// "production 1/1 at 3f2a9c1e; tenants wave 2/3, 40/120; 1 failed".
+    /// "production 1/1 at 3f2a9c1e; tenants wave 2/3, 40/120 at 3f2a9c1e halted; 1 failed".
     public func summary() -> String {
         var parts: [String] = []
         var failedCount = 0
@@ -129,9 +129,12 @@ extension Fleet {
             let waves = manifest.waves(ofTier: tier)
             let finished = (scheduler.tiers[tier]?.wavesFinished.count ?? 0)
             let wave = waves.count > 1 ? " wave \(min(finished + 1, waves.count))/\(waves.count)," : ""
-            parts.append("\(tier)\(wave) \(done)/\(members.count) at \(target.prefix(8))")
+            let held = scheduler.tiers[tier]?.halt != nil ? " halted" : scheduler.tiers[tier]?.paused == true ? " paused" : ""
+            parts.append("\(tier)\(wave) \(done)/\(members.count) at \(target.prefix(8))\(held)")
         }
         if failedCount > 0 { parts.append("\(failedCount) failed") }
+        let throttled = Set(throttles.current.keys).union(scheduler.throttledWaits.keys).count
+        if throttled > 0 { parts.append("\(throttled) backfill\(throttled == 1 ? "" : "s") throttled") }
         if stateStoreProblem != nil { parts.insert("state store not writable, no phase starts", at: 0) }
         switch role {
         case .sole: break

@@ -73,6 +73,8 @@ public actor Fleet {
     var events = EventHub()
     /// What the metrics count as phases end, and the drifted count they show (`Fleet+Metrics.swift`).
     var phaseCounters = PhaseCounters()
+    /// Runs `hooks` of the manifest (`Fleet+Hooks.swift`).
+    nonisolated let hooks = HookRunner()
     var driftCache: (at: ContinuousClock.Instant, count: Int)?
     /// When freed memory goes back to the kernel (`Fleet+Heap.swift`).
     var heapTrim = HeapTrimSchedule()
@@ -214,7 +216,9 @@ public actor Fleet {
 
     private func unsubscribe(_ id: UUID) { events.unsubscribe(id) }
 
-    func emit(_ kind: String, _ message: String, database: String? = nil, tier: String? = nil, step: PlannedStep? = nil) {
-        events.send(FleetEvent(at: clock(), database: database, tier: tier, revision: step?.revision, phase: step?.phase, kind: kind, message: message))
+    func emit(_ kind: String, _ message: String, database: String? = nil, tier: String? = nil, step: PlannedStep? = nil, revision: String? = nil) {
+        let revision = step?.revision ?? revision
+        events.send(FleetEvent(at: clock(), database: database, tier: tier, revision: revision, phase: step?.phase, kind: kind, message: message))
+        notifyHooks(kind, message, database: database, tier: tier, step: step, revision: revision)
     }
 }
