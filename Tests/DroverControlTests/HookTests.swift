@@ -3,16 +3,6 @@ import DroverTestSupport
 import Foundation
 import Testing
 
-/// A revision whose expand fails in schema tenant acme only: the canary wave halts.
-private let brokenForAcme = [
-    "0003_acme.sql": """
-    -- drover:revision r3
-    -- drover:parent r2
-    -- drover:expand
-    DO $$ BEGIN IF current_schema() = 'acme' THEN RAISE EXCEPTION 'acme is broken'; END IF; END $$;
-    """
-]
-
 /// The fixture's manifest with `hooks` added at the top level.
 private func withHooks(_ fixture: FleetFixture, _ hooks: String) throws {
     try fixture.editManifest { $0 + "\nhooks:\n" + hooks }
@@ -73,8 +63,7 @@ struct HookTests {
 
     @Test("notification hooks get the event as JSON on stdin and DROVER_* in their environment: promote, wave-finished, halt")
     func notifications() async throws {
-        let waves = "waves:\n  tenants:\n    - {name: canary, select: {names: [tenant-acme]}}\n    - {name: rest, select: {all: true}}\n"
-        let fixture = try await FleetFixture.make(tenants: ["acme", "globex"], waves: waves, extraRevisions: brokenForAcme)
+        let fixture = try await FleetFixture.haltingOnAcme()
         defer { fixture.remove() }
         let received = fixture.directory + "/hooks.jsonl"
         try withHooks(

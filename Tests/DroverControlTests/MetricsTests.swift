@@ -103,27 +103,24 @@ extension [Sample] {
     }
 }
 
-/// A revision whose expand fails in schema tenant acme only: the canary wave halts.
-private let brokenForAcme = [
-    "0003_acme.sql": """
-    -- drover:revision r3
-    -- drover:parent r2
-    -- drover:expand
-    DO $$ BEGIN IF current_schema() = 'acme' THEN RAISE EXCEPTION 'acme is broken'; END IF; END $$;
-    """
-]
+/// The fixture's manifest serving metrics on a socket in its directory; returns the socket.
+private func serveMetrics(_ fixture: FleetFixture, perDatabase: Bool = false) throws -> String {
+    let socket = fixture.directory + "/run/metrics.sock"
+    try fixture.editManifest {
+        $0.replacingOccurrences(
+            of: "  socket: ../run/control.sock\n",
+            with: "  socket: ../run/control.sock\n  metrics: {listen: \(socket)\(perDatabase ? ", per_database: true" : "")}\n")
+    }
+    return socket
+}
 
 @Suite("Prometheus metrics (fleet.metrics)")
 struct MetricsTests {
     @Test("after a rollout that halts: prometheus_client parses /metrics, and its states, halt and phase counts agree with status and watch")
     func rolloutWithHalt() async throws {
-        let waves = "waves:\n  tenants:\n    - {name: canary, select: {names: [tenant-acme]}}\n    - {name: rest, select: {all: true}}\n"
-        let fixture = try await FleetFixture.make(tenants: ["acme", "globex"], waves: waves, extraRevisions: brokenForAcme)
+        let fixture = try await FleetFixture.haltingOnAcme()
         defer { fixture.remove() }
-        let socket = fixture.directory + "/run/metrics.sock"
-        try fixture.editManifest {
-            $0.replacingOccurrences(of: "  socket: ../run/control.sock\n", with: "  socket: ../run/control.sock\n  metrics: {listen: \(socket)}\n")
-        }
+        let socket = try serveMetrics(fixture)
         let daemon = try await RunningDaemon.start(fixture)
         defer { daemon.kill() }
         let watcher = try BackgroundProcess([try Subprocess.builtProduct("droverctl"), "watch", "--json", "--socket", daemon.socket])
@@ -163,11 +160,7 @@ struct MetricsTests {
     func badRequests() async throws {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
-        let socket = fixture.directory + "/run/metrics.sock"
-        try fixture.editManifest {
-            $0.replacingOccurrences(
-                of: "  socket: ../run/control.sock\n", with: "  socket: ../run/control.sock\n  metrics: {listen: \(socket), per_database: true}\n")
-        }
+        let socket = try serveMetrics(fixture, perDatabase: true)
         let daemon = try await RunningDaemon.start(fixture)
         defer { daemon.kill() }
         try await daemon.waitFor("preview expanded to r2") { $0.database("preview")?.expanded == "r2" }
@@ -189,10 +182,7 @@ struct MetricsTests {
     func flooding() async throws {
         let fixture = try await FleetFixture.make(tenants: ["acme"])
         defer { fixture.remove() }
-        let socket = fixture.directory + "/run/metrics.sock"
-        try fixture.editManifest {
-            $0.replacingOccurrences(of: "  socket: ../run/control.sock\n", with: "  socket: ../run/control.sock\n  metrics: {listen: \(socket)}\n")
-        }
+        let socket = try serveMetrics(fixture)
         let daemon = try await RunningDaemon.start(fixture)
         defer { daemon.kill() }
         let flooding = try BackgroundProcess([try await prometheusPython(), "-c", flood, socket])
