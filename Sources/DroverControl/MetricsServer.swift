@@ -84,15 +84,18 @@ public struct MetricsServer: Service {
 
     private func serve(_ connection: Connection) async {
         guard connections.state.withLock({ $0.admit(uid: 0) }) == .admitted else {
-            // Answered at once, then read for a moment: closing on a request not yet
-            // read would reset the connection and lose the answer.
-            let deadline = IdleDeadline(after: .seconds(1))
+            // Answered as soon as its request is read (an answer before the request
+            // is not HTTP); one that sends nothing is closed after 5 s.
+            let deadline = IdleDeadline(after: .seconds(5))
             try? await connection.executeThenClose { inbound, outbound in
-                try await Self.respond(outbound, status: .serviceUnavailable, body: "too many connections\n", keepAlive: false)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await deadline.closeWhenIdle(connection.channel) }
                     defer { group.cancelAll() }
-                    for try await _ in inbound {}
+                    for try await part in inbound {
+                        guard case .end = part else { continue }
+                        try await Self.respond(outbound, status: .serviceUnavailable, body: "too many connections\n", keepAlive: false)
+                        return
+                    }
                 }
             }
             return

@@ -49,6 +49,13 @@ struct Droverd: AsyncParsableCommand {
         help: ArgumentHelp("Control connections open at once per uid (root is held only by the total).", valueName: "n"))
     var maxConnectionsPerUser = 32
 
+    @Option(
+        name: .customLong("metrics-listen"),
+        help: ArgumentHelp(
+            "Serve /metrics here (HOST:PORT or a socket path), instead of fleet.metrics.listen: for several droverd of one fleet on one machine.",
+            valueName: "address"))
+    var metricsListen: String?
+
     func run() async throws {
         // Before the libpq threads allocate (Heap.swift): one arena a core, not eight.
         Heap.limitArenas(to: max(2, ProcessInfo.processInfo.activeProcessorCount))
@@ -112,7 +119,14 @@ struct Droverd: AsyncParsableCommand {
             throw ExitCode.failure
         }
         var metrics: MetricsServer?
-        if let settings = definition.manifest.fleet.metrics {
+        var metricsSettings = definition.manifest.fleet.metrics
+        if let metricsListen {
+            guard let listen = MetricsSettings.listen(parsing: metricsListen) else {
+                throw ValidationError("--metrics-listen must be HOST:PORT or an absolute socket path (found '\(metricsListen)')")
+            }
+            metricsSettings = MetricsSettings(listen: listen, perDatabase: metricsSettings?.perDatabase ?? false)
+        }
+        if let settings = metricsSettings {
             do {
                 metrics = try await MetricsServer(fleet: fleet, listen: settings.listen, logger: logger)
             } catch {

@@ -41,10 +41,16 @@ private func startInstances(_ count: Int, _ fixture: FleetFixture, notify: [Noti
     var daemons: [RunningDaemon] = []
     for index in 0..<count {
         let environment = index < notify.count ? ["NOTIFY_SOCKET": notify[index].path] : [:]
-        daemons.append(try await RunningDaemon.start(fixture, environment: environment, socket: fixture.directory + "/run/instance-\(index).sock"))
+        daemons.append(
+            try await RunningDaemon.start(
+                fixture, arguments: ["--metrics-listen", metricsSocket(index, fixture)], environment: environment,
+                socket: fixture.directory + "/run/instance-\(index).sock"))
     }
     return daemons
 }
+
+/// Each instance's /metrics (`droverd --metrics-listen`): one manifest, one machine.
+private func metricsSocket(_ index: Int, _ fixture: FleetFixture) -> String { fixture.directory + "/run/metrics-\(index).sock" }
 
 private func notifySockets(_ count: Int, in fixture: FleetFixture) throws -> [NotifySocket] {
     try (0..<count).map { index in
@@ -148,6 +154,14 @@ extension Isolated {
             #expect(
                 try await eventually(timeout: .seconds(15)) { statusLines(of: successor).last?.hasPrefix("STATUS=leader") == true },
                 "the successor tells systemd it leads")
+            // Each instance's /metrics: the successor leads, the survivor follows.
+            for (index, daemon) in daemons.enumerated() where daemon.process.pid != leader.process.pid {
+                let metrics = try await metricSamples(metricsSocket(index, fixture))
+                #expect(metrics.value("drover_leader") == (daemon.process.pid == successor.process.pid ? 1 : 0), "instance \(index)'s drover_leader")
+                #expect(
+                    metrics.value("drover_databases", ["tier": "tenants", "state": "waiting-release"]) == Double(tenants.count),
+                    "instance \(index) serves its own view of the fleet")
+            }
             let promoted = try await successor.ctl("promote", "r3", "--to", "preview")
             #expect(promoted.status == 0, "the new leader takes changes: \(promoted.errors)")
         }

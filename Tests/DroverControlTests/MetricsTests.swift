@@ -30,6 +30,8 @@ private let scrape = #"""
     connection.request("GET", "/metrics")
     response = connection.getresponse()
     body = response.read().decode()
+    if len(sys.argv) > 2:
+        open(sys.argv[2], "w").write(body)
     assert response.status == 200, response.status
     assert response.getheader("Content-Type").startswith("text/plain; version=0.0.4"), response.getheader("Content-Type")
     for family in text_string_to_metric_families(body):
@@ -79,25 +81,26 @@ private let flood = #"""
     print("then:", status(connect()))
     """#
 
-private struct Sample: Sendable {
+struct MetricSample: Sendable {
     var family: String
     var name: String
     var labels: [String: String]
     var value: Double
 }
 
-private func samples(_ socket: String) async throws -> [Sample] {
-    let result = try await Subprocess.run([try await prometheusPython(), "-c", scrape, socket])
+/// `keep`: where to write the exposition as served.
+func metricSamples(_ socket: String, keep: String? = nil) async throws -> [MetricSample] {
+    let result = try await Subprocess.run([try await prometheusPython(), "-c", scrape, socket] + (keep.map { [$0] } ?? []))
     try #require(result.status == 0, "\(result.errors)")
     return result.output.split(separator: "\n").compactMap { line in
         guard let row = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [Any], row.count == 5 else { return nil }
-        return Sample(
+        return MetricSample(
             family: row[0] as? String ?? "", name: row[2] as? String ?? "", labels: row[3] as? [String: String] ?? [:],
             value: (row[4] as? NSNumber)?.doubleValue ?? .nan)
     }
 }
 
-extension [Sample] {
+extension [MetricSample] {
     func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
         first { sample in sample.name == name && sample.labels == labels }?.value
     }
@@ -116,12 +119,13 @@ private func serveMetrics(_ fixture: FleetFixture, perDatabase: Bool = false) th
 
 @Suite("Prometheus metrics (fleet.metrics)")
 struct MetricsTests {
-    @Test("after a rollout that halts: prometheus_client parses /metrics, and its states, halt and phase counts agree with status and watch")
+    @Test("after a rollout that halts: prometheus_client parses /metrics, and its states, halt and phase counts agree with status, watch and STATUS=")
     func rolloutWithHalt() async throws {
         let fixture = try await FleetFixture.haltingOnAcme()
         defer { fixture.remove() }
         let socket = try serveMetrics(fixture)
-        let daemon = try await RunningDaemon.start(fixture)
+        let notify = try NotifySocket(directory: fixture.directory)
+        let daemon = try await RunningDaemon.start(fixture, environment: ["NOTIFY_SOCKET": notify.path])
         defer { daemon.kill() }
         let watcher = try BackgroundProcess([try Subprocess.builtProduct("droverctl"), "watch", "--json", "--socket", daemon.socket])
         defer { watcher.signal(SIGKILL) }
@@ -132,7 +136,13 @@ struct MetricsTests {
         #expect(try await daemon.ctl("promote", "r3", "--to", "tenants").status == 0)
         try await daemon.waitFor("tenants halted") { $0.tier("tenants")?.state == "halted" }
 
-        let metrics = try await samples(socket)
+        let exposition = fixture.directory + "/metrics.txt"
+        let metrics = try await metricSamples(socket, keep: exposition)
+        // Prometheus' own linter, where Debian's prometheus package installed it (scripts/test does).
+        if (try? await Subprocess.run(["sh", "-c", "command -v promtool"]))?.status == 0 {
+            let lint = try await Subprocess.run(["sh", "-c", "promtool check metrics < \"$0\"", exposition])
+            #expect(lint.status == 0 && lint.output.isEmpty && lint.errors.isEmpty, "promtool: \(lint.output)\(lint.errors)")
+        }
         let status = try await daemon.json(FleetStatus.self, "status")
         #expect(metrics.value("drover_build_info", ["version": DroverVersion.current]) == 1)
         #expect(metrics.value("drover_leader") == 1)
@@ -153,6 +163,9 @@ struct MetricsTests {
         #expect(metrics.value("drover_phase_duration_seconds_bucket", ["tier": "preview", "phase": "expand", "le": "+Inf"]) == expands)
         #expect(!metrics.contains { $0.labels["database"] != nil }, "no database label unless per_database")
         #expect(watcher.output.contains("\"kind\":\"halt\""), "watch saw the halt: \(watcher.output.suffix(2000))")
+        #expect(
+            try await eventually(timeout: .seconds(10)) { notify.lines.last { $0.hasPrefix("STATUS=") }?.contains("at r3 halted") == true },
+            "systemd is told: \(notify.lines.last { $0.hasPrefix("STATUS=") } ?? "-")")
         await daemon.stop()
     }
 
@@ -169,7 +182,7 @@ struct MetricsTests {
         #expect(
             raw.output.split(separator: "\n") == ["HTTP/1.1 404 Not Found", "HTTP/1.1 405 Method Not Allowed", "HTTP/1.1 400 Bad Request", "HTTP/1.1 200 OK"],
             "\(raw.output)")
-        let metrics = try await samples(socket)
+        let metrics = try await metricSamples(socket)
         let status = try await daemon.json(FleetStatus.self, "status")
         for row in status.databases {
             #expect(metrics.value("drover_database_state", ["database": row.name, "tier": row.tier, "state": row.state.rawValue]) == 1, "\(row.name)")

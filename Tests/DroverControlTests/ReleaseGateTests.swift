@@ -32,8 +32,9 @@ struct ReleaseGateTests {
         #expect(try await daemon.json(FleetStatus.self, "status").tiers.first { $0.name == "preview" }?.released == nil)
 
         // The old code is gone: released after two seconds of only new clients.
-        await old.close()
+        // Timed from before the close: the session may end before close() returns here.
         let closed = ContinuousClock.now
+        await old.close()
         try await daemon.waitFor("preview released by release_when", timeout: .seconds(30)) { $0.tiers.first { $0.name == "preview" }?.released == "r2" }
         #expect(ContinuousClock.now - closed >= .seconds(2), "not before settle")
         try await daemon.waitFor("preview contracted to r2") { $0.database("preview")?.contracted == "r2" }
