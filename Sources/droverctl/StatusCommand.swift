@@ -8,7 +8,7 @@ struct StatusCommand: ParsableCommand {
         discussion: """
             One row per database: its tier and wave, the revision expanded and contracted in it, its tier's target, its state (current, pending, expanding, backfilling, waiting-window, waiting-release, contracting, failed, tampered, unreachable, paused, locked, gone), the next opening of its window, and its last error. Below, one row per tier: its target, what is released, its state (idle, rolling, halted, paused, done), its current wave and the databases that failed in it.
 
-            A backfill waiting for its throttle (replica lag, autovacuum, lock waiters) shows why in ERROR ("throttled: replica lag 14s > 10s"; --json: field throttled). A tier with release_when says under the table what its release waits for ("release_when waits: production: 3 sessions of 9f3a6c2e8b15"; --json: release_waiting_on). A database paused by droverctl cancel shows who cancelled it and why in ERROR.
+            A backfill waiting for its throttle (replica lag, autovacuum, lock waiters) shows why in ERROR ("throttled: replica lag 14s > 10s"; --json: field throttled). A tier with release_when says under the table what its release waits for ("release_when waits: production: 3 sessions of 9f3a6c2e8b15"; --json: release_waiting_on). A database paused by droverctl cancel shows who cancelled it and why in ERROR. A database whose schema differs from the others at its revision shows how in ERROR ("drift: differs from preview at 3f2a9c1e: ..."; --json: drift; droverctl drift lists every difference).
 
             When droverd cannot write its own state store (disk full, read-only), a warning says so first: no phase starts until it can.
 
@@ -40,7 +40,10 @@ struct StatusCommand: ParsableCommand {
                 .init(text: Format.revision(row.expanded)), .init(text: Format.revision(row.contracted)), .init(text: Format.revision(row.target)),
                 .init(text: row.state.rawValue, colour: Format.colour(of: row.state)),
                 .init(text: Format.time(row.next_window)),
-                .init(text: Format.text(row.throttled.map { "throttled: \($0)" } ?? row.error?.split(separator: "\n").first.map(String.init))),
+                .init(
+                    text: Format.text(
+                        row.throttled.map { "throttled: \($0)" } ?? row.error?.split(separator: "\n").first.map(String.init)
+                            ?? row.drift.map { "drift: \($0)" })),
             ])
         }
         Output.line(databases.render())

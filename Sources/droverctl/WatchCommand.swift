@@ -9,8 +9,9 @@ struct WatchCommand: ParsableCommand {
         discussion: """
             Phases started, finished and failed, promotions, releases, pauses, waves. --json prints one JSON object per line.
             --kind keeps only events of that kind (repeat it, or separate kinds with commas): start, applied, failed, cancel (a \
-            phase is being cancelled), cancelled (it stopped), halt, wave-finished, reloading, reload-failed, leader, follower, and \
-            one per command (promote, release, pause, ...). \
+            phase is being cancelled), cancelled (it stopped), halt, wave-finished, throttled, throttle-lifted, release-waiting \
+            (what release_when waits for changed), drift, drift-cleared, reloading, reload-failed, leader, follower, and one per \
+            command (promote, release, pause, ...). \
             A `dropped` notice (this watcher read too slowly) always comes.
             """
     )

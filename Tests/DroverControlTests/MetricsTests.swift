@@ -119,11 +119,17 @@ private func serveMetrics(_ fixture: FleetFixture, perDatabase: Bool = false) th
 
 @Suite("Prometheus metrics (fleet.metrics)")
 struct MetricsTests {
-    @Test("after a rollout that halts: prometheus_client parses /metrics, and its states, halt and phase counts agree with status, watch and STATUS=")
+    @Test(
+        "after a rollout that halts: prometheus_client parses /metrics, and its states, halt, drift, release wait and phase counts agree with status, watch and STATUS="
+    )
     func rolloutWithHalt() async throws {
         let fixture = try await FleetFixture.haltingOnAcme()
         defer { fixture.remove() }
         let socket = try serveMetrics(fixture)
+        // Production drifts from preview (a table made by hand), and the tenants' release
+        // waits for an application that never connects.
+        _ = try await fixture.cluster.run("CREATE TABLE hand_made (id int)", database: fixture.databases["production"]!)
+        try fixture.editManifest { $0 + "\nrelease_when:\n  tenants: {clients: \"slides/{revision}\"}\n" }
         let notify = try NotifySocket(directory: fixture.directory)
         let daemon = try await RunningDaemon.start(fixture, environment: ["NOTIFY_SOCKET": notify.path])
         defer { daemon.kill() }
@@ -135,6 +141,8 @@ struct MetricsTests {
         try await daemon.waitFor("production expanded to r3") { $0.database("production")?.expanded == "r3" }
         #expect(try await daemon.ctl("promote", "r3", "--to", "tenants").status == 0)
         try await daemon.waitFor("tenants halted") { $0.tier("tenants")?.state == "halted" }
+        try await daemon.waitFor("production's drift shown") { $0.database("production")?.drift != nil }
+        try await daemon.waitFor("the tenants' release waits") { $0.tier("tenants")?.release_waiting_on != nil }
 
         let exposition = fixture.directory + "/metrics.txt"
         let metrics = try await metricSamples(socket, keep: exposition)
@@ -163,9 +171,26 @@ struct MetricsTests {
         #expect(metrics.value("drover_phase_duration_seconds_bucket", ["tier": "preview", "phase": "expand", "le": "+Inf"]) == expands)
         #expect(!metrics.contains { $0.labels["database"] != nil }, "no database label unless per_database")
         #expect(watcher.output.contains("\"kind\":\"halt\""), "watch saw the halt: \(watcher.output.suffix(2000))")
+
+        // Drift: the same database everywhere.
+        let drifted = status.databases.filter { $0.drift != nil }.map(\.name)
+        #expect(drifted == ["production"], "\(drifted)")
+        #expect(status.database("production")?.drift?.contains("hand_made") == true, "\(status.database("production")?.drift ?? "-")")
+        #expect(metrics.value("drover_drifted_databases") == 1)
+        let driftEvent = watcher.output.split(separator: "\n").first { $0.contains("\"kind\":\"drift\"") }
+        #expect(driftEvent?.contains("\"database\":\"production\"") == true, "watch: \(watcher.output.suffix(2000))")
+        // What release_when waits on.
+        let waiting = try #require(status.tier("tenants")?.release_waiting_on)
+        #expect(metrics.value("drover_release_waiting", ["tier": "tenants"]) == 1)
+        #expect(metrics.value("drover_release_waiting", ["tier": "production"]) == 0)
+        #expect(watcher.output.contains("\"kind\":\"release-waiting\""), "watch: \(watcher.output.suffix(2000))")
+        let summary = { notify.lines.last { $0.hasPrefix("STATUS=") } ?? "-" }
         #expect(
-            try await eventually(timeout: .seconds(10)) { notify.lines.last { $0.hasPrefix("STATUS=") }?.contains("at r3 halted") == true },
-            "systemd is told: \(notify.lines.last { $0.hasPrefix("STATUS=") } ?? "-")")
+            try await eventually(timeout: .seconds(10)) {
+                let line = summary()
+                return line.contains("at r3 halted") && line.contains("1 drifted") && line.contains("release_when waits: \(waiting)")
+            },
+            "systemd is told: \(summary())")
         await daemon.stop()
     }
 

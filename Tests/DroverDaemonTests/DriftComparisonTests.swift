@@ -1,4 +1,5 @@
 import DroverCore
+import DroverProtocol
 import Testing
 
 @testable import DroverDaemon
@@ -42,5 +43,45 @@ struct DriftComparisonTests {
         #expect(reports.first?.tie == nil)
         #expect(reports.first?.differences == ["index docs_a_idx missing"])
         #expect(DriftComparison(revision: "r2", snapshots: [("a", snapshot(["id"])), ("b", snapshot(["id"]))]).reports.isEmpty)
+    }
+}
+
+@Suite("DriftWatch: when drift is compared again, and what began and ended")
+struct DriftWatchTests {
+    let start = ContinuousClock.now
+
+    @Test("due at start, then only after fingerprints changed, and not sooner than the interval or ten times the last comparison")
+    func due() {
+        var watch = DriftWatch()
+        #expect(watch.isDue(at: start))
+        watch.comparing(at: start)
+        _ = watch.compared([], took: .seconds(2))
+        #expect(!watch.isDue(at: start + .seconds(60)), "nothing changed")
+        watch.fingerprintsChanged()
+        #expect(!watch.isDue(at: start + .seconds(19)), "the last comparison took 2 s")
+        #expect(watch.isDue(at: start + .seconds(20)))
+        watch.comparing(at: start + .seconds(20))
+        _ = watch.compared([], took: .milliseconds(1))
+        watch.fingerprintsChanged()
+        #expect(!watch.isDue(at: start + .seconds(24)))
+        #expect(watch.isDue(at: start + .seconds(25)), "at least DriftWatch.shortestInterval")
+    }
+
+    @Test("a database is announced when it begins to drift or drifts differently, and when it no longer does")
+    func changes() {
+        var watch = DriftWatch()
+        let globex = DriftReport(database: "globex", revision: "r2", differences: ["index docs_status_idx"], reference: "acme")
+        var (drifted, cleared) = watch.compared([globex])
+        #expect(drifted == [globex] && cleared.isEmpty)
+        (drifted, cleared) = watch.compared([globex])
+        #expect(drifted.isEmpty && cleared.isEmpty, "the same drift is not announced twice")
+        var moved = globex
+        moved.revision = "r3"
+        (drifted, cleared) = watch.compared([moved])
+        #expect(drifted == [moved] && cleared.isEmpty)
+        (drifted, cleared) = watch.compared([])
+        #expect(drifted.isEmpty && cleared == ["globex"])
+        #expect(watch.reports.isEmpty)
+        #expect(DriftWatch.describe(globex) == "differs from acme at r2: index docs_status_idx")
     }
 }

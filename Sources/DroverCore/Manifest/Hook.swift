@@ -6,7 +6,7 @@ public struct Hook: Sendable, Hashable {
         case afterPhase = "after-phase"
         case failed, halt
         case waveFinished = "wave-finished"
-        case promote, release, cancel
+        case promote, release, cancel, drift
     }
 
     public var events: Set<Event>

@@ -132,6 +132,7 @@ extension Fleet {
         do {
             try await store.recordFingerprints(taken, at: clock())
             stateStoreWritable()
+            driftWatch.fingerprintsChanged()
         } catch {
             logger.error("schema fingerprints not recorded: \(stateStoreFailed(error))")
         }

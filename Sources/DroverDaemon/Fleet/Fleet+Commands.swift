@@ -299,8 +299,8 @@ extension Fleet {
             guard let snapshots = try? await store.fingerprints(at: revision) else { continue }
             let present = members.map(\.1).compactMap { name in snapshots[name].map { (name, $0) } }.sorted { $0.0 < $1.0 }
             reports += DriftComparison(revision: revision, snapshots: present).reports
-
         }
+        if settled { noteDrift(reports) }
         return reports
     }
 
@@ -321,6 +321,7 @@ extension Fleet {
         case .success(let loaded):
             await Failpoints.current.reach("reload")
             definition = loaded
+            driftWatch.fingerprintsChanged()
             await discoverDue(force: true)
             let message = "reloaded: \(manifest.databases.count) databases, head \(loaded.repository.head ?? "none")"
             await audit("reload", [:], message, caller)

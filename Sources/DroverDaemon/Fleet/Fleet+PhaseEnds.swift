@@ -47,6 +47,7 @@ extension Fleet {
         // of moving databases were a good part of the server's work.
         readSchedule.read(name, at: now, atRest: scheduler.isAtRest(name))
         if outcome.snapshot == nil, let spec, spec.schema != nil { queueFingerprint(of: spec, revision: step.revision) }
+        if outcome.snapshot != nil { driftWatch.fingerprintsChanged() }
         if !outcome.alreadyApplied, let spec {
             phaseCounters.phaseEnded(
                 tier: spec.tier, phase: step.phase, .applied, seconds: outcome.duration.seconds, rows: outcome.rows, retries: max(outcome.attempts - 1, 0))

@@ -55,6 +55,7 @@ extension Fleet {
                 let releaseNow = releaseGates.observed(tier: tier, gate: gate, target: target, graph: graph, sessions: names, now: clock())
                 if let waiting = releaseGates.waitingOn[tier], waiting.split(separator: " ").prefix(3) != before?.split(separator: " ").prefix(3) {
                     logger.info("release_when waits: \(waiting)", metadata: ["tier": "\(tier)"])
+                    emit("release-waiting", waiting, tier: tier, revision: target)
                 }
                 guard releaseNow else { continue }
                 logger.notice("release_when: every client of \(tier) runs \(target) or later, for \(DurationText.format(gate.settle)): releasing it")

@@ -50,7 +50,8 @@ extension Fleet {
                         ?? (scheduler.observations[spec.name]?.reachable == false ? scheduler.observations[spec.name]?.problem ?? "unreachable" : nil)
                             ?? runtime?.heldBecause ?? scheduler.alembicHold(spec.name) ?? pauseReason(of: spec),
                     alembic: scheduler.observations[spec.name]?.alembicVersions?.joined(separator: ","),
-                    throttled: throttled[spec.name] ?? runtime?.throttledBecause
+                    throttled: throttled[spec.name] ?? runtime?.throttledBecause,
+                    drift: driftWatch.reports[spec.name].map(DriftWatch.describe)
                 ))
         }
         for spec in discovery.gone.values.sorted(by: { $0.name < $1.name })
@@ -135,6 +136,8 @@ extension Fleet {
         if failedCount > 0 { parts.append("\(failedCount) failed") }
         let throttled = Set(throttles.current.keys).union(scheduler.throttledWaits.keys).count
         if throttled > 0 { parts.append("\(throttled) backfill\(throttled == 1 ? "" : "s") throttled") }
+        if !driftWatch.reports.isEmpty { parts.append("\(driftWatch.reports.count) drifted") }
+        for tier in manifest.fleet.pipeline { if let waiting = releaseGates.waitingOn[tier] { parts.append("release_when waits: \(waiting)") } }
         if stateStoreProblem != nil { parts.insert("state store not writable, no phase starts", at: 0) }
         switch role {
         case .sole: break

@@ -71,11 +71,13 @@ public actor Fleet {
     var releaseGateRead: Task<Void, Never>?
     var lastReleaseGateRead: ContinuousClock.Instant?
     var events = EventHub()
-    /// What the metrics count as phases end, and the drifted count they show (`Fleet+Metrics.swift`).
+    /// What the metrics count as phases end (`Fleet+Metrics.swift`).
     var phaseCounters = PhaseCounters()
     /// Runs `hooks` of the manifest (`Fleet+Hooks.swift`).
     nonisolated let hooks = HookRunner()
-    var driftCache: (at: ContinuousClock.Instant, count: Int)?
+    /// The drifted databases, and the comparison in progress (`Fleet+Drift.swift`).
+    var driftWatch = DriftWatch()
+    var driftComparison: Task<Void, Never>?
     /// When freed memory goes back to the kernel (`Fleet+Heap.swift`).
     var heapTrim = HeapTrimSchedule()
     #if DROVER_TEST_HOOKS
@@ -158,6 +160,7 @@ public actor Fleet {
         await discoverDue()
         observeDue()
         fingerprintDue()
+        compareDriftDue()
         trimHeapDue()
         // Phases end whatever the role: one started while this instance led and
         // ending after it lost the lease is still recorded.
@@ -197,6 +200,7 @@ public actor Fleet {
         await fingerprintsSettled()
         await reading?.value
         await releaseGateRead?.value
+        await driftComparison?.value
         for connection in connections.takeAll() { await connection.close() }
         await store.close()
     }

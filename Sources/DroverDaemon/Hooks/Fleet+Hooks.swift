@@ -27,6 +27,7 @@ extension Fleet {
         case "promote": .promote
         case "release": .release
         case "cancel" where step != nil: .cancel
+        case "drift": .drift
         default: nil
         }
     }

@@ -6,7 +6,7 @@ extension Fleet {
     /// Every metric (docs/operations.md): the counters kept as phases end, and gauges
     /// read now from the same state `status` shows. Followers answer with their own
     /// view and `drover_leader 0`.
-    public func metricFamilies() async -> [MetricFamily] {
+    public func metricFamilies() -> [MetricFamily] {
         let now = clock()
         let pipeline = manifest.fleet.pipeline
         var info = MetricFamily("drover_build_info", .gauge, help: "The running droverd's version.")
@@ -43,21 +43,10 @@ extension Fleet {
             releaseWaiting.add(releaseGates.waitingOn[tier] == nil ? 0 : 1, [("tier", tier)])
         }
         var drifted = MetricFamily("drover_drifted_databases", .gauge, help: "Databases whose schema differs from the others at the same revision.")
-        drifted.add(Double(await driftedCount()))
+        drifted.add(Double(driftWatch.reports.count))
         var storeWritable = MetricFamily("drover_state_store_writable", .gauge, help: "0 while droverd's state store refuses writes (no phase starts).")
         storeWritable.add(stateStoreProblem == nil ? 1 : 0)
         return [info, leader, databases] + (wantsPerDatabase ? [perDatabase] : []) + [halted, paused, throttled, releaseWaiting, drifted, storeWritable]
             + phaseCounters.families(pipeline: pipeline)
     }
-
-    /// The number of drifted databases, read again at most once a minute: drift
-    /// compares stored fingerprints, which a scrape every few seconds should not redo.
-    private func driftedCount() async -> Int {
-        if let cached = driftCache, ContinuousClock.now - cached.at < Self.driftCacheLifetime { return cached.count }
-        let count = Set(await drift(settled: false).map(\.database)).count
-        driftCache = (.now, count)
-        return count
-    }
-
-    static let driftCacheLifetime: Duration = .seconds(60)
 }

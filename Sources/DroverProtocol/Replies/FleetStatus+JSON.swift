@@ -12,6 +12,8 @@ extension FleetStatus {
             out.string(row.alembic)
             out.raw(#","contracted":"#)
             out.string(row.contracted)
+            out.raw(#","drift":"#)
+            out.string(row.drift)
             out.raw(#","error":"#)
             out.string(row.error)
             out.raw(#","expanded":"#)

@@ -85,10 +85,13 @@ public struct FleetStatus: Sendable, Codable, Hashable {
         public var alembic: String?
         /// Why a backfill waits between batches (docs/operations.md: "replica lag 14s > 10s").
         public var throttled: String?
+        /// How its schema differs from the others at its revision (`droverctl drift` has it all).
+        public var drift: String?
 
         public init(
             name: String, tier: String, wave: String?, server: String?, schema: String?, expanded: String?, contracted: String?,
-            target: String?, state: DatabaseStateWord, next_window: String?, error: String?, alembic: String?, throttled: String? = nil
+            target: String?, state: DatabaseStateWord, next_window: String?, error: String?, alembic: String?, throttled: String? = nil,
+            drift: String? = nil
         ) {
             self.name = name
             self.tier = tier
@@ -103,6 +106,7 @@ public struct FleetStatus: Sendable, Codable, Hashable {
             self.error = error
             self.alembic = alembic
             self.throttled = throttled
+            self.drift = drift
         }
 
         // Absent optionals are written as `null` (docs/cli.md: "null where there is none").
@@ -121,6 +125,7 @@ public struct FleetStatus: Sendable, Codable, Hashable {
             try container.encode(error, forKey: .error)
             try container.encode(alembic, forKey: .alembic)
             try container.encode(throttled, forKey: .throttled)
+            try container.encode(drift, forKey: .drift)
         }
     }
 
