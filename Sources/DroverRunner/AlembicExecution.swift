@@ -20,10 +20,8 @@ struct AlembicExecution {
     /// The revision to upgrade to when a stretch runs at once; `nil`: `step` alone.
     var through: String? = nil
 
-    private var tracking: TrackingTable { TrackingTable(schema: target.trackingSchema) }
-
     func run() async throws -> PhaseOutcome {
-        try await tracking.ensureExists(connection)
+        let tracking = try await TrackingTable.open(for: target, on: connection)
         let heads = try await AlembicVersion.read(connection, table: target.alembicVersionTable) ?? []
         let tracked = try await tracking.records(connection)
         let records = AlembicTruth.records(graph: graph, tracking: tracked, heads: heads)
@@ -34,7 +32,7 @@ struct AlembicExecution {
         let applied = AlembicTruth.applied(graph, heads: heads)
         if applied.contains(step.revision) {
             // Someone ran it (by hand, or a crash came between Alembic's commit and ours).
-            try await record(step.revision, status: "applied", note: "found in \(target.alembicVersionTable) (applied outside drover)")
+            try await record(in: tracking, step.revision, status: "applied", note: "found in \(target.alembicVersionTable) (applied outside drover)")
             return outcome(alreadyApplied: true, output: nil, heads: heads)
         }
         let upgradeTarget = through ?? step.revision
@@ -75,7 +73,7 @@ struct AlembicExecution {
         let appliedAfter = AlembicTruth.applied(graph, heads: after)
         // Whatever Alembic committed is recorded, also when the run failed later.
         let committed = batch.filter(appliedAfter.contains)
-        for id in committed { try await record(id, status: "applied", note: nil) }
+        for id in committed { try await record(in: tracking, id, status: "applied", note: nil) }
         if result.status == 0 && committed.count == batch.count {
             var done = outcome(alreadyApplied: false, output: output, heads: after)
             done.appliedTogether = Array(batch.dropFirst())
@@ -93,7 +91,7 @@ struct AlembicExecution {
         if failure.isLockTimeout && committed.isEmpty {
             throw StatementError(statement: nil, error: PostgresError(kind: .statementFailed, sqlState: "55P03", message: failure.summary))
         }
-        try? await record(failed, status: "failed", note: nil, error: failure.summary)
+        try? await record(in: tracking, failed, status: "failed", note: nil, error: failure.summary)
         let reason = committed.isEmpty ? failure.summary : failure.summary + " (applied and recorded before it: \(committed.joined(separator: ", ")))"
         throw RunnerError.alembicFailed(database: target.name, revision: failed, phase: step.phase, reason: reason, output: output)
     }
@@ -103,20 +101,20 @@ struct AlembicExecution {
     /// before its own rows; a stretch leaves several) get their rows. Runs nothing;
     /// whether a row was written for `step`.
     func recordIfApplied() async throws -> Bool {
-        try await tracking.ensureExists(connection)
+        let tracking = try await TrackingTable.open(for: target, on: connection)
         let heads = try await AlembicVersion.read(connection, table: target.alembicVersionTable) ?? []
         let applied = AlembicTruth.applied(graph, heads: heads)
         let tracked = Set(try await tracking.records(connection).filter { $0.status == .applied }.map(\.revision))
         let missing = graph.order.filter { applied.contains($0) && !tracked.contains($0) && graph[$0]?.sections[step.phase] != nil }
         for id in missing {
-            try await record(id, status: "applied", note: "applied by alembic upgrade before droverd stopped; recorded at restart")
+            try await record(in: tracking, id, status: "applied", note: "applied by alembic upgrade before droverd stopped; recorded at restart")
         }
         return missing.contains(step.revision)
     }
 
     /// A revision's tracking row. The checksum is the revision file's, so a file
     /// edited after it ran shows as tampered.
-    private func record(_ id: String, status: String, note: String?, error: String? = nil) async throws {
+    private func record(in tracking: TrackingTable, _ id: String, status: String, note: String?, error: String? = nil) async throws {
         let checksum = graph[id]?.sections[step.phase]?.checksum ?? section.checksum
         try await tracking.upsert(connection, revision: id, phase: step.phase, status: status, checksum: checksum, by: actor, note: note, error: error)
     }

@@ -5,17 +5,21 @@ import Foundation
 extension PhaseRunner {
     /// Observes many targets that share one database (schema tenants) in a handful
     /// of round trips instead of three per tenant: which tracking and Alembic tables
-    /// exist, their rows through UNION ALL in chunks, and drover's advisory locks.
+    /// exist, the rows of the shared tracking table by `schema = ANY`, those of
+    /// tenants' own tables (`TrackingLayout`) through UNION ALL in chunks, and
+    /// drover's advisory locks.
     public func observe(_ targets: [DatabaseTarget], on connection: PostgresConnection) async throws(PostgresError) -> [String: DatabaseObservation] {
-        let trackingSchemas = targets.map(\.trackingSchema)
+        let trackingSchemas = Array(Set(targets.map(\.trackingSchema) + targets.map(\.fleetTrackingSchema)))
         let versionTables = Array(Set(targets.map(\.alembicVersionTable)))
         let present = try await connection.query(
             """
-            SELECT n.nspname, c.relname, true
+            SELECT n.nspname, c.relname, CASE WHEN EXISTS (
+                       SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'schema' AND NOT a.attisdropped)
+                   THEN 'shared' ELSE 'tracking' END
               FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'revisions'
              WHERE n.nspname = ANY ($1::text[])
             UNION ALL
-            SELECT n.nspname, c.relname, false
+            SELECT n.nspname, c.relname, 'alembic'
               FROM unnest($2::text[], $3::text[]) AS v (schema, name)
               JOIN pg_namespace n ON n.nspname = v.schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = v.name
             """,
@@ -23,18 +27,21 @@ extension PhaseRunner {
                 SQLQuoting.arrayLiteral(trackingSchemas), SQLQuoting.arrayLiteral(versionTables.map(\.schema)),
                 SQLQuoting.arrayLiteral(versionTables.map(\.table)),
             ])
-        let tracked = Set(present.rows.filter { $0[2] == "t" }.compactMap { $0[0] })
-        let presentTables = Set(present.rows.compactMap { row in row[0].flatMap { schema in row[1].map { AlembicVersionTable(schema: schema, table: $0) } } })
+        let tracked = Set(present.rows.filter { $0[2] != "alembic" }.compactMap { $0[0] })
+        let shared = Set(present.rows.filter { $0[2] == "shared" }.compactMap { $0[0] })
+        let presentTables = Set(
+            present.rows.filter { $0[2] == "alembic" }.compactMap { row in
+                row[0].flatMap { schema in row[1].map { AlembicVersionTable(schema: schema, table: $0) } }
+            })
 
-        var records: [String: [TrackingRecord]] = [:]
-        for chunk in Self.chunks(trackingSchemas.filter(tracked.contains), of: 200) {
-            let union = chunk.map { schema in
-                "SELECT \(SQLQuoting.literal(schema)) AS tracking_schema, \(TrackingTable.columns) FROM \(SQLQuoting.identifier(schema)).revisions"
-            }.joined(separator: " UNION ALL ")
-            for row in try await connection.query(union + " ORDER BY 1, 6, 2, 3").rows {
-                if let schema = row[0], let record = TrackingTable.record(from: row.dropFirst()) { records[schema, default: []].append(record) }
-            }
+        var tables: [String: TrackingTable] = [:]
+        for target in targets {
+            let layout = TrackingLayout(
+                sharedExists: tracked.contains(target.fleetTrackingSchema), sharedHasTenants: shared.contains(target.fleetTrackingSchema),
+                ownExists: target.schema != nil && tracked.contains(target.trackingSchema))
+            tables[target.name] = layout.existing(for: target)
         }
+        let records = try await Self.records(of: tables, on: connection)
         var alembic: [AlembicVersionTable: [String]] = [:]
         let readable = versionTables.filter(presentTables.contains)
         for chunk in Self.chunks(readable, of: 200) {
@@ -61,12 +68,47 @@ extension PhaseRunner {
             let versions = presentTables.contains(target.alembicVersionTable) ? (alembic[target.alembicVersionTable] ?? []) : nil
             observations[target.name] = DatabaseObservation(
                 graph: graph,
-                trackingRecords: records[target.trackingSchema] ?? [],
+                trackingRecords: tables[target.name].flatMap { records[$0] } ?? [],
                 alembicVersions: versions,
                 lockHolderPID: holders[key]
             )
         }
         return observations
+    }
+
+    /// The rows of each table: one query per chunk of tenants in a shared table, one
+    /// UNION ALL per chunk of tables of their own.
+    private static func records(
+        of tables: [String: TrackingTable], on connection: PostgresConnection
+    ) async throws(PostgresError) -> [TrackingTable:
+        [TrackingRecord]]
+    {
+        var records: [TrackingTable: [TrackingRecord]] = [:]
+        let distinct = Set(tables.values)
+        for (schema, members) in Dictionary(grouping: distinct.filter { $0.tenant != nil }, by: \.schema) {
+            for chunk in chunks(members.compactMap(\.tenant).sorted(), of: 5000) {
+                let rows = try await connection.query(
+                    "SELECT schema, \(TrackingTable.columns) FROM \(SQLQuoting.identifier(schema)).revisions WHERE schema = ANY ($1::text[]) ORDER BY 1, 6, 2, 3",
+                    [SQLQuoting.arrayLiteral(Array(chunk))]
+                ).rows
+                for row in rows {
+                    if let tenant = row[0], let record = TrackingTable.record(from: row.dropFirst()) {
+                        records[TrackingTable(schema: schema, tenant: tenant), default: []].append(record)
+                    }
+                }
+            }
+        }
+        for chunk in chunks(distinct.filter { $0.tenant == nil }.map(\.schema).sorted(), of: 200) {
+            let union = chunk.map { schema in
+                "SELECT \(SQLQuoting.literal(schema)) AS tracking_schema, \(TrackingTable.columns) FROM \(SQLQuoting.identifier(schema)).revisions"
+            }.joined(separator: " UNION ALL ")
+            for row in try await connection.query(union + " ORDER BY 1, 6, 2, 3").rows {
+                if let schema = row[0], let record = TrackingTable.record(from: row.dropFirst()) {
+                    records[TrackingTable(schema: schema), default: []].append(record)
+                }
+            }
+        }
+        return records
     }
 
     static func chunks<T>(_ values: [T], of size: Int) -> [ArraySlice<T>] {

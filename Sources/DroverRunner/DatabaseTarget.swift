@@ -8,8 +8,12 @@ public struct DatabaseTarget: Sendable {
     public var connection: ConnectionConfiguration
     /// The tenant schema phases run in; `nil` for a whole database.
     public var schema: String?
-    /// Where `revisions` lives: the fleet's tracking schema, or for a schema tenant
-    /// that schema's own tracking schema (`<tracking_schema>_<schema>`).
+    /// The fleet's tracking schema (`tracking_schema`): where `revisions` lives, shared
+    /// by the schema tenants of a database (`TrackingLayout`).
+    public var fleetTrackingSchema: String
+    /// The fleet's tracking schema, or for a schema tenant its own
+    /// `<tracking_schema>_<schema>`: the tenant's advisory-lock key, and where drover
+    /// 0.4 and earlier kept its rows.
     public var trackingSchema: String
     public var settings: DatabaseSettings
 
@@ -20,6 +24,7 @@ public struct DatabaseTarget: Sendable {
         self.name = name
         self.connection = connection
         self.schema = schema
+        self.fleetTrackingSchema = trackingSchema
         self.trackingSchema = schema.map { Self.tenantTrackingSchema(trackingSchema, schema: $0) } ?? trackingSchema
         self.settings = settings
     }

@@ -17,10 +17,10 @@ struct PhaseExecution {
     let actor: String
     /// `dropsPreparedStatements(section)`, worked out once per phase.
     let dropsPreparedStatements: Bool
+    /// Where its row goes, found under the lock (`TrackingLayout`).
+    var tracking: TrackingTable
     /// Told why a backfill waits between batches (`throttle`), and `nil` when it goes on.
     var throttled: @Sendable (String?) -> Void = { _ in }
-
-    private var tracking: TrackingTable { TrackingTable(schema: target.trackingSchema) }
 
     /// What the phase did, and the statements that record and commit it, which the
     /// caller sends with the unlock: a failure among those is the phase's failure.
@@ -29,7 +29,7 @@ struct PhaseExecution {
         var closing: [PipelineStatement] = []
     }
 
-    /// `records`: the tracking rows, read under the lock.
+    /// `records`: the tracking rows, read under the lock (from `tracking`).
     func run(_ loop: inout RetryLoop, records: [TrackingRecord]) async throws -> Ending {
         let state = RevisionState(graph: graph, records: records)
         if state.isTampered {

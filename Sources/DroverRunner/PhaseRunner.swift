@@ -67,7 +67,7 @@ public struct PhaseRunner: Sendable {
                     var execution = PhaseExecution(
                         graph: graph, revision: revision, section: section, step: step, target: target,
                         connection: connection, probe: probe, actor: actor,
-                        dropsPreparedStatements: PhaseExecution.dropsPreparedStatements(section)
+                        dropsPreparedStatements: PhaseExecution.dropsPreparedStatements(section), tracking: TrackingLayout.expected(for: target)
                     )
                     let report = session.throttled
                     execution.throttled = { [logger] reason in
@@ -107,28 +107,30 @@ public struct PhaseRunner: Sendable {
     /// rows; the phase (`PhaseExecution`); its record and COMMIT with the unlock and
     /// the fingerprint.
     private func run(_ execution: PhaseExecution, session: RunnerSession, loop: inout RetryLoop, fingerprint: Bool) async throws -> PhaseOutcome {
+        var execution = execution
         let (connection, target) = (execution.connection, session.target)
-        let tracking = TrackingTable(schema: target.trackingSchema)
         let settings = session.settings(revision: execution.step.revision, phase: execution.step.phase)
+        // The rows are read with the lock from where they should be once the daemon
+        // has seen some; the probe says whether they are there.
+        let expected = TrackingLayout.expected(for: target)
         let opened = try await AdvisoryLock.acquire(
             connection, target: target, setUp: settings,
-            then: [session.trackingTableSeen ? tracking.readStatement : tracking.existsStatement])
+            then: [TrackingLayout.probe(target)] + (session.trackingTableSeen ? [expected.readStatement] : []))
         do {
-            let records: [TrackingRecord]
+            var records: [TrackingRecord] = []
             if let failure = opened.failure {
                 // The table the daemon had seen is gone; its failure also undid the
                 // settings (one implicit transaction): set them again.
                 guard failure.error.sqlState == "42P01" else { throw failure.error }
                 _ = try await connection.pipeline(settings).get()
-                try await tracking.ensureExists(connection)
-                records = []
-            } else if session.trackingTableSeen {
-                records = TrackingTable.records(from: opened.results[0])
-            } else if opened.results[0].scalar == "t" {
-                records = TrackingTable.records(from: try await connection.query(tracking.readStatement))
+                execution.tracking = try await TrackingTable.open(for: target, on: connection)
+            } else if session.trackingTableSeen, TrackingLayout(probed: opened.results[0]).destination(for: target) == expected,
+                !TrackingLayout(probed: opened.results[0]).movesRows(of: target)
+            {
+                records = TrackingTable.records(from: opened.results[1])
             } else {
-                try await tracking.ensureExists(connection)
-                records = []
+                execution.tracking = try await TrackingTable.open(for: target, on: connection)
+                records = try await execution.tracking.records(connection)
             }
             let ending = try await execution.run(&loop, records: records)
             let snapshot = fingerprint ? SchemaFingerprint.statements(target) : []
@@ -209,7 +211,7 @@ public struct PhaseRunner: Sendable {
     /// The same on a connection the caller owns: the daemon's observer shares one
     /// connection among the schema tenants of a database.
     public func observe(_ target: DatabaseTarget, on connection: PostgresConnection) async throws(PostgresError) -> DatabaseObservation {
-        let tracked = try await TrackingTable(schema: target.trackingSchema).records(connection)
+        let tracked = try await TrackingTable.find(for: target, on: connection)?.records(connection) ?? []
         let alembic = try await AlembicVersion.read(connection, table: target.alembicVersionTable)
         let holder = try await AdvisoryLock.holder(connection, target: target)
         return DatabaseObservation(graph: graph, trackingRecords: tracked, alembicVersions: alembic, lockHolderPID: holder)

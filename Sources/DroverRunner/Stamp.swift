@@ -25,11 +25,10 @@ extension PhaseRunner {
             }
         }
         guard let revisionID = revisionIDs.first else { return [] }
-        let tracking = TrackingTable(schema: target.trackingSchema)
         do {
             let connection = try await session.connect()
             return try await AdvisoryLock.withLock(connection, target: target, setUp: session.settings(revision: revisionID, phase: phase ?? .expand)) {
-                try await tracking.ensureExists(connection)
+                let tracking = try await TrackingTable.open(for: target, on: connection)
                 if graph.appliesInOrder {
                     // The Alembic version table is the truth; drover's stamp only records it.
                     let table = target.alembicVersionTable

@@ -5,62 +5,59 @@ import Foundation
 /// `<tracking_schema>.revisions` inside a managed database (docs/tracking.md): the database
 /// is the truth about its own revision. Every write here runs on the caller's
 /// connection, so a phase's DDL and its row commit in one transaction.
-public struct TrackingTable: Sendable {
+/// The rows of one database (or schema tenant) in `<tracking_schema>.revisions`
+/// (docs/tracking.md): the database is the truth about its own revision. Every
+/// write here runs on the caller's connection, so a phase's DDL and its row commit
+/// in one transaction.
+///
+/// Two layouts: a table without a `schema` column holds one database's rows (a
+/// whole database's, or a schema tenant's own `<tracking_schema>_<schema>.revisions`
+/// of drover 0.4 and earlier); the shared table of a database with schema tenants
+/// has a `schema` column and holds every tenant's rows, `''` being the whole
+/// database's (`TrackingLayout.swift` finds and moves them).
+public struct TrackingTable: Sendable, Hashable {
     public let schema: String
+    /// Whose rows these are in a shared table; `nil` when the table has no `schema` column.
+    public let tenant: String?
 
-    public init(schema: String) { self.schema = schema }
+    public init(schema: String, tenant: String? = nil) {
+        self.schema = schema
+        self.tenant = tenant
+    }
 
     var table: String { "\(SQLQuoting.identifier(schema)).revisions" }
 
-    /// Creates schema and table when missing (idempotent; callers hold the advisory
-    /// lock, so two runners never race on the DDL).
-    public func ensureExists(_ connection: PostgresConnection) async throws(PostgresError) {
-        guard try await !exists(connection) else { return }
-        try await connection.execute(
-            """
-            CREATE SCHEMA IF NOT EXISTS \(SQLQuoting.identifier(schema));
-            CREATE TABLE IF NOT EXISTS \(table) (
-                revision            text        NOT NULL,
-                phase               text        NOT NULL CHECK (phase IN ('expand', 'backfill', 'contract', 'revert')),
-                status              text        NOT NULL CHECK (status IN ('running', 'applied', 'failed', 'reverted', 'stamped')),
-                checksum            text,
-                started_at          timestamptz NOT NULL DEFAULT clock_timestamp(),
-                finished_at         timestamptz,
-                rows_affected       bigint      NOT NULL DEFAULT 0,
-                statements_applied  integer     NOT NULL DEFAULT 0,
-                statements_total    integer     NOT NULL DEFAULT 0,
-                applied_by          text        NOT NULL,
-                error               text,
-                note                text,
-                PRIMARY KEY (revision, phase)
-            );
-            COMMENT ON TABLE \(table) IS 'drover: one row per revision and phase applied to this database';
-            """)
-    }
+    /// The primary key, as `ON CONFLICT` names it.
+    private var key: String { tenant == nil ? "revision, phase" : "schema, revision, phase" }
 
-    public func exists(_ connection: PostgresConnection) async throws(PostgresError) -> Bool {
-        try await connection.query(existsStatement).scalar == "t"
-    }
+    /// ` AND schema = $n` in a shared table, where `n` is the parameter `parameters` appends.
+    private func only(_ index: Int) -> String { tenant == nil ? "" : " AND schema = $\(index)" }
 
-    var existsStatement: PipelineStatement { PipelineStatement("SELECT to_regclass($1) IS NOT NULL", ["\(table)"]) }
+    /// The statement's parameters, the tenant last.
+    private func parameters(_ values: [String?]) -> [String?] { tenant.map { values + [$0] } ?? values }
+
+    /// An INSERT's column list and values with the tenant's `schema` first.
+    private func inserting(_ columns: String, _ values: String, tenantAt index: Int) -> String {
+        tenant == nil ? "(\(columns)) VALUES (\(values))" : "(schema, \(columns)) VALUES ($\(index), \(values))"
+    }
 
     /// Every row, oldest first; `records(from:)` reads the result.
     var readStatement: PipelineStatement {
-        PipelineStatement("SELECT \(Self.columns) FROM \(table) ORDER BY started_at, revision, phase", reusable: true)
+        let filter = tenant == nil ? "" : " WHERE schema = $1"
+        return PipelineStatement("SELECT \(Self.columns) FROM \(table)\(filter) ORDER BY started_at, revision, phase", parameters([]), reusable: true)
     }
 
     static func records(from result: QueryResult) -> [TrackingRecord] {
         result.rows.compactMap { record(from: $0[...]) }
     }
 
-    /// Every row, or none when the table does not exist yet.
+    /// Every row of this database (or tenant).
     public func records(_ connection: PostgresConnection) async throws(PostgresError) -> [TrackingRecord] {
-        guard try await exists(connection) else { return [] }
-        return try await query(connection, where: "", [])
+        Self.records(from: try await connection.query(readStatement))
     }
 
     public func record(_ connection: PostgresConnection, revision: String, phase: Phase) async throws(PostgresError) -> TrackingRecord? {
-        try await query(connection, where: "WHERE revision = $1 AND phase = $2", [revision, phase.rawValue]).first
+        try await query(connection, where: "WHERE revision = $1 AND phase = $2\(only(3))", parameters([revision, phase.rawValue])).first
     }
 
     /// The columns `record(from:)` reads, in order.
@@ -98,14 +95,15 @@ public struct TrackingTable: Sendable {
     func markAppliedStatement(revision: String, phase: Phase, checksum: String, rows: Int, statements: Int, by actor: String) -> PipelineStatement {
         PipelineStatement(
             """
-            INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, rows_affected, statements_applied, statements_total, applied_by)
-            VALUES ($1, $2, 'applied', $3, now(), clock_timestamp(), $4, $5, $5, $6)
-            ON CONFLICT (revision, phase) DO UPDATE
+            INSERT INTO \(table) AS r \(inserting(
+                "revision, phase, status, checksum, started_at, finished_at, rows_affected, statements_applied, statements_total, applied_by",
+                "$1, $2, 'applied', $3, now(), clock_timestamp(), $4, $5, $5, $6", tenantAt: 7))
+            ON CONFLICT (\(key)) DO UPDATE
                SET status = 'applied', checksum = EXCLUDED.checksum, finished_at = clock_timestamp(),
                    rows_affected = r.rows_affected + EXCLUDED.rows_affected,
                    statements_applied = EXCLUDED.statements_applied, statements_total = EXCLUDED.statements_total,
                    applied_by = EXCLUDED.applied_by, error = NULL
-            """, [revision, phase.rawValue, checksum, String(rows), String(statements), actor], reusable: true)
+            """, parameters([revision, phase.rawValue, checksum, String(rows), String(statements), actor]), reusable: true)
     }
 
     /// Records a backfill batch in the batch's own transaction: progress while rows
@@ -115,13 +113,14 @@ public struct TrackingTable: Sendable {
         let status = finished ? "applied" : "running"
         return PipelineStatement(
             """
-            INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, rows_affected, applied_by)
-            VALUES ($1, 'backfill', $2, $3, now(), CASE WHEN $2 = 'applied' THEN clock_timestamp() END, $4, $5)
-            ON CONFLICT (revision, phase) DO UPDATE
+            INSERT INTO \(table) AS r \(inserting(
+                "revision, phase, status, checksum, started_at, finished_at, rows_affected, applied_by",
+                "$1, 'backfill', $2, $3, now(), CASE WHEN $2 = 'applied' THEN clock_timestamp() END, $4, $5", tenantAt: 6))
+            ON CONFLICT (\(key)) DO UPDATE
                SET status = EXCLUDED.status, checksum = EXCLUDED.checksum, finished_at = EXCLUDED.finished_at,
                    rows_affected = r.rows_affected + EXCLUDED.rows_affected, applied_by = EXCLUDED.applied_by, error = NULL
             RETURNING rows_affected
-            """, [revision, status, checksum, String(rows), actor], reusable: true)
+            """, parameters([revision, status, checksum, String(rows), actor]), reusable: true)
     }
 
     /// Starts (or restarts) a no-transaction phase: the row says `running` before
@@ -131,33 +130,33 @@ public struct TrackingTable: Sendable {
     ) async throws(PostgresError) {
         try await connection.query(
             """
-            INSERT INTO \(table) AS r (revision, phase, status, checksum, statements_total, applied_by)
-            VALUES ($1, $2, 'running', $3, $4, $5)
-            ON CONFLICT (revision, phase) DO UPDATE
+            INSERT INTO \(table) AS r \(inserting(
+                "revision, phase, status, checksum, statements_total, applied_by", "$1, $2, 'running', $3, $4, $5", tenantAt: 6))
+            ON CONFLICT (\(key)) DO UPDATE
                SET status = 'running', checksum = EXCLUDED.checksum, statements_total = EXCLUDED.statements_total,
                    applied_by = EXCLUDED.applied_by, error = NULL, finished_at = NULL,
                    statements_applied = CASE WHEN r.status IN ('running', 'failed') THEN r.statements_applied ELSE 0 END
-            """, [revision, phase.rawValue, checksum, String(statements), actor])
+            """, parameters([revision, phase.rawValue, checksum, String(statements), actor]))
     }
 
     public func markProgress(_ connection: PostgresConnection, revision: String, phase: Phase, statementsApplied: Int) async throws(PostgresError) {
         try await connection.query(
-            "UPDATE \(table) SET statements_applied = $3 WHERE revision = $1 AND phase = $2",
-            [revision, phase.rawValue, String(statementsApplied)])
+            "UPDATE \(table) SET statements_applied = $3 WHERE revision = $1 AND phase = $2\(only(4))",
+            parameters([revision, phase.rawValue, String(statementsApplied)]))
     }
 
     public func markFinished(_ connection: PostgresConnection, revision: String, phase: Phase) async throws(PostgresError) {
         try await connection.query(
-            "UPDATE \(table) SET status = 'applied', finished_at = clock_timestamp(), error = NULL WHERE revision = $1 AND phase = $2",
-            [revision, phase.rawValue])
+            "UPDATE \(table) SET status = 'applied', finished_at = clock_timestamp(), error = NULL WHERE revision = $1 AND phase = $2\(only(3))",
+            parameters([revision, phase.rawValue]))
     }
 
     /// Records why a phase that could not roll back (no-transaction, or a backfill
     /// with committed batches) stopped. Only updates an existing row.
     public func markFailed(_ connection: PostgresConnection, revision: String, phase: Phase, error: String) async throws(PostgresError) {
         try await connection.query(
-            "UPDATE \(table) SET status = 'failed', error = $3, finished_at = clock_timestamp() WHERE revision = $1 AND phase = $2",
-            [revision, phase.rawValue, error])
+            "UPDATE \(table) SET status = 'failed', error = $3, finished_at = clock_timestamp() WHERE revision = $1 AND phase = $2\(only(4))",
+            parameters([revision, phase.rawValue, error]))
     }
 
     /// After a revert: expand and backfill are `reverted`, and a `revert` row says when.
@@ -170,8 +169,8 @@ public struct TrackingTable: Sendable {
     func markRevertedStatements(revision: String, checksum: String, by actor: String) -> [PipelineStatement] {
         [
             PipelineStatement(
-                "UPDATE \(table) SET status = 'reverted', finished_at = clock_timestamp() WHERE revision = $1 AND phase IN ('expand', 'backfill')",
-                [revision]),
+                "UPDATE \(table) SET status = 'reverted', finished_at = clock_timestamp() WHERE revision = $1 AND phase IN ('expand', 'backfill')\(only(2))",
+                parameters([revision])),
             markAppliedStatement(revision: revision, phase: .revert, checksum: checksum, rows: 0, statements: 0, by: actor),
         ]
     }
@@ -183,12 +182,13 @@ public struct TrackingTable: Sendable {
     ) async throws(PostgresError) {
         try await connection.query(
             """
-            INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, applied_by, note, error)
-            VALUES ($1, $2, $3, $4, now(), clock_timestamp(), $5, $6, $7)
-            ON CONFLICT (revision, phase) DO UPDATE
+            INSERT INTO \(table) AS r \(inserting(
+                "revision, phase, status, checksum, started_at, finished_at, applied_by, note, error",
+                "$1, $2, $3, $4, now(), clock_timestamp(), $5, $6, $7", tenantAt: 8))
+            ON CONFLICT (\(key)) DO UPDATE
                SET status = EXCLUDED.status, checksum = EXCLUDED.checksum, started_at = EXCLUDED.started_at,
                    finished_at = EXCLUDED.finished_at, applied_by = EXCLUDED.applied_by, note = EXCLUDED.note, error = EXCLUDED.error
-            """, [revision, phase.rawValue, status, checksum, actor, note, error])
+            """, parameters([revision, phase.rawValue, status, checksum, actor, note, error]))
     }
 
     /// Records a phase as applied without running it (`droverctl stamp`).
@@ -197,11 +197,12 @@ public struct TrackingTable: Sendable {
     ) async throws(PostgresError) {
         try await connection.query(
             """
-            INSERT INTO \(table) AS r (revision, phase, status, checksum, started_at, finished_at, applied_by, note)
-            VALUES ($1, $2, 'stamped', $3, clock_timestamp(), clock_timestamp(), $4, $5)
-            ON CONFLICT (revision, phase) DO UPDATE
+            INSERT INTO \(table) AS r \(inserting(
+                "revision, phase, status, checksum, started_at, finished_at, applied_by, note",
+                "$1, $2, 'stamped', $3, clock_timestamp(), clock_timestamp(), $4, $5", tenantAt: 6))
+            ON CONFLICT (\(key)) DO UPDATE
                SET status = 'stamped', checksum = EXCLUDED.checksum, finished_at = clock_timestamp(),
                    applied_by = EXCLUDED.applied_by, note = EXCLUDED.note, error = NULL
-            """, [revision, phase.rawValue, checksum, actor, note])
+            """, parameters([revision, phase.rawValue, checksum, actor, note]))
     }
 }

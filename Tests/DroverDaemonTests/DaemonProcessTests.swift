@@ -131,7 +131,7 @@ struct KillDuringWaveTests {
         try text.write(toFile: manifest, atomically: true, encoding: .utf8)
 
         func backfillState(_ schema: String) async throws -> String? {
-            try await fixture.scalar("SELECT status FROM drover_\(schema).revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "shared")
+            try await fixture.scalar("SELECT status FROM drover.revisions WHERE schema = '\(schema)' AND revision = 'r3' AND phase = 'backfill'", in: "shared")
         }
         let first = try droverd(fixture)
         let inSecondWave = try await eventually(timeout: .seconds(60)) {
@@ -152,7 +152,8 @@ struct KillDuringWaveTests {
                 try await fixture.scalar("SELECT string_agg(note, ',' ORDER BY note) FROM \(tenant).effects", in: "shared") == "r1 expand,r2 expand,r3 expand",
                 "\(tenant)")
             #expect(
-                try await fixture.scalar("SELECT rows_affected FROM drover_\(tenant).revisions WHERE revision = 'r3' AND phase = 'backfill'", in: "shared")
+                try await fixture.scalar(
+                    "SELECT rows_affected FROM drover.revisions WHERE schema = '\(tenant)' AND revision = 'r3' AND phase = 'backfill'", in: "shared")
                     == "200", "\(tenant)")
         }
         #expect(allDone, "\(second.output)")

@@ -230,7 +230,7 @@ struct AlembicRunnerTests {
         #expect(try await setup.fixture.scalar("SELECT string_agg(version_num, ',') FROM acme.alembic_version") == "aa0000000001")
         #expect(try await setup.fixture.tableExists("acme.effects"))
         #expect(try await !setup.fixture.tableExists("public.effects"))
-        #expect(try await setup.fixture.scalar("SELECT status FROM drover_acme.revisions WHERE revision = 'aa0000000001'") == "applied")
+        #expect(try await setup.fixture.scalar("SELECT status FROM drover.revisions WHERE schema = 'acme' AND revision = 'aa0000000001'") == "applied")
         #expect(try await setup.runner().observe(setup.fixture.session(schema: "acme")).state.expanded == "aa0000000001")
     }
 

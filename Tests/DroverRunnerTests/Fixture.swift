@@ -43,8 +43,10 @@ struct Fixture {
         try await sql(query).scalar
     }
 
-    func records(schema: String = "drover") async throws -> [[String?]] {
-        try await sql("SELECT revision, phase, status, rows_affected FROM \(schema).revisions ORDER BY started_at, phase").rows
+    /// `tenant`: a schema tenant's rows in the shared table.
+    func records(schema: String = "drover", tenant: String? = nil) async throws -> [[String?]] {
+        let only = tenant.map { " WHERE schema = '\($0)'" } ?? ""
+        return try await sql("SELECT revision, phase, status, rows_affected FROM \(schema).revisions\(only) ORDER BY started_at, phase").rows
     }
 
     func tableExists(_ name: String) async throws -> Bool {

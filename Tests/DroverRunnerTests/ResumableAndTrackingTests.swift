@@ -207,7 +207,7 @@ struct ResumableAndTrackingTests {
         await session.close()
     }
 
-    @Test("schema tenants: phases run in the tenant's schema, tracked in its own tracking schema")
+    @Test("schema tenants: phases run in the tenant's schema, tracked in the database's shared tracking table")
     func schemaTenants() async throws {
         let fixture = try await Fixture.make("ten")
         try await fixture.sql("CREATE SCHEMA acme; CREATE SCHEMA globex;")
@@ -221,8 +221,10 @@ struct ResumableAndTrackingTests {
         #expect(try await fixture.tableExists("acme.items"))
         #expect(try await fixture.tableExists("globex.items"))
         #expect(try await !fixture.tableExists("public.items"))
-        #expect(try await fixture.records(schema: "drover_acme").count == 1)
-        #expect(try await fixture.records(schema: "drover_globex").count == 1)
+        #expect(try await fixture.records(tenant: "acme").count == 1)
+        #expect(try await fixture.records(tenant: "globex").count == 1)
+        #expect(try await fixture.records().count == 2)
+        #expect(try await !fixture.tableExists("drover_acme.revisions"))
         await acme.close()
         await globex.close()
     }
