@@ -95,7 +95,14 @@ struct CallRouter: Sendable {
             let p = try decode(FleetParameters.Status.self, call)
             if let tier = p.tier { try await fleet.checkTier(tier) }
             if let db = p.db { try await fleet.checkDatabase(db) }
-            return try await fleet.status(tier: p.tier, database: p.db).varlinkReply()
+            let state = try p.state.map { word in
+                guard let state = DatabaseStateWord(rawValue: word) else {
+                    throw FleetError.invalidParameter(
+                        "state", reason: "unknown state \(word) (\(DatabaseStateWord.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                return state
+            }
+            return try await fleet.status(tier: p.tier, database: p.db, state: state).varlinkReply()
         case .plan:
             let p = try decode(FleetParameters.Plan.self, call)
             return try reply(try await fleet.plan(p.revision, to: p.to))

@@ -5,9 +5,12 @@ public enum FleetParameters {
     public struct Status: Codable, Sendable {
         public var tier: String?
         public var db: String?
-        public init(tier: String? = nil, db: String? = nil) {
+        /// Only databases in this state (a `DatabaseStateWord`).
+        public var state: String?
+        public init(tier: String? = nil, db: String? = nil, state: String? = nil) {
             self.tier = tier
             self.db = db
+            self.state = state
         }
     }
 

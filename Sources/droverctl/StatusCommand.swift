@@ -24,12 +24,17 @@ struct StatusCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only this database.", valueName: "name"))
     var db: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Only databases in this state (failed, locked, waiting-window, ...); droverd filters, so a large fleet's answer stays small.", valueName: "state"))
+    var state: String?
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         let daemon = Daemon(options: global)
-        if global.json { return try daemon.printRawParameters(.status, FleetParameters.Status(tier: tier, db: db), as: FleetStatus.self) }
-        let status = try daemon.call(.status, FleetParameters.Status(tier: tier, db: db), as: FleetStatus.self)
+        if global.json { return try daemon.printRawParameters(.status, FleetParameters.Status(tier: tier, db: db, state: state), as: FleetStatus.self) }
+        let status = try daemon.call(.status, FleetParameters.Status(tier: tier, db: db, state: state), as: FleetStatus.self)
         if let problem = status.state_store_error {
             Output.error("warning: \(problem); no phase starts until droverd can record it")
         }

@@ -163,6 +163,12 @@ struct MetricsTests {
             #expect(metrics.value("drover_tier_halted", ["tier": tier]) == (halted ? 1 : 0), "\(tier)")
         }
         #expect(metrics.value("drover_tier_halted", ["tier": "tenants"]) == 1)
+        // droverd filters by state: only the failed tenant comes back.
+        let failed = try await daemon.json(FleetStatus.self, "status", "--tier", "tenants", "--state", "failed")
+        #expect(failed.databases.map(\.name) == ["tenant-acme"] && failed.tiers.map(\.name) == ["tenants"])
+        #expect(try await daemon.json(FleetStatus.self, "status", "--state", "current").databases.allSatisfy { $0.state == .current })
+        let bogus = try await daemon.ctl("status", "--state", "broken")
+        #expect(bogus.status == 1 && bogus.errors.contains("unknown state broken (current, pending"), "\(bogus.errors)")
         #expect(metrics.value("drover_phases_total", ["tier": "tenants", "phase": "expand", "outcome": "failed"]) == 1)
         #expect((metrics.value("drover_phases_total", ["tier": "preview", "phase": "expand", "outcome": "applied"]) ?? 0) >= 3)
         #expect(metrics.value("drover_backfill_rows_total", ["tier": "preview"]) == 200)

@@ -3,8 +3,9 @@ import DroverProtocol
 import Foundation
 
 extension Fleet {
-    /// One row per database and per tier (docs/cli.md).
-    public func status(tier: String? = nil, database: String? = nil) -> FleetStatus {
+    /// One row per database and per tier (docs/cli.md); `tier`, `database`, `state`:
+    /// only the databases that match, filtered before their rows are built.
+    public func status(tier: String? = nil, database: String? = nil, state wanted: DatabaseStateWord? = nil) -> FleetStatus {
         let now = clock()
         heapTrim.worked(at: .now)  // 10,000 rows built and dropped
         // Read once: a method called on the actor's stored struct copies it (every
@@ -12,7 +13,7 @@ extension Fleet {
         let scheduler = self.scheduler, manifest = self.manifest
         var rows: [FleetStatus.DatabaseRow] = []
         var waveNames: [String: String] = [:]
-        for tierName in manifest.fleet.pipeline {
+        for tierName in manifest.fleet.pipeline where tier == nil || tierName == tier {
             let assignment = WaveAssignment.assign(
                 manifest.databases.filter { $0.tier == tierName }.map { ($0.name, $0.labels) }, to: manifest.waves(ofTier: tierName))
             for (index, members) in assignment.members.enumerated() {
@@ -24,6 +25,8 @@ extension Fleet {
         var servers: [String: String?] = [:]
         let throttled = throttles.current
         for spec in manifest.databases where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
+            let word = scheduler.stateWord(of: spec.name, now: now)
+            if let wanted, word != wanted { continue }
             let state = scheduler.revisionStates[spec.name] ?? RevisionState(graph: graph, records: [])
             let runtime = scheduler.runtime[spec.name]
             if nextOpenings[spec.window] == nil {
@@ -44,7 +47,7 @@ extension Fleet {
                     expanded: state.expanded,
                     contracted: state.contracted,
                     target: scheduler.target(ofTier: spec.tier),
-                    state: scheduler.stateWord(of: spec.name, now: now),
+                    state: word,
                     next_window: nextOpenings[spec.window] ?? nil,
                     error: runtime?.failure?.message
                         ?? (scheduler.observations[spec.name]?.reachable == false ? scheduler.observations[spec.name]?.problem ?? "unreachable" : nil)
@@ -55,7 +58,7 @@ extension Fleet {
                 ))
         }
         for spec in discovery.gone.values.sorted(by: { $0.name < $1.name })
-        where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
+        where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) && (wanted == nil || wanted == .gone) {
             let state = RevisionState(graph: graph, records: scheduler.observations[spec.name]?.records ?? [])
             rows.append(
                 FleetStatus.DatabaseRow(
