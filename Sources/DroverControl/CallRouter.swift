@@ -105,7 +105,7 @@ struct CallRouter: Sendable {
             return try await fleet.status(tier: p.tier, database: p.db, state: state).varlinkReply()
         case .plan:
             let p = try decode(FleetParameters.Plan.self, call)
-            return try reply(try await fleet.plan(p.revision, to: p.to))
+            return try reply(try await fleet.plan(p.revision, to: p.to, all: p.all ?? false))
         case .history:
             let p = try decode(FleetParameters.History.self, call)
             let entries = try await fleet.history(p.db).reversed().map {  // newest first, as declared

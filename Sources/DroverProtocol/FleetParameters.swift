@@ -17,9 +17,12 @@ public enum FleetParameters {
     public struct Plan: Codable, Sendable {
         public var revision: String
         public var to: String?
-        public init(revision: String, to: String? = nil) {
+        /// List every database, also in a tier larger than `PlanReport.listLimit`.
+        public var all: Bool?
+        public init(revision: String, to: String? = nil, all: Bool? = nil) {
             self.revision = revision
             self.to = to
+            self.all = all
         }
     }
 

@@ -150,4 +150,38 @@ struct DroverctlTests {
         #expect(await watcher.wait(timeout: .seconds(10)) == 3)
         #expect(await resumes.wait(timeout: .seconds(10)) == 3)
     }
+
+    @Test("plan sums a large tier up by wave and lists its databases only with --all; the plan hash covers every database either way")
+    func planOfLargeTier() async throws {
+        let fixture = try await FleetFixture.make(tenants: (1...101).map { "t\($0)" })
+        defer { fixture.remove() }
+        let daemon = try await RunningDaemon.start(fixture)
+        defer { daemon.kill() }
+        let summary = try await daemon.json(PlanReport.self, "plan", "r2", "--to", "tenants")
+        #expect(summary.databases.isEmpty && summary.databases_omitted == 101)
+        let expected = [
+            PlanReport.WavePlan(
+                name: "canary", databases: 1, moving: 1,
+                phases: [
+                    .init(revision: "r1", phase: .expand, databases: 1, earliest_start: nil),
+                    .init(revision: "r2", phase: .expand, databases: 1, earliest_start: nil),
+                    .init(revision: "r2", phase: .backfill, databases: 1, earliest_start: nil),
+                ]),
+            PlanReport.WavePlan(
+                name: "rest", databases: 100, moving: 100,
+                phases: [
+                    .init(revision: "r1", phase: .expand, databases: 100, earliest_start: nil),
+                    .init(revision: "r2", phase: .expand, databases: 100, earliest_start: nil),
+                    .init(revision: "r2", phase: .backfill, databases: 100, earliest_start: nil),
+                ]),
+        ]
+        #expect(summary.waves == expected, "\(summary.waves)")
+        let all = try await daemon.json(PlanReport.self, "plan", "r2", "--to", "tenants", "--all")
+        #expect(all.databases.count == 101 && all.databases_omitted == nil && all.waves == expected)
+        #expect(all.plan_hash == summary.plan_hash)
+        let human = try await daemon.ctl("plan", "r2", "--to", "tenants")
+        #expect(human.output.contains("wave rest: 100 databases, 100 to move") && human.output.contains("expand r2 on 100"), "\(human.output)")
+        #expect(human.output.contains("101 databases not listed") && !human.output.contains("tenant-t7\n"), "\(human.output)")
+        await daemon.stop()
+    }
 }
