@@ -21,7 +21,7 @@ struct DriftComparisonTests {
         let alembicOrder = snapshot(["id", "b", "a"])
         let droverOrder = snapshot(["id", "a", "b"])
         for snapshots in [[("p1", droverOrder), ("p2", alembicOrder)], [("p1", droverOrder), ("p2", alembicOrder)]] {
-            let reports = DriftComparison(revision: "m1", snapshots: snapshots).reports
+            let reports = DriftComparison.reports(revision: "m1", snapshots: snapshots)
             #expect(reports.count == 1)
             #expect(reports.first?.database == "p2")
             #expect(reports.first?.reference == "p1")
@@ -32,17 +32,17 @@ struct DriftComparisonTests {
 
     @Test("a majority: the odd one out is listed against the first majority database by name; no report is ever empty")
     func majority() {
-        let reports = DriftComparison(
+        let reports = DriftComparison.reports(
             revision: "r2",
             snapshots: [
                 ("a", snapshot(["id"], index: "docs_a_idx")), ("b", snapshot(["id"])), ("c", snapshot(["id"], index: "docs_a_idx")),
             ]
-        ).reports
+        )
         #expect(reports.map(\.database) == ["b"])
         #expect(reports.first?.reference == "a")
         #expect(reports.first?.tie == nil)
         #expect(reports.first?.differences == ["index docs_a_idx missing"])
-        #expect(DriftComparison(revision: "r2", snapshots: [("a", snapshot(["id"])), ("b", snapshot(["id"]))]).reports.isEmpty)
+        #expect(DriftComparison.reports(revision: "r2", snapshots: [("a", snapshot(["id"])), ("b", snapshot(["id"]))]).isEmpty)
     }
 }
 

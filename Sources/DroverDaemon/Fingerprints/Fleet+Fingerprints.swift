@@ -73,7 +73,7 @@ extension Fleet {
     /// promotion gate).
     func fingerprintDigests(at revision: String) async -> [String: String] {
         await fingerprintsSettled()
-        return ((try? await store.fingerprints(at: revision)) ?? [:]).mapValues(\.digest)
+        return (try? await store.fingerprintDigests(at: revision)) ?? [:]
     }
 
     /// `key`: the connection key the connection goes back under.

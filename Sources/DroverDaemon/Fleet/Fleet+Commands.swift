@@ -296,9 +296,12 @@ extension Fleet {
                 return (expanded, spec.name)
             }, by: \.0)
         for (revision, members) in byRevision.sorted(by: { $0.key < $1.key }) {
-            guard let snapshots = try? await store.fingerprints(at: revision) else { continue }
-            let present = members.map(\.1).compactMap { name in snapshots[name].map { (name, $0) } }.sorted { $0.0 < $1.0 }
-            reports += DriftComparison(revision: revision, snapshots: present).reports
+            guard let digests = try? await store.fingerprintDigests(at: revision) else { continue }
+            let present = members.map(\.1).compactMap { name in digests[name].map { (name, $0) } }.sorted { $0.0 < $1.0 }
+            let comparison = DriftComparison(revision: revision, digests: present)
+            guard let verdict = comparison.verdict, let snapshots = try? await store.fingerprints(at: revision, of: [verdict.reference] + verdict.drifted)
+            else { continue }
+            reports += comparison.reports(snapshots)
         }
         if settled { noteDrift(reports) }
         return reports

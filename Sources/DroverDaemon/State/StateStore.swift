@@ -175,10 +175,30 @@ public final class StateStore: Sendable {
             [database, revision, snapshot.digest, try encode(snapshot), time(date)])
     }
 
-    /// Snapshots per database, at `revision`.
-    public func fingerprints(at revision: String) async throws -> [String: SchemaSnapshot] {
-        let rows = try await backend.query("SELECT database, snapshot FROM fingerprints WHERE revision = ?", [revision])
-        return try Dictionary(uniqueKeysWithValues: rows.map { ($0[0] ?? "", try Self.decode(SchemaSnapshot.self, $0[1])) })
+    /// Snapshots per database, at `revision`; `databases`: only those.
+    public func fingerprints(at revision: String, of databases: [String]? = nil) async throws -> [String: SchemaSnapshot] {
+        var snapshots: [String: SchemaSnapshot] = [:]
+        var chunks: [[String]?] = [nil]
+        if let databases {
+            chunks = stride(from: 0, to: databases.count, by: 500).map { start in Array(databases[start..<min(start + 500, databases.count)]) }
+        }
+        for chunk in chunks {
+            var only = ""
+            var parameters: [String?] = [revision]
+            if let chunk {
+                only = " AND database IN (" + Array(repeating: "?", count: chunk.count).joined(separator: ", ") + ")"
+                parameters += chunk.map { Optional($0) }
+            }
+            let rows = try await backend.query("SELECT database, snapshot FROM fingerprints WHERE revision = ?" + only, parameters)
+            for row in rows { snapshots[row[0] ?? ""] = try Self.decode(SchemaSnapshot.self, row[1]) }
+        }
+        return snapshots
+    }
+
+    /// Each database's fingerprint digest at `revision`, without reading the snapshots.
+    public func fingerprintDigests(at revision: String) async throws -> [String: String] {
+        let rows = try await backend.query("SELECT database, digest FROM fingerprints WHERE revision = ?", [revision])
+        return Dictionary(rows.map { ($0[0] ?? "", $0[1] ?? "") }, uniquingKeysWith: { first, _ in first })
     }
 
     // MARK: Plumbing
