@@ -110,24 +110,30 @@ public struct PhaseRunner: Sendable {
         var execution = execution
         let (connection, target) = (execution.connection, session.target)
         let settings = session.settings(revision: execution.step.revision, phase: execution.step.phase)
-        // The rows are read with the lock from where they should be once the daemon
-        // has seen some; the probe says whether they are there.
+        // Once the daemon has seen rows, they are read with the lock from where they
+        // should be. A tenant's rows found in the shared table prove the layout; a
+        // whole database's table may be shared with tenants, which the probe tells.
         let expected = TrackingLayout.expected(for: target)
+        let probes = target.schema == nil || !session.trackingTableSeen
         let opened = try await AdvisoryLock.acquire(
             connection, target: target, setUp: settings,
-            then: [TrackingLayout.probe(target)] + (session.trackingTableSeen ? [expected.readStatement] : []))
+            then: (probes ? [TrackingLayout.probe(target)] : []) + (session.trackingTableSeen ? [expected.readStatement] : []))
         do {
             var records: [TrackingRecord] = []
+            let layoutHolds =
+                probes
+                ? opened.results.first.map { TrackingLayout(probed: $0) }.map { $0.destination(for: target) == expected && !$0.movesRows(of: target) } ?? false
+                : opened.results.last.map { !$0.rows.isEmpty } ?? false
             if let failure = opened.failure {
-                // The table the daemon had seen is gone; its failure also undid the
-                // settings (one implicit transaction): set them again.
+                // The table the daemon had seen is not there (a tenant whose rows are
+                // still in its own table, or a table dropped by hand); its failure also
+                // undid the settings (one implicit transaction): set them again.
                 guard failure.error.sqlState == "42P01" else { throw failure.error }
                 _ = try await connection.pipeline(settings).get()
                 execution.tracking = try await TrackingTable.open(for: target, on: connection)
-            } else if session.trackingTableSeen, TrackingLayout(probed: opened.results[0]).destination(for: target) == expected,
-                !TrackingLayout(probed: opened.results[0]).movesRows(of: target)
-            {
-                records = TrackingTable.records(from: opened.results[1])
+                records = try await execution.tracking.records(connection)  // moved from the tenant's own table
+            } else if session.trackingTableSeen, layoutHolds {
+                records = TrackingTable.records(from: opened.results[opened.results.count - 1])
             } else {
                 execution.tracking = try await TrackingTable.open(for: target, on: connection)
                 records = try await execution.tracking.records(connection)
