@@ -38,8 +38,8 @@ struct ProtocolTests {
             return Set(object.keys)
         }
         let full: [FleetMethod: any Encodable & Sendable] = [
-            .status: FleetParameters.Status(tier: "t", db: "d"),
-            .plan: FleetParameters.Plan(revision: "r", to: "t"),
+            .status: FleetParameters.Status(tier: "t", db: "d", state: "failed"),
+            .plan: FleetParameters.Plan(revision: "r", to: "t", all: true),
             .history: FleetParameters.History(db: "d"),
             .drift: FleetParameters.None(), .windows: FleetParameters.None(), .watch: FleetParameters.Watch(kinds: ["failed"]), .reload: FleetParameters.None(),
             .promote: FleetParameters.Promote(revision: "r", to: "t", force: true, reason: "x", plan_hash: "h"),
