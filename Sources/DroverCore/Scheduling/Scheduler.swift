@@ -444,6 +444,11 @@ public struct Scheduler: Sendable {
         return capacity
     }
 
+    /// The tier's waves as the last tick assigned them, or assigned now when no tick has.
+    public func waveAssignmentKnown(tier: String) -> WaveAssignment {
+        waveAssignments[tier] ?? waveAssignment(tier: tier)
+    }
+
     func waveAssignment(tier: String) -> WaveAssignment {
         let members = manifest.databases.filter { $0.tier == tier }
         return WaveAssignment.assign(members.map { ($0.name, $0.labels) }, to: manifest.waves(ofTier: tier))

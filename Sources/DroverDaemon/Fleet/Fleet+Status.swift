@@ -12,13 +12,15 @@ extension Fleet {
         // dictionary retained and released) for each call, ten calls a row.
         let scheduler = self.scheduler, manifest = self.manifest
         var rows: [FleetStatus.DatabaseRow] = []
-        var waveNames: [String: String] = [:]
+        // Assigned once per manifest by the scheduler: at 100,000 databases assigning
+        // them again took a good part of a status call.
+        var assignments: [String: (WaveAssignment, [WaveSpec])] = [:]
         for tierName in manifest.fleet.pipeline where tier == nil || tierName == tier {
-            let assignment = WaveAssignment.assign(
-                manifest.databases.filter { $0.tier == tierName }.map { ($0.name, $0.labels) }, to: manifest.waves(ofTier: tierName))
-            for (index, members) in assignment.members.enumerated() {
-                for name in members { waveNames[name] = manifest.waves(ofTier: tierName)[index].name }
-            }
+            assignments[tierName] = (scheduler.waveAssignmentKnown(tier: tierName), manifest.waves(ofTier: tierName))
+        }
+        func waveName(_ spec: DatabaseSpec) -> String? {
+            guard let (assignment, waves) = assignments[spec.tier], let index = assignment.wave(of: spec.name) else { return nil }
+            return waves[index].name
         }
         // Thousands of databases share a few windows and servers: compute each once.
         var nextOpenings: [String: String?] = [:]
@@ -41,7 +43,7 @@ extension Fleet {
                 FleetStatus.DatabaseRow(
                     name: spec.name,
                     tier: spec.tier,
-                    wave: waveNames[spec.name],
+                    wave: waveName(spec),
                     server: servers[spec.dsn] ?? nil,
                     schema: spec.schema,
                     expanded: state.expanded,
