@@ -209,4 +209,25 @@ struct TrackingLayoutTests {
         #expect(try await runner(revisions).observe(wholeFirst).trackingRecords.count == 1)
         #expect(try await runner(revisions).observe(acme).trackingRecords.count == 2)
     }
+
+    @Test("a revert on a tenant of drover 0.4 moves its rows first and marks its expand reverted in the shared table")
+    func revertMovesOver() async throws {
+        let fixture = try await Fixture.make("layout")
+        try await fixture.sql("CREATE SCHEMA acme;")
+        let revisions = try graph(
+            indexes.replacingOccurrences(of: "222200000002", with: "222200000003") + "\n-- drover:revert\nDROP INDEX items_v, items_filled;\n", items)
+        let acme = fixture.session(schema: "acme")
+        defer { Task { await acme.close() } }
+        _ = try await runner(revisions).run(step("222200000001", .expand), on: acme)
+        _ = try await runner(revisions).run(step("222200000001", .backfill), on: acme)
+        _ = try await runner(revisions).run(step("222200000003", .expand), on: acme)
+        try await downgrade(fixture, tenant: "acme")
+        acme.trackingTableSeen = true
+        _ = try await runner(revisions).run(step("222200000003", .revert), on: acme)
+        #expect(try await !fixture.tableExists("drover_acme.revisions"))
+        #expect(try await !fixture.tableExists("acme.items_v"))
+        #expect(
+            try await fixture.sql("SELECT phase, status FROM drover.revisions WHERE schema = 'acme' AND revision = '222200000003' ORDER BY phase").rows
+                == [["expand", "reverted"], ["revert", "applied"]])
+    }
 }
