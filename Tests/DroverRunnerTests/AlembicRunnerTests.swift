@@ -207,7 +207,9 @@ struct AlembicRunnerTests {
         let runner = setup.runner()
         let session = setup.fixture.session(settings: settings)
         let phase = Task { try await runner.run(step("aa0000000002", .expand), on: session) }
-        let waited = try await eventually(timeout: .seconds(20)) {
+        // Alembic's start-up alone took up to a minute in CI's parallel pass (this test
+        // ran 64 to 101 s there): wait that long for its first attempt to queue.
+        let waited = try await eventually(timeout: .seconds(90)) {
             try await setup.fixture.scalar(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drover/aa0000000002/expand' AND wait_event_type = 'Lock'") == "1"
         }
