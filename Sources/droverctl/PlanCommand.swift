@@ -39,7 +39,7 @@ struct PlanCommand: ParsableCommand {
             Output.line()
             Output.line("wave \(wave.name): \(wave.databases) database\(wave.databases == 1 ? "" : "s"), \(wave.moving) to move")
             for phase in wave.phases {
-                let when = phase.earliest_start.map { "earliest start \(Format.time($0))" } ?? "as soon as promoted"
+                let when = Self.when(phase.earliest_start)
                 Output.line("  \(phase.phase.rawValue) \(Format.revision(phase.revision)) on \(phase.databases) — \(when)")
             }
             for database in listed[wave.name] ?? [] { Self.print(database) }
@@ -57,10 +57,14 @@ struct PlanCommand: ParsableCommand {
         }
         Output.line("  \(database.name)")
         for phase in database.phases {
-            let when = phase.earliest_start.map { "earliest start \(Format.time($0))" } ?? "as soon as promoted"
+            let when = Self.when(phase.earliest_start)
             Output.line("    \(phase.phase.rawValue) \(Format.revision(phase.revision)) — \(when)")
             guard let sql = phase.sql else { continue }
             for line in sql.split(separator: "\n", omittingEmptySubsequences: false) { Output.line("      \(line)") }
         }
+    }
+
+    private static func when(_ earliestStart: String?) -> String {
+        earliestStart.map { "earliest start \(Format.time($0))" } ?? "as soon as promoted"
     }
 }
