@@ -30,9 +30,7 @@ enum AdvisoryLock {
     static func acquire(
         _ connection: PostgresConnection, target: DatabaseTarget, setUp: [PipelineStatement], then: [PipelineStatement] = []
     ) async throws -> PipelineOutcome {
-        let key = target.advisoryLockKey
-        let lock = PipelineStatement("SELECT pg_try_advisory_lock($1::int, $2::int)", [String(key.classID), String(key.objectID)], reusable: true)
-        var outcome = try await connection.pipeline(setUp + [lock] + then)
+        var outcome = try await connection.pipeline(setUp + [tryLock(target)] + then)
         if let failure = outcome.failure, failure.index <= setUp.count {
             // Settings or the lock itself failed: the lock was not taken.
             throw failure.error
@@ -43,6 +41,12 @@ enum AdvisoryLock {
         outcome.results.removeFirst(setUp.count + 1)
         outcome.failure?.index -= setUp.count + 1
         return outcome
+    }
+
+    /// The try-lock: one row, `t` when taken.
+    static func tryLock(_ target: DatabaseTarget) -> PipelineStatement {
+        let key = target.advisoryLockKey
+        return PipelineStatement("SELECT pg_try_advisory_lock($1::int, $2::int)", [String(key.classID), String(key.objectID)], reusable: true)
     }
 
     static func release(_ target: DatabaseTarget) -> PipelineStatement {

@@ -294,6 +294,17 @@ struct PhaseExecution {
         }
     }
 
+    /// Whether the section may change a session setting that would outlive its
+    /// transaction (`SET`, `set_config`, `RESET`, `DISCARD`, also inside a `DO`
+    /// block): a lane then resets the settings before its next tenant. A mention
+    /// anywhere counts (`SET NOT NULL` too): a reset costs one statement.
+    static func mayChangeSessionSettings(_ section: Section) -> Bool {
+        section.statements.contains { statement in
+            let text = statement.text.lowercased()
+            return text.contains("set") || text.contains("discard")
+        }
+    }
+
     /// Early enough that the probe's own connect and query fit in the lock wait.
     private var probeDelay: Duration { max(target.settings.lockTimeout / 4, .milliseconds(20)) }
 

@@ -54,6 +54,12 @@ public final class RunnerSession: @unchecked Sendable {
     /// own SET, another tenant's search_path); startup options survive it. Sent in
     /// one round trip with the advisory lock (`AdvisoryLock.acquire`).
     func settings(revision: String, phase: Phase) -> [PipelineStatement] {
+        Self.settings(for: target, revision: revision, phase: phase, reset: true)
+    }
+
+    /// The same for any target; without `reset` (a lane's next tenant, whose
+    /// predecessor's SQL changed no setting) only the values drover sets.
+    static func settings(for target: DatabaseTarget, revision: String, phase: Phase, reset: Bool) -> [PipelineStatement] {
         let settings = target.settings
         var names = ["application_name", "lock_timeout", "statement_timeout"]
         var values = ["drover/\(revision)/\(phase.rawValue)", "\(settings.lockTimeout.milliseconds)ms", "\(settings.statementTimeout.milliseconds)ms"]
@@ -62,6 +68,7 @@ public final class RunnerSession: @unchecked Sendable {
             values.append(SQLQuoting.identifier(schema))
         }
         let calls = names.enumerated().map { "set_config('\($1)', $\($0 + 1), false)" }
-        return [PipelineStatement("RESET ALL", reusable: true), PipelineStatement("SELECT " + calls.joined(separator: ", "), values, reusable: true)]
+        let set = PipelineStatement("SELECT " + calls.joined(separator: ", "), values, reusable: true)
+        return reset ? [PipelineStatement("RESET ALL", reusable: true), set] : [set]
     }
 }

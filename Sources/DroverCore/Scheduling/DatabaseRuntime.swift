@@ -29,6 +29,9 @@ public enum DatabaseRuntime: Sendable, Hashable {
         public var mustEndBy: Date?
         /// A cancel was sent (window end, operator).
         public var cancelRequested = false
+        /// The lane it runs in (its first member's name), when it shares a
+        /// connection with other tenants (`LaneBuilder`).
+        public var lane: String?
     }
 
     public struct Failure: Sendable, Hashable, Codable {

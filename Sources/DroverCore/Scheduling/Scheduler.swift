@@ -192,9 +192,13 @@ public struct Scheduler: Sendable {
             guard let date, date > now else { return }
             wake = min(wake ?? date, date)
         }
+        // Concurrency counts slots: a lane of tenants takes one.
         var runningPerServer: [String: Int] = [:]
+        var slots: Set<String> = []
         for name in runningNames {
-            if let spec = specs[name] { runningPerServer[servers[spec.name] ?? spec.dsn, default: 0] += 1 }
+            if let spec = specs[name], slots.insert(slot(of: name)).inserted {
+                runningPerServer[servers[spec.name] ?? spec.dsn, default: 0] += 1
+            }
             wakeAt(runtime[name]?.running?.mustEndBy)  // a window-bound phase is cancelled at its window's end
         }
         for tier in manifest.fleet.pipeline {
@@ -206,26 +210,41 @@ public struct Scheduler: Sendable {
             for (index, names) in openWaves {
                 let wave = manifest.waves(ofTier: tier)[index]
                 let assignment = waveAssignments[tier]
-                var runningInWave = runningNames.count { assignment?.wave(of: $0) == index }
+                var runningInWave = Set(runningNames.filter { assignment?.wave(of: $0) == index }.map(slot(of:))).count
                 let capacity = waveCapacity(tier: tier, index: index, names: assignment?.members[index] ?? Array(names))
+                var lanes = LaneBuilder()
                 for name in names {
                     // A full wave starts nothing more: with thousands of tenants the
                     // rest of the list is not worth walking at every phase's end.
-                    if runningInWave >= capacity { break }
+                    if runningInWave >= capacity && !lanes.anyRoom { break }
                     guard let spec = specs[name] else { continue }
-                    let limits = Limits(runningInWave: runningInWave, runningOnServer: runningPerServer[servers[spec.name] ?? spec.dsn, default: 0])
+                    let server = servers[spec.name] ?? spec.dsn
+                    let joins = lanes.hasRoom(for: spec.connectionKey)
+                    let limits = Limits(runningInWave: runningInWave, runningOnServer: runningPerServer[server, default: 0], joiningLane: joins)
                     switch startableStep(spec, tier: tier, target: target, released: released, wave: wave, limits: limits, now: now) {
                     case .start(let step, let mustEndBy):
-                        updateRuntime(name) { $0 = .running(.init(step: step, startedAt: now, mustEndBy: mustEndBy)) }
-                        actions.append(.start(database: name, step: step))
-                        runningInWave += 1
-                        runningPerServer[servers[spec.name] ?? spec.dsn, default: 0] += 1
+                        var running = DatabaseRuntime.RunningPhase(step: step, startedAt: now, mustEndBy: mustEndBy)
+                        if mayJoinLane(spec, step: step, mustEndBy: mustEndBy) {
+                            if !joins {
+                                guard limits.allowNewSlot(wave: wave, spec: spec) else { continue }
+                                runningInWave += 1
+                                runningPerServer[server, default: 0] += 1
+                            }
+                            running.lane = lanes.add(LaneMember(database: name, step: step), key: spec.connectionKey)
+                        } else {
+                            guard limits.allowNewSlot(wave: wave, spec: spec) else { continue }
+                            actions.append(.start(database: name, step: step))
+                            runningInWave += 1
+                            runningPerServer[server, default: 0] += 1
+                        }
+                        updateRuntime(name) { $0 = .running(running) }
                     case .wait(let until):
                         wakeAt(until)
                     case .blocked:
                         break
                     }
                 }
+                actions += lanes.actions
             }
         }
         // Halts and finished waves outlive the process.
@@ -379,6 +398,13 @@ public struct Scheduler: Sendable {
     private struct Limits {
         var runningInWave: Int
         var runningOnServer: Int
+        /// The database may join a lane of this tick, which needs no slot.
+        var joiningLane = false
+
+        /// Whether one more slot fits in the wave and on the server.
+        func allowNewSlot(wave: WaveSpec, spec: DatabaseSpec) -> Bool {
+            runningInWave < wave.maxParallel ?? spec.settings.maxParallel && runningOnServer < spec.settings.maxPerServer
+        }
     }
 
     private func startableStep(_ spec: DatabaseSpec, tier: String, target: String, released: String?, wave: WaveSpec, limits: Limits, now: Date) -> StepDecision
@@ -391,8 +417,7 @@ public struct Scheduler: Sendable {
         if observation.lockedBy != nil && state.notBefore == nil { return .blocked }
         // Concurrency (per wave or tier, per server) before planning: in a large
         // wave most databases wait for a slot, and planning is the costly part.
-        guard limits.runningInWave < wave.maxParallel ?? spec.settings.maxParallel else { return .blocked }
-        guard limits.runningOnServer < spec.settings.maxPerServer else { return .blocked }
+        guard limits.joiningLane || limits.allowNewSlot(wave: wave, spec: spec) else { return .blocked }
         guard let revisionState = revisionStates[name], !revisionState.isTampered, alembicHold(name) == nil else { return .blocked }
         // At the target with everything released contracted: nothing to plan.
         if revisionState.expanded == target && (revisionState.contracted == released || revisionState.contracted == target) { return .blocked }

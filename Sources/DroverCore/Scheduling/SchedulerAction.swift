@@ -5,6 +5,9 @@ import Foundation
 public enum SchedulerAction: Sendable, Hashable {
     /// Run one phase on one database (through the phase runner).
     case start(database: String, step: PlannedStep)
+    /// Run these schema tenants' phases one after another on one connection of
+    /// their database (`LaneBuilder`); each is its own phase, with its own end.
+    case startLane([LaneMember])
     /// Cancel a running phase (PQcancel; it rolls back and is retried later).
     case cancel(database: String, step: PlannedStep, because: CancelReason)
     /// Failures beyond a wave's budget: the tier starts nothing until `resume`.

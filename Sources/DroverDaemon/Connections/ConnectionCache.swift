@@ -56,9 +56,7 @@ struct ConnectionCache<Connection: ReusableConnection> {
 }
 
 /// The server, database and credentials a connection was made with.
-func connectionKey(_ spec: DatabaseSpec) -> String {
-    spec.dsn + "\u{1}" + (spec.passwordFile ?? "")
-}
+func connectionKey(_ spec: DatabaseSpec) -> String { spec.connectionKey }
 
 #if DROVER_TEST_HOOKS
 /// What the phases that kept their connection cost in libpq calls: `poolHandOffs`

@@ -8,7 +8,14 @@ import Foundation
 /// starts launch once it is written.
 struct Round {
     var ends: [PhaseEnd] = []
-    var starts: [(spec: DatabaseSpec, step: PlannedStep)] = []
+    var starts: [Start] = []
+
+    struct Start {
+        var spec: DatabaseSpec
+        var step: PlannedStep
+        /// The lane it runs in (`LaneBuilder`), or nil for a phase of its own.
+        var lane: String?
+    }
 }
 
 extension Fleet {
@@ -20,6 +27,8 @@ extension Fleet {
             switch action {
             case .start(let name, let step):
                 await prepareStart(step, on: name, round: &round)
+            case .startLane(let members):
+                for member in members { await prepareStart(member.step, on: member.database, lane: members[0].database, round: &round) }
             case .cancel(let name, let step, let reason):
                 let because =
                     switch reason {
@@ -53,7 +62,7 @@ extension Fleet {
     /// A start joins the round unless droverd itself must hold it back; its
     /// database's queued fingerprint is read first (it shows the schema the previous
     /// phase left).
-    private func prepareStart(_ step: PlannedStep, on name: String, round: inout Round) async {
+    private func prepareStart(_ step: PlannedStep, on name: String, lane: String? = nil, round: inout Round) async {
         guard let spec = scheduler.database(named: name) else { return }
         let reason: String? =
             if !intentsReconciled(for: name) {
@@ -70,7 +79,7 @@ extension Fleet {
             return
         }
         await fingerprintTaken(of: spec)
-        round.starts.append((spec, step))
+        round.starts.append(Round.Start(spec: spec, step: step, lane: lane))
     }
 
     /// Writes the round, then launches its starts. When the state store refuses,
@@ -85,9 +94,10 @@ extension Fleet {
             stateStoreWritable()
         } catch {
             let problem = stateStoreFailed(error)
-            for (spec, step) in round.starts {
-                logger.error("not starting \(step): \(problem)", metadata: ["db": "\(spec.name)"])
-                scheduler.phaseFailed(spec.name, step: step, .notStarted("\(step) not started: \(problem)", retryAfter: Self.notStartedRetry), at: now)
+            for start in round.starts {
+                let (name, step) = (start.spec.name, start.step)
+                logger.error("not starting \(step): \(problem)", metadata: ["db": "\(name)"])
+                scheduler.phaseFailed(name, step: step, .notStarted("\(step) not started: \(problem)", retryAfter: Self.notStartedRetry), at: now)
             }
             if !round.ends.isEmpty, !round.starts.isEmpty {
                 await record(Round(ends: round.ends))
@@ -98,7 +108,11 @@ extension Fleet {
             }
             return
         }
-        for (spec, step) in round.starts { launch(step, on: spec, at: now) }
+        var lanes: [String: [Round.Start]] = [:]
+        for start in round.starts {
+            if let lane = start.lane { lanes[lane, default: []].append(start) } else { launch(start.step, on: start.spec, at: now) }
+        }
+        for members in lanes.values { members.count == 1 ? launch(members[0].step, on: members[0].spec, at: now) : launchLane(members, at: now) }
     }
 
     /// Runs the phase, its intent recorded, in its own task on the Postgres threads

@@ -8,11 +8,12 @@ struct PhaseCompletion: Sendable {
     var database: String
     var step: PlannedStep
     var startedAt: Date
-    var result: Result<PhaseOutcome, RunnerError>
+    /// Nil when its lane stopped before it (a failure, a cancel): it never started.
+    var result: Result<PhaseOutcome, RunnerError>?
     /// The connection, for the next phase there.
-    var connection: PostgresConnection?
+    var connection: PostgresConnection? = nil
     #if DROVER_TEST_HOOKS
-    var used: PhaseConnectionUse?
+    var used: PhaseConnectionUse? = nil
     #endif
 }
 
@@ -26,9 +27,19 @@ extension Fleet {
             throttles.set(completion.database, nil)
             readSchedule.phaseEvent(completion.database)
             heapTrim.worked(at: .now)
+            if let connection = completion.connection, let spec = scheduler.database(named: completion.database) {
+                connections.keep(connection, for: connectionKey(spec), at: .now)
+            }
+            #if DROVER_TEST_HOOKS
+            if let used = completion.used { phaseConnectionUse += used }
+            #endif
             switch completion.result {
             case .success(let outcome): round.ends += applied(outcome, completion)
             case .failure(let error): round.ends.append(failed(error, completion))
+            case nil:
+                // Its intent goes; the scheduler may choose it again.
+                scheduler.phaseNotStarted(completion.database)
+                round.ends.append(PhaseEnd(database: completion.database, step: completion.step, history: nil, result: .notApplied(failure: nil)))
             }
         }
         return round
@@ -37,10 +48,6 @@ extension Fleet {
     private func applied(_ outcome: PhaseOutcome, _ completion: PhaseCompletion) -> [PhaseEnd] {
         let (name, step, now) = (completion.database, completion.step, clock())
         let spec = scheduler.database(named: name)
-        if let connection = completion.connection, let spec { connections.keep(connection, for: connectionKey(spec), at: .now) }
-        #if DROVER_TEST_HOOKS
-        if let used = completion.used { phaseConnectionUse += used }
-        #endif
         scheduler.phaseSucceeded(name, step: step, at: now, duration: outcome.duration, alembicVersions: outcome.alembicVersions)
         // The scheduler knows what the phase did, and the phase read the tracking
         // rows under the lock: that counts as a read. During a rollout the polls
