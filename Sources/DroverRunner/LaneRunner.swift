@@ -134,6 +134,9 @@ private struct Lane {
     /// Sends the pending tenant's closing with `opening`, reports its end, and
     /// returns what `opening` got (sent again alone when the closing failed).
     private mutating func open(_ opening: [PipelineStatement], target: DatabaseTarget, ended: LaneRunner.Ended) async throws(PostgresError) -> PipelineOutcome {
+        // The pending tenant's transaction went with a broken connection: its row
+        // must not be written on a new one.
+        if pending != nil, connection?.isBroken ?? true { await settle(ended: ended) }
         let connection = try await connect(target)
         let closing = pending?.closing ?? []
         var outcome = try await connection.pipeline(closing + opening)
@@ -149,7 +152,7 @@ private struct Lane {
     /// tenant that goes the long way) and reports its end.
     mutating func settle(ended: LaneRunner.Ended) async {
         guard let pending else { return }
-        guard let connection, let outcome = try? await connection.pipeline(pending.closing) else {
+        guard let connection, !connection.isBroken, let outcome = try? await connection.pipeline(pending.closing) else {
             self.pending = nil
             let error = PostgresError(kind: .connectionLost, message: "the connection broke before COMMIT")
             await ended(pending.index, .failure(.connectionFailed(database: pending.target.name, attempts: 1, error: error)))
