@@ -95,7 +95,12 @@ final class PostgresStateBackend: StateBackend {
             } else {
                 connection = try await PostgresConnection.connect(configuration)
                 // Every statement is short: a state server that hangs must not hang the loop.
-                try await connection.execute("SET search_path TO drover_state, pg_catalog; SET statement_timeout = '15s'")
+                // A droverd stopped inside a write (SIGSTOP, a frozen VM) has lost its
+                // lease by the time it wakes; its open transaction must not keep the
+                // successor's writes of the same rows (the intents of one lane) waiting
+                // on its locks until then: the server ends such a session.
+                try await connection.execute(
+                    "SET search_path TO drover_state, pg_catalog; SET statement_timeout = '15s'; SET idle_in_transaction_session_timeout = '5s'")
             }
         } catch {
             throw .unreachable(location: location, reason: error.description)
