@@ -21,7 +21,14 @@ extension Fleet {
                 "starting \(start.step) (lane of \(starts.count))",
                 metadata: ["db": "\(name)", "revision": "\(start.step.revision)", "phase": "\(start.step.phase.rawValue)"])
             emit("start", "\(start.step)", database: name, step: start.step)
-            guard let target = try? DatabaseTarget(start.spec, fleet: fleet) else { continue }
+            let target: DatabaseTarget
+            do throws(RunnerError) {
+                target = try DatabaseTarget(start.spec, fleet: fleet)
+            } catch {
+                // Its password file cannot be read: it fails alone, as a phase of its own would.
+                phaseEnds.deposit(PhaseCompletion(database: name, step: start.step, startedAt: now, result: .failure(error)))
+                continue
+            }
             // Rows were read from it: the phase may read them with the lock.
             members.append(LaneRunner.Member(target: target, step: start.step, trackingTableSeen: scheduler.observations[name]?.records.isEmpty == false))
         }
