@@ -14,6 +14,7 @@ public final class PostgresConnection: Sendable {
     private let pool: NIOThreadPool
     #if DROVER_TEST_HOOKS
     private let trips = Atomic<Int>(0)
+    private let sent = Atomic<Int>(0)
     private let handOffs = Atomic<Int>(0)
     #endif
     /// Only touched while `connection` is locked, by the call that holds it.
@@ -88,7 +89,8 @@ public final class PostgresConnection: Sendable {
     /// (ROLLBACK, releasing an advisory lock).
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = [], cancellable: Bool = true) async throws(PostgresError) -> QueryResult {
-        try await run(cancellable: cancellable) { conn throws(PostgresError) in try LibPQ.execute(conn, sql, parameters) }
+        countSent(1)
+        return try await run(cancellable: cancellable) { conn throws(PostgresError) in try LibPQ.execute(conn, sql, parameters) }
     }
 
     /// Runs one `PipelineStatement` on its own.
@@ -101,7 +103,8 @@ public final class PostgresConnection: Sendable {
     /// result is returned). Used for session settings and fixed drover SQL.
     @discardableResult
     public func execute(_ sql: String, cancellable: Bool = true) async throws(PostgresError) -> QueryResult {
-        try await run(cancellable: cancellable) { conn throws(PostgresError) in try LibPQ.executeSimple(conn, sql) }
+        countSent(1)
+        return try await run(cancellable: cancellable) { conn throws(PostgresError) in try LibPQ.executeSimple(conn, sql) }
     }
 
     /// Sends several statements at once (libpq pipeline mode) and waits for all their
@@ -110,6 +113,7 @@ public final class PostgresConnection: Sendable {
     /// libpq blocks on sending while the server may block on answering, so a
     /// pipeline of statements with large results could stall both.
     public func pipeline(_ statements: [PipelineStatement], cancellable: Bool = true) async throws(PostgresError) -> PipelineOutcome {
+        countSent(statements.count)
         var outcome = try await run(cancellable: cancellable) { [self] conn throws(PostgresError) in
             try prepared.withLock { known throws(PostgresError) in try LibPQ.pipeline(conn, statements, prepared: &known) }
         }
@@ -157,10 +161,19 @@ public final class PostgresConnection: Sendable {
     /// what a phase costs on a fleet of small databases, held down by tests.
     public var roundTrips: Int { trips.load(ordering: .relaxed) }
 
+    /// Statements sent so far (a pipeline's each count): the server's work per phase.
+    public var statementsSent: Int { sent.load(ordering: .relaxed) }
+
     /// Calls handed to the Postgres thread pool, rather than run inline by a task on
     /// `PostgresExecutor`: what tests hold down for a phase's task.
     public var poolHandOffs: Int { handOffs.load(ordering: .relaxed) }
     #endif
+
+    private func countSent(_ statements: Int) {
+        #if DROVER_TEST_HOOKS
+        sent.add(statements, ordering: .relaxed)
+        #endif
+    }
 
     /// Notices received since the last call.
     public func drainNotices() -> [Notice] { notices.drain() }

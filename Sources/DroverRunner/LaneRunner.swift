@@ -3,12 +3,15 @@ import DroverPostgres
 
 /// Runs the phases of several schema tenants of one database one after another on
 /// one connection: a lane (docs/daemon.md#tenant-lanes). Each tenant's phase stays
-/// its own, as `PhaseRunner` runs it: its try-lock, its tracking rows read under
-/// the lock, its statements and tracking row in one transaction, its own end. What
-/// the lane saves is round trips and setup: a tenant's tracking row, COMMIT and
-/// unlock go in one pipeline with the next tenant's settings, try-lock and read,
-/// so a tenant costs two round trips, and `RESET ALL` is sent only when the
-/// previous tenant's SQL may have changed a setting.
+/// its own: its try-lock, its tracking rows read under the lock, its statements
+/// and tracking row in one transaction, its own end. What the lane saves is round
+/// trips and statements. A tenant's transaction opens with one statement that sets
+/// its settings and takes its advisory lock for the transaction
+/// (`pg_try_advisory_xact_lock`, the same key a phase run alone holds for its
+/// session), so COMMIT gives the lock back; its tracking row and COMMIT go in one
+/// pipeline with the next tenant's BEGIN, settings, lock and read. A tenant costs
+/// two round trips and five statements besides its own, and `RESET ALL` is sent
+/// only when the previous tenant's SQL may have changed a setting.
 ///
 /// Only the usual case takes that path: a transactional section of a tenant whose
 /// rows are in the shared tracking table. Anything else (no rows seen yet, rows
@@ -58,7 +61,7 @@ public struct LaneRunner: Sendable {
 private struct Lane {
     let runner: PhaseRunner
     var connection: PostgresConnection?
-    /// The previous tenant: done but for its tracking row, COMMIT and unlock.
+    /// The previous tenant: done but for its tracking row and COMMIT.
     var pending: Pending?
     /// The previous tenant's SQL may have changed session settings.
     var needsReset = true
@@ -68,7 +71,8 @@ private struct Lane {
         var target: DatabaseTarget
         var step: PlannedStep
         var outcome: PhaseOutcome
-        /// The tracking row, COMMIT (unless already applied) and the unlock.
+        /// The tracking row and COMMIT (ROLLBACK when already applied), which
+        /// also gives the tenant's transaction-level lock back.
         var closing: [PipelineStatement]
         var started: ContinuousClock.Instant
     }
@@ -80,48 +84,56 @@ private struct Lane {
             let section = revision.section(member.step.phase), section.engine == .sql, !section.noTransaction, member.step.phase != .backfill
         else { return await runAlone(member, index: index, ended: ended) }
         let started = ContinuousClock.now
-        let settings = RunnerSession.settings(for: target, revision: member.step.revision, phase: member.step.phase, reset: needsReset)
         let tracking = TrackingLayout.expected(for: target)
-        let opening = settings + [AdvisoryLock.tryLock(target), tracking.readStatement]
+        let reset = needsReset ? [PipelineStatement("RESET ALL", reusable: true)] : []
+        let opening =
+            reset + [
+                PipelineStatement("BEGIN"),
+                RunnerSession.settingsTakingTransactionLock(for: target, revision: member.step.revision, phase: member.step.phase),
+                tracking.readStatement,
+            ]
+        let lockAt = opening.count - 2
         let opened: PipelineOutcome
         do {
             opened = try await open(opening, target: target, ended: ended)
         } catch {
             return await fail(.connectionFailed(database: target.name, attempts: 1, error: error), index: index, ended: ended)
         }
-        // Settings, lock or read refused (the shared table is gone, say): the
-        // lock is given back and the phase runs the long way.
-        if let failure = opened.failure {
-            if failure.index > settings.count { await AdvisoryLock.abandon(connection!, target: target) } else { await connection!.rollbackIfOpen() }
+        // Settings, lock or read refused (the shared table is gone, say): rolled
+        // back, which gives the lock back, and the phase runs the long way.
+        if opened.failure != nil {
+            await connection!.rollbackIfOpen()
             return await runAlone(member, index: index, ended: ended)
         }
-        guard opened.results[settings.count].scalar == "t" else {
+        guard opened.results[lockAt].rows.first?.last == "t" else {
+            await connection!.rollbackIfOpen()
             let holder = try? await AdvisoryLock.holder(connection!, target: target)
             await ended(index, .failure(.locked(database: target.name, holderPID: holder)))
             return false
         }
-        let records = TrackingTable.records(from: opened.results[settings.count + 1])
+        let records = TrackingTable.records(from: opened.results[lockAt + 1])
         guard !records.isEmpty else {
-            await AdvisoryLock.abandon(connection!, target: target)
+            await connection!.rollbackIfOpen()
             return await runAlone(member, index: index, ended: ended)
         }
-        let execution = PhaseExecution(
+        var execution = PhaseExecution(
             graph: runner.graph, revision: revision, section: section, step: member.step, target: target, connection: connection!,
             probe: BlockerProbe(), actor: runner.actor, dropsPreparedStatements: PhaseExecution.dropsPreparedStatements(section), tracking: tracking)
+        execution.transactionBegun = true
         var loop = RetryLoop(target: target, step: member.step)
         loop.begin()
         do {
             let ending = try await execution.run(&loop, records: records)
-            pending = Pending(
-                index: index, target: target, step: member.step, outcome: ending.outcome, closing: ending.closing + [AdvisoryLock.release(target)],
-                started: started)
+            // Nothing to do (already applied): the transaction only read.
+            let closing = ending.closing.isEmpty ? [PipelineStatement("ROLLBACK")] : ending.closing
+            pending = Pending(index: index, target: target, step: member.step, outcome: ending.outcome, closing: closing, started: started)
             needsReset = PhaseExecution.mayChangeSessionSettings(section)
             return false
         } catch let error as RunnerError {
-            await AdvisoryLock.abandon(connection!, target: target)
+            await connection!.rollbackIfOpen()
             return await fail(error, index: index, ended: ended)
         } catch {
-            await AdvisoryLock.abandon(connection!, target: target)
+            await connection!.rollbackIfOpen()
             if Task.isCancelled {
                 return await fail(.cancelled(database: target.name, revision: member.step.revision, phase: member.step.phase), index: index, ended: ended)
             }
@@ -166,8 +178,8 @@ private struct Lane {
         guard let pending else { return }
         self.pending = nil
         if failed, let failure = outcome.failure {
-            // The row or COMMIT refused: rolled back, the lock given back.
-            if let connection { await AdvisoryLock.abandon(connection, target: pending.target) }
+            // The row or COMMIT refused: rolled back, which gives the lock back.
+            if let connection { await connection.rollbackIfOpen() }
             let loop = RetryLoop(target: pending.target, step: pending.step)
             await ended(pending.index, .failure(loop.finalError(StatementError(statement: nil, error: failure.error))))
             return

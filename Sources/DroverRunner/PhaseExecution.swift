@@ -21,6 +21,9 @@ struct PhaseExecution {
     var tracking: TrackingTable
     /// Told why a backfill waits between batches (`throttle`), and `nil` when it goes on.
     var throttled: @Sendable (String?) -> Void = { _ in }
+    /// The caller began the transaction of an expand, contract or revert (a lane:
+    /// with the lock and the read), so no BEGIN is sent.
+    var transactionBegun = false
 
     /// What the phase did, and the statements that record and commit it, which the
     /// caller sends with the unlock: a failure among those is the phase's failure.
@@ -77,7 +80,7 @@ struct PhaseExecution {
     /// COMMIT are the caller's to send, with the unlock.
     private func runInTransaction() async throws -> Ending {
         try refuseTransactionControl()
-        let rows = try await beginAndExecute(section.statements.map { ($0, $0.text) })
+        let rows = try await beginAndExecute(section.statements.map { ($0, $0.text) }, begin: !transactionBegun)
         await Failpoints.current.reach("phase-before-commit")
         let record =
             step.phase == .revert
@@ -212,23 +215,25 @@ struct PhaseExecution {
     /// the blocker probe armed; the rows they affected. A failure rolls back and
     /// names the statement's file and line. `committingFirst`: the open
     /// transaction's last statement, sent with its COMMIT ahead of the BEGIN;
-    /// `committed` runs once that COMMIT went through, whatever follows.
+    /// `committed` runs once that COMMIT went through, whatever follows. Without
+    /// `begin` the transaction is already open.
     private func beginAndExecute(
-        _ statements: [(SQLStatement, String)], committingFirst last: PipelineStatement? = nil, committed: () -> Void = {}
+        _ statements: [(SQLStatement, String)], begin: Bool = true, committingFirst last: PipelineStatement? = nil, committed: () -> Void = {}
     ) async throws -> Int {
         let first = last.map { [$0, PipelineStatement("COMMIT")] } ?? []
+        let opening = first + (begin ? [PipelineStatement("BEGIN")] : [])
         let outcome = try await probe.watch(backendPID: connection.backendPID, configuration: target.connection, after: probeDelay) {
-            try await connection.pipeline(first + [PipelineStatement("BEGIN")] + statements.map { PipelineStatement($0.1) })
+            try await connection.pipeline(opening + statements.map { PipelineStatement($0.1) })
         }
         forgetPreparedStatementsIfDropped()
-        let failedAt = outcome.failure.map { $0.index - first.count }
-        if !first.isEmpty && (failedAt ?? 0) >= 0 { committed() }
-        guard let failure = outcome.failure, let failedAt else {
-            try await checkTransactionStayedOpen(outcome, skipping: first.count + 1, statements.map(\.0))
-            return outcome.results.dropFirst(first.count).reduce(0) { $0 + ($1.affectedRows ?? 0) }
+        if !first.isEmpty && (outcome.failure?.index ?? first.count) >= first.count { committed() }
+        guard let failure = outcome.failure else {
+            try await checkTransactionStayedOpen(outcome, skipping: opening.count, statements.map(\.0))
+            return outcome.results.dropFirst(opening.count).reduce(0) { $0 + ($1.affectedRows ?? 0) }
         }
         await connection.rollbackIfOpen()
-        throw StatementError(statement: failedAt <= 0 ? nil : reference(statements[failedAt - 1].0), error: failure.error)
+        let failed = failure.index - opening.count
+        throw StatementError(statement: failed < 0 ? nil : reference(statements[failed].0), error: failure.error)
     }
 
     /// A file that skipped `check` may still hold a COMMIT: the phase would commit

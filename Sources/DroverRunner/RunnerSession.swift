@@ -60,6 +60,19 @@ public final class RunnerSession: @unchecked Sendable {
     /// The same for any target; without `reset` (a lane's next tenant, whose
     /// predecessor's SQL changed no setting) only the values drover sets.
     static func settings(for target: DatabaseTarget, revision: String, phase: Phase, reset: Bool) -> [PipelineStatement] {
+        let set = setConfig(for: target, revision: revision, phase: phase, takingTransactionLock: false)
+        return reset ? [PipelineStatement("RESET ALL", reusable: true), set] : [set]
+    }
+
+    /// One statement that sets the values of `settings` and takes the target's
+    /// advisory lock for the transaction it runs in (a lane's tenant: its phase's
+    /// transaction, so COMMIT gives it back). Its one row ends with `t` when the
+    /// lock was taken.
+    static func settingsTakingTransactionLock(for target: DatabaseTarget, revision: String, phase: Phase) -> PipelineStatement {
+        setConfig(for: target, revision: revision, phase: phase, takingTransactionLock: true)
+    }
+
+    private static func setConfig(for target: DatabaseTarget, revision: String, phase: Phase, takingTransactionLock: Bool) -> PipelineStatement {
         let settings = target.settings
         var names = ["application_name", "lock_timeout", "statement_timeout"]
         var values = ["drover/\(revision)/\(phase.rawValue)", "\(settings.lockTimeout.milliseconds)ms", "\(settings.statementTimeout.milliseconds)ms"]
@@ -67,8 +80,12 @@ public final class RunnerSession: @unchecked Sendable {
             names.append("search_path")
             values.append(SQLQuoting.identifier(schema))
         }
-        let calls = names.enumerated().map { "set_config('\($1)', $\($0 + 1), false)" }
-        let set = PipelineStatement("SELECT " + calls.joined(separator: ", "), values, reusable: true)
-        return reset ? [PipelineStatement("RESET ALL", reusable: true), set] : [set]
+        var calls = names.enumerated().map { "set_config('\($1)', $\($0 + 1), false)" }
+        if takingTransactionLock {
+            let key = target.advisoryLockKey
+            calls.append("pg_try_advisory_xact_lock($\(values.count + 1)::int, $\(values.count + 2)::int)")
+            values += [String(key.classID), String(key.objectID)]
+        }
+        return PipelineStatement("SELECT " + calls.joined(separator: ", "), values, reusable: true)
     }
 }
