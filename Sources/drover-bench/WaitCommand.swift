@@ -22,6 +22,9 @@ struct WaitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The revision every database must be at.", valueName: "id"))
     var revision: String
 
+    @Option(help: ArgumentHelp("Only the databases of this tier.", valueName: "tier"))
+    var tier: String?
+
     @Option(help: ArgumentHelp("Seconds between polls.", valueName: "seconds"))
     var every = 2.0
 
@@ -31,7 +34,7 @@ struct WaitCommand: ParsableCommand {
     func run() throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let status = try? Self.status(socket.socket) {
+            if let status = try? Self.status(socket.socket, tier: tier) {
                 if let failed = status.databases.first(where: { $0.state == .failed }) {
                     FileHandle.standardError.write(Data("bench: a phase failed: \(failed.name): \(failed.error ?? "")\n".utf8))
                     throw ExitCode(2)
@@ -45,9 +48,9 @@ struct WaitCommand: ParsableCommand {
         throw ExitCode(1)
     }
 
-    static func status(_ socket: String) throws -> FleetStatus {
+    static func status(_ socket: String, tier: String? = nil) throws -> FleetStatus {
         let client = try VarlinkClient(path: socket, receiveTimeout: .seconds(60))
-        try client.send(FleetMethod.status.qualifiedName, FleetParameters.Status())
+        try client.send(FleetMethod.status.qualifiedName, FleetParameters.Status(tier: tier))
         guard case .reply(let reply) = try VarlinkCodec.decodeReply(try client.nextMessage(), as: FleetStatus.self) else {
             throw ValidationError("droverd answered status with an error")
         }

@@ -16,6 +16,8 @@ public enum ConninfoInspection {
             }
             return false
         }
+        // Checked for every database of a manifest: Foundation's search only where the word is.
+        guard trimmed.utf8.firstRange(of: "password".utf8) != nil else { return false }
         var index = trimmed.startIndex
         while let range = trimmed[index...].range(of: "password") {
             let before = range.lowerBound == trimmed.startIndex ? " " : trimmed[trimmed.index(before: range.lowerBound)]

@@ -8,7 +8,7 @@ public enum EnvironmentExpansion {
     }
 
     public static func expand(_ text: String, environment: [String: String]) -> Result<String, Failure> {
-        guard text.contains("$") else { return .success(text) }
+        guard text.utf8.contains(UInt8(ascii: "$")) else { return .success(text) }
         var output = ""
         var missing: [String] = []
         var index = text.startIndex

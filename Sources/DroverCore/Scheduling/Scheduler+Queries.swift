@@ -4,6 +4,13 @@ extension Scheduler {
     /// The state word a database shows in status (docs/states.md, §8).
     public func stateWord(of name: String, now: Date) -> DatabaseStateWord {
         guard let spec = database(named: name) else { return .gone }
+        return stateWord(of: spec, now: now)
+    }
+
+    /// The same for a database of the manifest, not looked up again: status and
+    /// the metrics ask this for every database.
+    public func stateWord(of spec: DatabaseSpec, now: Date) -> DatabaseStateWord {
+        let name = spec.name
         let state = runtime[name] ?? .idle
         if let running = state.running {
             switch running.step.phase {
@@ -16,14 +23,15 @@ extension Scheduler {
         // Between two runs of a backfill that gave back its slot while throttled.
         if state.throttledBecause != nil { return .backfilling }
         guard let observation = observations[name] else { return .pending }
-        if revisionStates[name]?.isTampered == true { return .tampered }
+        let cursors = revisionStates[name]
+        if cursors?.isTampered == true { return .tampered }
         if state.failure != nil { return .failed }
         if !observation.reachable { return .unreachable }
         if observation.lockedBy != nil { return .locked }
         guard let target = target(ofTier: spec.tier) else { return .current }
         // At the target, contracts included, or waiting only for a release: no
         // planning needed (status asks this for every database).
-        if let cursors = revisionStates[name], cursors.expanded == target {
+        if let cursors, cursors.expanded == target {
             if cursors.contracted == target { return .current }
             if cursors.contracted == releasedThrough(tier: spec.tier, target: target) { return .waitingRelease }
         }

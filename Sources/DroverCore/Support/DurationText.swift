@@ -66,7 +66,11 @@ extension StringProtocol {
     /// One slice, one copy: a manifest of 10,000 databases trims every value, and
     /// rebuilding each from a reversed view was a third of loading it.
     func trimmingWhitespace() -> String {
+        // Most values (every dsn and name of a large manifest) have nothing to trim.
+        if let first = first?.asciiValue, let last = last?.asciiValue, Self.isPlainASCII(first), Self.isPlainASCII(last) { return String(self) }
         guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
         return String(self[first...last])
     }
+
+    private static func isPlainASCII(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x7F }
 }

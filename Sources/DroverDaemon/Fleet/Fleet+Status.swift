@@ -26,11 +26,16 @@ extension Fleet {
         var nextOpenings: [String: String?] = [:]
         var servers: [String: String?] = [:]
         let throttled = throttles.current
-        for spec in manifest.databases where (tier == nil || spec.tier == tier) && (database == nil || spec.name == database) {
-            let word = scheduler.stateWord(of: spec.name, now: now)
-            if let wanted, word != wanted { continue }
+        // One pass over the tiers' databases: every state word is needed for the
+        // tier rows anyway; rows are built only for the databases asked for.
+        var tallies: [String: TierTally] = [:]
+        for spec in manifest.databases where tier == nil || spec.tier == tier {
+            let word = scheduler.stateWord(of: spec, now: now)
+            tallies[spec.tier, default: TierTally()].count(word)
+            guard database == nil || spec.name == database, wanted == nil || word == wanted else { continue }
             let state = scheduler.revisionStates[spec.name] ?? RevisionState(graph: graph, records: [])
             let runtime = scheduler.runtime[spec.name]
+            let observation = scheduler.observations[spec.name]
             if nextOpenings[spec.window] == nil {
                 let schedule = manifest.windows[spec.window].map(WindowSchedule.init)
                 nextOpenings[spec.window] = .some(
@@ -52,9 +57,9 @@ extension Fleet {
                     state: word,
                     next_window: nextOpenings[spec.window] ?? nil,
                     error: runtime?.failure?.message
-                        ?? (scheduler.observations[spec.name]?.reachable == false ? scheduler.observations[spec.name]?.problem ?? "unreachable" : nil)
+                        ?? (observation?.reachable == false ? observation?.problem ?? "unreachable" : nil)
                             ?? runtime?.heldBecause ?? scheduler.alembicHold(spec.name) ?? pauseReason(of: spec),
-                    alembic: scheduler.observations[spec.name]?.alembicVersions?.joined(separator: ","),
+                    alembic: observation?.alembicVersions?.joined(separator: ","),
                     throttled: throttled[spec.name] ?? runtime?.throttledBecause,
                     drift: driftWatch.reports[spec.name].map(DriftWatch.describe)
                 ))
@@ -67,7 +72,7 @@ extension Fleet {
                     name: spec.name, tier: spec.tier, wave: nil, server: ConninfoInspection.server(of: spec.dsn), schema: spec.schema,
                     expanded: state.expanded, contracted: state.contracted, target: nil, state: .gone, next_window: nil, error: nil, alembic: nil))
         }
-        let tiers = manifest.fleet.pipeline.filter { tier == nil || $0 == tier }.map { tierRow($0, now: now) }
+        let tiers = manifest.fleet.pipeline.filter { tier == nil || $0 == tier }.map { tierRow($0, tallies[$0] ?? TierTally()) }
         return FleetStatus(databases: rows, tiers: tiers, state_store_error: stateStoreProblem, leader: leaderRow, instances: instanceRows)
     }
 
@@ -98,11 +103,23 @@ extension Fleet {
         }
     }
 
-    private func tierRow(_ tier: String, now: Date) -> FleetStatus.TierRow {
+    /// A tier's databases by state, from the pass that builds the rows.
+    private struct TierTally {
+        var all = 0
+        var done = 0
+
+        mutating func count(_ word: DatabaseStateWord) {
+            all += 1
+            if word == .current || word == .waitingRelease { done += 1 }
+        }
+    }
+
+    private func tierRow(_ tier: String, _ tally: TierTally) -> FleetStatus.TierRow {
         let control = scheduler.tiers[tier] ?? TierControl()
         let target = scheduler.target(ofTier: tier)
-        let members = manifest.databases.filter { $0.tier == tier }
-        let failed = members.map(\.name).filter { scheduler.runtime[$0]?.failure != nil }
+        // Few fail: their names, in the manifest's order.
+        let failedNames = scheduler.failedNames
+        let failed = failedNames.isEmpty ? [] : manifest.databases.filter { $0.tier == tier && failedNames.contains($0.name) }.map(\.name)
         let waves = manifest.waves(ofTier: tier)
         let current = waves.indices.first { control.wavesFinished[$0] == nil }.map { waves[$0].name } ?? waves.last?.name
         let state: String
@@ -112,7 +129,7 @@ extension Fleet {
             state = "halted"
         } else if target == nil {
             state = "idle"
-        } else if members.allSatisfy({ [.current, .waitingRelease].contains(scheduler.stateWord(of: $0.name, now: now)) }) {
+        } else if tally.done == tally.all {
             state = "done"
         } else {
             state = "rolling"

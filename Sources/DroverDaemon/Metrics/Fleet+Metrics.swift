@@ -20,7 +20,7 @@ extension Fleet {
             "drover_database_state", .gauge, help: "1 for each database's current state (fleet.metrics.per_database).")
         let wantsPerDatabase = manifest.fleet.metrics?.perDatabase == true
         for spec in manifest.databases {
-            let word = scheduler.stateWord(of: spec.name, now: now)
+            let word = scheduler.stateWord(of: spec, now: now)
             counts[spec.tier, default: [:]][word, default: 0] += 1
             if wantsPerDatabase { perDatabase.add(1, [("database", spec.name), ("tier", spec.tier), ("state", word.rawValue)]) }
         }
