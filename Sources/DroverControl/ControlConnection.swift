@@ -78,8 +78,13 @@ struct ControlConnection {
         }
     }
 
+    /// The message and its NUL in one buffer, copied once: a status of 100,000
+    /// databases is 30 MB.
     private func frame(_ bytes: [UInt8]) -> ByteBuffer {
-        ByteBuffer(bytes: MessageFramer.frame(bytes))
+        var buffer = channel.channel.allocator.buffer(capacity: bytes.count + 1)
+        buffer.writeBytes(bytes)
+        buffer.writeInteger(UInt8(0))
+        return buffer
     }
 }
 

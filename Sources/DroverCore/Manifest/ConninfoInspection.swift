@@ -17,7 +17,7 @@ public enum ConninfoInspection {
             return false
         }
         // Checked for every database of a manifest: Foundation's search only where the word is.
-        guard trimmed.utf8.firstRange(of: "password".utf8) != nil else { return false }
+        guard contains(Self.passwordWord, in: trimmed) else { return false }
         var index = trimmed.startIndex
         while let range = trimmed[index...].range(of: "password") {
             let before = range.lowerBound == trimmed.startIndex ? " " : trimmed[trimmed.index(before: range.lowerBound)]
@@ -26,6 +26,16 @@ public enum ConninfoInspection {
             index = range.upperBound
         }
         return false
+    }
+
+    private static let passwordWord = Array("password".utf8)
+
+    /// Whether `text` has `word` anywhere, byte by byte (the standard library's
+    /// generic search cost more than reading the whole manifest).
+    static func contains(_ word: [UInt8], in text: some StringProtocol) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= word.count else { return false }
+        return (0...(bytes.count - word.count)).contains { start in word.indices.allSatisfy { bytes[start + $0] == word[$0] } }
     }
 
     /// `host:port` for `max_per_server`, read from the conninfo's host/port (or the
