@@ -38,6 +38,29 @@ struct FleetPartsTests {
         #expect(schedule.next["c"] == nil)
     }
 
+    @Test("a conninfo whose read took long is read at most readShare of the time, unless a database of it is asked for")
+    func longReadsHoldBack() {
+        var schedule = ObservationSchedule(pollInterval: .seconds(10))
+        let all = [spec("a", dsn: "dbname=shared"), spec("b", dsn: "dbname=shared"), spec("c", dsn: "dbname=c")]
+        func due(_ seconds: Double) -> [String: [String]] {
+            schedule.due(all, now: start.addingTimeInterval(seconds), busy: { _ in false }).mapValues { $0.map(\.name) }
+        }
+        schedule.read("a", at: start, atRest: false, jitter: 0)
+        schedule.read("b", at: start, atRest: false, jitter: 0)
+        schedule.read("c", at: start, atRest: true, jitter: 0)
+        schedule.groupRead("dbname=shared", began: start, took: .seconds(4))  // 4 s / 2 % = 200 s
+        schedule.groupRead("dbname=c", began: start, took: .milliseconds(100))  // shorter than the poll interval
+        #expect(due(10).isEmpty, "the tenants wait out their long read; c rests")
+        #expect(due(40) == ["dbname=c": ["c"]])
+        schedule.read("c", at: start.addingTimeInterval(40), atRest: true, jitter: 0)
+        schedule.soon("a")
+        #expect(due(50) == ["dbname=shared": ["a", "b"]], "asked for: read at once, with the rest of its conninfo")
+        schedule.read("a", at: start.addingTimeInterval(50), atRest: false, jitter: 0)
+        schedule.read("b", at: start.addingTimeInterval(50), atRest: false, jitter: 0)
+        schedule.groupRead("dbname=shared", began: start.addingTimeInterval(50), took: .milliseconds(100))
+        #expect(due(60) == ["dbname=shared": ["a", "b"]], "a quick read: the poll interval again")
+    }
+
     @Test("a read that began before a phase's start or end is stale for that database only")
     func staleReads() {
         var schedule = ObservationSchedule(pollInterval: .seconds(10))

@@ -6,8 +6,8 @@ public enum TransactionRules {
     /// `START TRANSACTION`, `PREPARE TRANSACTION`, `COMMIT/ROLLBACK PREPARED`: the
     /// command's name, or `nil`.
     public static func transactionControl(_ statement: SQLStatement) -> String? {
+        guard ["BEGIN", "START", "COMMIT", "ROLLBACK", "END", "ABORT", "PREPARE"].contains(leadingWord(statement.code)) else { return nil }
         let code = SQLRules.normalised(statement.code)
-        guard ["BEGIN", "START", "COMMIT", "ROLLBACK", "END", "ABORT", "PREPARE"].contains(firstWord(code)) else { return nil }
         let patterns: [(Regex<Substring>, String)] = [
             (#/^BEGIN\b/#, "BEGIN"),
             (#/^START\s+TRANSACTION\b/#, "START TRANSACTION"),
@@ -25,8 +25,8 @@ public enum TransactionRules {
     /// Statements PostgreSQL refuses inside a transaction block: what to call it,
     /// or `nil`.
     public static func refusedInTransactionBlock(_ statement: SQLStatement) -> String? {
+        guard ["CREATE", "DROP", "REINDEX", "ALTER", "VACUUM", "CLUSTER", "DISCARD"].contains(leadingWord(statement.code)) else { return nil }
         let code = SQLRules.normalised(statement.code)
-        guard ["CREATE", "DROP", "REINDEX", "ALTER", "VACUUM", "CLUSTER", "DISCARD"].contains(firstWord(code)) else { return nil }
         let patterns: [(Regex<Substring>, String)] = [
             (#/^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\b/#, "CREATE INDEX CONCURRENTLY"),
             (#/^DROP\s+INDEX\s+CONCURRENTLY\b/#, "DROP INDEX CONCURRENTLY"),
@@ -47,8 +47,10 @@ public enum TransactionRules {
     }
 
     /// Most statements are told apart by their first word, before any pattern runs.
-    static func firstWord(_ code: String) -> Substring {
-        code.prefix { $0.isLetter }
+    /// The first word of `normalised(code)`, without normalising the rest: a lane
+    /// checks every tenant's statements, and most start with no such word.
+    static func leadingWord(_ code: String) -> String {
+        SQLRules.asciiUppercased(String(code.drop { $0.isWhitespace }.prefix { $0.isLetter }))
     }
 
     /// `COPY … FROM STDIN`: psql feeds it the lines that follow, which drover does not.

@@ -14,15 +14,16 @@ import Foundation
 public struct Scheduler: Sendable {
     public private(set) var manifest: Manifest {
         didSet {
-            (specs, servers) = Self.index(manifest)
+            (positions, servers) = Self.index(manifest)
             waveAssignments = [:]
             waveCapacities = [:]
             settledPrefixes = [:]
         }
     }
     public private(set) var graph: RevisionGraph
-    /// Databases by name: lookups stay O(1) with 10,000 tenants.
-    private var specs: [String: DatabaseSpec]
+    /// Where each database is in `manifest.databases`, by name: lookups stay O(1)
+    /// with 100,000 tenants, and no spec is held twice.
+    private var positions: [String: Int]
     /// host:port of each database, parsed once: `max_per_server` is checked for
     /// every database in every tick.
     private var servers: [String: String]
@@ -63,7 +64,7 @@ public struct Scheduler: Sendable {
 
     public init(manifest: Manifest, graph: RevisionGraph, tiers: [String: TierControl] = [:]) {
         self.manifest = manifest
-        (self.specs, self.servers) = Self.index(manifest)
+        (self.positions, self.servers) = Self.index(manifest)
         self.graph = graph
         self.tiers = tiers
     }
@@ -115,7 +116,7 @@ public struct Scheduler: Sendable {
     /// ones join their tier's waves and are read at once.
     @discardableResult
     public mutating func replace(manifest: Manifest, graph: RevisionGraph) -> [SchedulerAction] {
-        let known = Set(specs.keys)
+        let known = Set(positions.keys)
         let added = manifest.databases.map(\.name).filter { !known.contains($0) }
         self.manifest = manifest  // also forgets the settled prefixes
         self.graph = graph
@@ -137,7 +138,7 @@ public struct Scheduler: Sendable {
             observations[name] = observation
             revisionStates[name] = RevisionState(graph: graph, records: observation.records)
         }
-        if let tier = specs[name]?.tier {
+        if let tier = spec(name)?.tier {
             expectedDurations["\(tier)/\(step.revision)/\(step.phase.rawValue)"] = duration
         }
     }
@@ -196,7 +197,7 @@ public struct Scheduler: Sendable {
         var runningPerServer: [String: Int] = [:]
         var slots: Set<String> = []
         for name in runningNames {
-            if let spec = specs[name], slots.insert(slot(of: name)).inserted {
+            if let spec = spec(name), slots.insert(slot(of: name)).inserted {
                 runningPerServer[servers[spec.name] ?? spec.dsn, default: 0] += 1
             }
             wakeAt(runtime[name]?.running?.mustEndBy)  // a window-bound phase is cancelled at its window's end
@@ -217,7 +218,7 @@ public struct Scheduler: Sendable {
                     // A full wave starts nothing more: with thousands of tenants the
                     // rest of the list is not worth walking at every phase's end.
                     if runningInWave >= capacity && !lanes.anyRoom { break }
-                    guard let spec = specs[name] else { continue }
+                    guard let spec = spec(name) else { continue }
                     let server = servers[spec.name] ?? spec.dsn
                     let joins = lanes.hasRoom(for: spec.connectionKey)
                     let limits = Limits(runningInWave: runningInWave, runningOnServer: runningPerServer[server, default: 0], joiningLane: joins)
@@ -257,19 +258,28 @@ public struct Scheduler: Sendable {
 
     /// The revision a tier should reach: the first tier follows the repository head
     /// unless pinned; later tiers move only when promoted.
-    public func database(named name: String) -> DatabaseSpec? { specs[name] }
+    public func database(named name: String) -> DatabaseSpec? { spec(name) }
 
-    private static func index(_ manifest: Manifest) -> ([String: DatabaseSpec], [String: String]) {
-        let specs = Dictionary(manifest.databases.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    private func spec(_ name: String) -> DatabaseSpec? { positions[name].map { manifest.databases[$0] } }
+
+    private static func index(_ manifest: Manifest) -> ([String: Int], [String: String]) {
+        var positions: [String: Int] = [:]
+        var servers: [String: String] = [:]
+        positions.reserveCapacity(manifest.databases.count)
+        servers.reserveCapacity(manifest.databases.count)
         // Thousands of schema tenants share a few conninfos: parse each once.
         var byConninfo: [String: String] = [:]
-        let servers = specs.mapValues { spec in
-            if let known = byConninfo[spec.dsn] { return known }
-            let server = ConninfoInspection.server(of: spec.dsn) ?? spec.dsn
-            byConninfo[spec.dsn] = server
-            return server
+        for (position, spec) in manifest.databases.enumerated() where positions[spec.name] == nil {
+            positions[spec.name] = position
+            if let known = byConninfo[spec.dsn] {
+                servers[spec.name] = known
+            } else {
+                let server = ConninfoInspection.server(of: spec.dsn) ?? spec.dsn
+                byConninfo[spec.dsn] = server
+                servers[spec.name] = server
+            }
         }
-        return (specs, servers)
+        return (positions, servers)
     }
 
     public func target(ofTier tier: String) -> String? {
@@ -354,7 +364,7 @@ public struct Scheduler: Sendable {
     /// Cuts the settled prefix of the database's wave back to just before it: a
     /// settled database whose records or runtime change may need work again.
     mutating func unsettle(_ name: String) {
-        guard let tier = specs[name]?.tier, let assignment = waveAssignments[tier],
+        guard let tier = spec(name)?.tier, let assignment = waveAssignments[tier],
             let index = assignment.wave(of: name), let known = settledPrefixes[tier]?[index]
         else { return }
         let position = assignment.position(of: name)
@@ -375,7 +385,7 @@ public struct Scheduler: Sendable {
     /// Nothing left to do until the tier's target or release moves, and last read
     /// fine: such a database may be read less often.
     public func isAtRest(_ name: String) -> Bool {
-        guard let tier = specs[name]?.tier, let target = target(ofTier: tier), observations[name]?.reachable == true else { return false }
+        guard let tier = spec(name)?.tier, let target = target(ofTier: tier), observations[name]?.reachable == true else { return false }
         return isSettled(name, target: target, released: releasedThrough(tier: tier, target: target))
     }
 
@@ -464,7 +474,7 @@ public struct Scheduler: Sendable {
     /// the largest of its databases' own.
     private mutating func waveCapacity(tier: String, index: Int, names: [String]) -> Int {
         if let known = waveCapacities[tier]?[index] { return known }
-        let capacity = manifest.waves(ofTier: tier)[index].maxParallel ?? names.compactMap { specs[$0]?.settings.maxParallel }.max() ?? 0
+        let capacity = manifest.waves(ofTier: tier)[index].maxParallel ?? names.compactMap { spec($0)?.settings.maxParallel }.max() ?? 0
         waveCapacities[tier, default: [:]][index] = capacity
         return capacity
     }
