@@ -7,9 +7,25 @@ extension Scheduler {
         return stateWord(of: spec, now: now)
     }
 
+    /// What a state word needs of a tier: the same for all its databases.
+    public struct TierFacts: Sendable {
+        public let tier: String
+        let paused: Bool
+        let target: String?
+        let released: String?
+    }
+
+    public func tierFacts(_ tier: String) -> TierFacts {
+        let target = target(ofTier: tier)
+        return TierFacts(
+            tier: tier, paused: tiers[tier]?.paused == true, target: target, released: target.flatMap { releasedThrough(tier: tier, target: $0) })
+    }
+
     /// The same for a database of the manifest, not looked up again: status and
-    /// the metrics ask this for every database.
-    public func stateWord(of spec: DatabaseSpec, now: Date) -> DatabaseStateWord {
+    /// the metrics ask this for every database, with `facts` of its tier kept
+    /// from the database before (`facts(for:known:)`).
+    public func stateWord(of spec: DatabaseSpec, now: Date, facts: TierFacts? = nil) -> DatabaseStateWord {
+        let facts = facts ?? tierFacts(spec.tier)
         let name = spec.name
         let state = runtime[name] ?? .idle
         if let running = state.running {
@@ -19,7 +35,7 @@ extension Scheduler {
             case .contract: return .contracting
             }
         }
-        if pausedDatabases.contains(name) || tiers[spec.tier]?.paused == true { return .paused }
+        if facts.paused || pausedDatabases.contains(name) { return .paused }
         // Between two runs of a backfill that gave back its slot while throttled.
         if state.throttledBecause != nil { return .backfilling }
         guard let observation = observations[name] else { return .pending }
@@ -28,12 +44,12 @@ extension Scheduler {
         if state.failure != nil { return .failed }
         if !observation.reachable { return .unreachable }
         if observation.lockedBy != nil { return .locked }
-        guard let target = target(ofTier: spec.tier) else { return .current }
+        guard let target = facts.target else { return .current }
         // At the target, contracts included, or waiting only for a release: no
         // planning needed (status asks this for every database).
         if let cursors, cursors.expanded == target {
             if cursors.contracted == target { return .current }
-            if cursors.contracted == releasedThrough(tier: spec.tier, target: target) { return .waitingRelease }
+            if cursors.contracted == facts.released { return .waitingRelease }
         }
         if let step = nextStep(name, tier: spec.tier, target: target, records: observation.records) {
             let policy = step.phase == .contract ? spec.settings.contract : spec.settings.expand
@@ -47,6 +63,13 @@ extension Scheduler {
         // Everything released is applied; a contract of the target may still wait.
         let unreleased = PhasePlanner.steps(graph: graph, records: observation.records, target: target, contractThrough: target)
         return unreleased.isEmpty ? .current : .waitingRelease
+    }
+
+    /// The facts of `spec`'s tier: `known` when it is the same tier (a walk over the
+    /// fleet meets the tiers' databases one after another).
+    public func facts(for spec: DatabaseSpec, known: TierFacts?) -> TierFacts {
+        if let known, known.tier == spec.tier { return known }
+        return tierFacts(spec.tier)
     }
 
     /// In an Alembic project, the revision whose `alembic upgrade` applies `step`

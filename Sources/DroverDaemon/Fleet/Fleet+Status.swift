@@ -29,8 +29,10 @@ extension Fleet {
         // One pass over the tiers' databases: every state word is needed for the
         // tier rows anyway; rows are built only for the databases asked for.
         var tallies: [String: TierTally] = [:]
+        var facts: Scheduler.TierFacts?
         for spec in manifest.databases where tier == nil || spec.tier == tier {
-            let word = scheduler.stateWord(of: spec, now: now)
+            facts = scheduler.facts(for: spec, known: facts)
+            let word = scheduler.stateWord(of: spec, now: now, facts: facts)
             tallies[spec.tier, default: TierTally()].count(word)
             guard database == nil || spec.name == database, wanted == nil || word == wanted else { continue }
             let state = scheduler.revisionStates[spec.name] ?? RevisionState(graph: graph, records: [])

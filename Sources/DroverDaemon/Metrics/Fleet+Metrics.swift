@@ -19,8 +19,10 @@ extension Fleet {
         var perDatabase = MetricFamily(
             "drover_database_state", .gauge, help: "1 for each database's current state (fleet.metrics.per_database).")
         let wantsPerDatabase = manifest.fleet.metrics?.perDatabase == true
+        var facts: Scheduler.TierFacts?
         for spec in manifest.databases {
-            let word = scheduler.stateWord(of: spec, now: now)
+            facts = scheduler.facts(for: spec, known: facts)
+            let word = scheduler.stateWord(of: spec, now: now, facts: facts)
             counts[spec.tier, default: [:]][word, default: 0] += 1
             if wantsPerDatabase { perDatabase.add(1, [("database", spec.name), ("tier", spec.tier), ("state", word.rawValue)]) }
         }
