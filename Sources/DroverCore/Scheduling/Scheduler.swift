@@ -55,7 +55,7 @@ public struct Scheduler: Sendable {
     /// Each observed database's cursors, computed when its records change rather
     /// than for every database in every tick.
     public private(set) var revisionStates: [String: RevisionState] = [:]
-    /// Databases with no entry are `.idle`.
+    /// Databases with no entry are `.idle` (an entry that becomes idle goes).
     public private(set) var runtime: [String: DatabaseRuntime] = [:]
     /// Last duration per `tier/revision/phase`: the expected time of a window-bound phase.
     public private(set) var expectedDurations: [String: Duration] = [:]
@@ -358,7 +358,7 @@ public struct Scheduler: Sendable {
         if state.running != nil { runningNames.insert(name) } else { runningNames.remove(name) }
         if state.failure != nil { failedNames.insert(name) } else { failedNames.remove(name) }
         throttledWaits[name] = state.throttledBecause
-        if state != .idle { unsettle(name) }
+        if state != .idle { unsettle(name) } else { runtime[name] = nil }  // 100,000 idle entries were 20 MB
     }
 
     /// Cuts the settled prefix of the database's wave back to just before it: a
