@@ -22,7 +22,7 @@ struct ObservationSchedule {
     /// By conninfo: no read before this, after a long one (`readShare`).
     private(set) var notBefore: [String: Date] = [:]
     /// No read is due before this: most rounds skip the walk over the fleet.
-    private var nextCheck = Date.distantPast
+    private(set) var nextCheck = Date.distantPast
     /// Each database's phase starts and ends: a read that began before the latest
     /// of them is stale (it may show the phase's lock and not its row).
     private var phaseEvents: [String: Int] = [:]
@@ -43,13 +43,12 @@ struct ObservationSchedule {
                 dueDSNs.insert(spec.dsn)  // never read, or asked for
                 continue
             }
-            if next.due > now {
-                earliest = min(earliest, next.due)
-                continue
-            }
             if held?.dsn != spec.dsn { held = (spec.dsn, notBefore[spec.dsn]) }
-            if let until = held?.until, until > now {
-                earliest = min(earliest, until)
+            // Held back, a tenant's own due time does not count: no walk over the
+            // fleet at every round until the hold ends.
+            let due = max(next.due, held?.until ?? next.due)
+            if due > now {
+                earliest = min(earliest, due)
                 continue
             }
             dueDSNs.insert(spec.dsn)
