@@ -37,4 +37,18 @@ struct StatusEncodingTests {
         let leaderless = FleetStatus(databases: rows, tiers: [], instances: [])
         #expect(try leaderless.varlinkReply() == (try VarlinkCodec.encode(OutgoingReply(parameters: leaderless))))
     }
+
+    @Test("a large reply is reserved once, about its own size: no overshoot for thousands of rows and several tiers")
+    func reservedAboutItsSize() throws {
+        let rows = (0..<5_000).map { index in
+            FleetStatus.DatabaseRow(
+                name: "t\(index)", tier: "tenants", wave: "all", server: "h:5432", schema: "t\(index)", expanded: "r1", contracted: "r1", target: "r1",
+                state: .current, next_window: nil, error: nil, alembic: nil)
+        }
+        let tiers = ["preview", "production", "tenants"].map {
+            FleetStatus.TierRow(name: $0, target: "r1", released: "r1", state: "done", wave: nil, failed: [])
+        }
+        let bytes = try FleetStatus(databases: rows, tiers: tiers, state_store_error: nil).varlinkReply()
+        #expect(bytes.capacity < 2 * bytes.count, "capacity \(bytes.capacity) for \(bytes.count) bytes")
+    }
 }

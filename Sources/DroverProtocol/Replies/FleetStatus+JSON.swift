@@ -72,9 +72,6 @@ extension FleetStatus {
             out.raw(#","wave":"#)
             out.string(row.wave)
             out.raw("}")
-            // Room for the rest at once: 100,000 rows are 30 MB, which doubling
-            // from small would have copied and overshot.
-            if index == 0 { out.bytes.reserveCapacity(out.bytes.count * databases.count * 11 / 10 + 4096) }
         }
         out.raw("]}}")
         return out.bytes
