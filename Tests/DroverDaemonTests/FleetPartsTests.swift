@@ -49,7 +49,7 @@ struct FleetPartsTests {
         schedule.read("b", at: start.addingTimeInterval(2), atRest: false, jitter: 0)
         schedule.read("c", at: start, atRest: true, jitter: 0)
         schedule.groupRead("dbname=shared", began: start, took: .seconds(4))  // 4 s / 2 % = 200 s
-        schedule.groupRead("dbname=c", began: start, took: .milliseconds(100))  // shorter than the poll interval
+        schedule.groupRead("dbname=c", began: start, took: .milliseconds(900))  // not a long read, though 45 s > the poll interval
         #expect(due(10).isEmpty, "the tenants wait out their long read; c rests")
         #expect(schedule.nextCheck == start.addingTimeInterval(40), "b's own due time (12 s) does not count while held: no walk over the fleet before c is due")
         #expect(due(40) == ["dbname=c": ["c"]])

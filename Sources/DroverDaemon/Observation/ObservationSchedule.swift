@@ -77,8 +77,12 @@ struct ObservationSchedule {
     /// holds the next back (`readShare`).
     mutating func groupRead(_ dsn: String, began: Date, took: Duration) {
         let gap = took.seconds / Self.readShare
-        notBefore[dsn] = gap > pollInterval.seconds ? began.addingTimeInterval(gap) : nil
+        // Only reads of thousands of tenants are long: a small fleet on a busy
+        // machine keeps its poll interval.
+        notBefore[dsn] = took >= Self.longRead && gap > pollInterval.seconds ? began.addingTimeInterval(gap) : nil
     }
+
+    static let longRead: Duration = .seconds(1)
 
     /// Read `name` at the next round (after a phase failed, an operator acted).
     mutating func soon(_ name: String) {
